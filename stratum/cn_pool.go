@@ -22,6 +22,10 @@ const (
 	PoolResponse
 	// PoolJobNotify is a "job" notification.
 	PoolJobNotify
+	// PoolReconnect is a "client.reconnect" request: Host and Port say
+	// where to go ("" and 0: reconnect to the same pool), Wait how many
+	// seconds to wait first.
+	PoolReconnect
 )
 
 // PoolMessage is one parsed CryptoNote pool message. Error, Status,
@@ -45,11 +49,16 @@ type PoolMessage struct {
 	Job    Job
 	HasJob bool
 	Method []byte
+	// Host, Port and Wait are the parameters of client.reconnect.
+	Host []byte
+	Port int
+	Wait int
 }
 
 var (
-	errorFallback = []byte("error")
-	methodJob     = []byte("job")
+	errorFallback   = []byte("error")
+	methodJob       = []byte("job")
+	methodReconnect = []byte("client.reconnect")
 )
 
 // ParsePoolMessage parses one line from a CryptoNote pool. It returns
@@ -63,12 +72,17 @@ func ParsePoolMessage(p *fastjson.Parser, line []byte, m *PoolMessage) error {
 	}
 	if mv := v.Get("method"); mv != nil && mv.Type() == fastjson.TypeString {
 		m.Method, _ = mv.StringBytes()
-		if !bytes.Equal(m.Method, methodJob) {
-			m.Kind = PoolUnknown
+		switch {
+		case bytes.Equal(m.Method, methodJob):
+			m.Kind = PoolJobNotify
+			return readJob(v.Get("params"), m)
+		case bytes.Equal(m.Method, methodReconnect):
+			m.Kind = PoolReconnect
+			readReconnect(v.Get("params"), m)
 			return nil
 		}
-		m.Kind = PoolJobNotify
-		return readJob(v.Get("params"), m)
+		m.Kind = PoolUnknown
+		return nil
 	}
 	m.Kind = PoolResponse
 	if iv := v.Get("id"); iv != nil && iv.Type() == fastjson.TypeNumber {
@@ -93,6 +107,73 @@ func ParsePoolMessage(p *fastjson.Parser, line []byte, m *PoolMessage) error {
 		return readJob(jv, m)
 	}
 	return nil
+}
+
+// readReconnect reads client.reconnect parameters: [host, port, wait] with
+// the port as a number or a string, or an object with the same keys.
+// Unreadable parameters mean "reconnect to the same pool".
+func readReconnect(v *fastjson.Value, m *PoolMessage) {
+	if v == nil {
+		return
+	}
+	var host, port, wait *fastjson.Value
+	switch v.Type() {
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		if len(a) > 0 {
+			host = a[0]
+		}
+		if len(a) > 1 {
+			port = a[1]
+		}
+		if len(a) > 2 {
+			wait = a[2]
+		}
+	case fastjson.TypeObject:
+		host, port, wait = v.Get("host"), v.Get("port"), v.Get("wait")
+	default:
+		return
+	}
+	if h := strVal(host); IsToken(h, 255) {
+		m.Host = h
+	}
+	m.Port = smallInt(port, 65535)
+	m.Wait = smallInt(wait, 3600)
+	if m.Host == nil || m.Port == 0 {
+		m.Host, m.Port = nil, 0
+	}
+}
+
+// smallInt reads a non-negative integer up to max given as a JSON number or
+// a decimal string; anything else reads as 0.
+func smallInt(v *fastjson.Value, max int) int {
+	if v == nil {
+		return 0
+	}
+	var n int
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		f, err := v.Float64()
+		if err != nil || f < 0 || f > float64(max) || f != float64(int(f)) {
+			return 0
+		}
+		n = int(f)
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if len(s) == 0 || len(s) > 5 {
+			return 0
+		}
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > max {
+			return 0
+		}
+	}
+	return n
 }
 
 // readJob fills m.Job from a job object and validates it.

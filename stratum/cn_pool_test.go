@@ -85,3 +85,26 @@ func TestParsePoolMessage_Ugly(t *testing.T) {
 	require.Equal(t, PoolUnknown, m.Kind)
 	require.Equal(t, "mining.notify", string(m.Method))
 }
+
+func TestParsePoolMessage_Reconnect_Good(t *testing.T) {
+	m, err := parsePool(t, `{"jsonrpc":"2.0","method":"client.reconnect","params":["pool2.example.com",3333,5]}`)
+	require.NoError(t, err)
+	require.Equal(t, PoolReconnect, m.Kind)
+	require.Equal(t, "pool2.example.com", string(m.Host))
+	require.Equal(t, 3333, m.Port)
+	require.Equal(t, 5, m.Wait)
+	m, err = parsePool(t, `{"method":"client.reconnect","params":{"host":"h","port":"4444"}}`)
+	require.NoError(t, err)
+	require.Equal(t, "h", string(m.Host))
+	require.Equal(t, 4444, m.Port)
+}
+
+func TestParsePoolMessage_Reconnect_Ugly(t *testing.T) {
+	for _, params := range []string{`[]`, `null`, `["h"]`, `["h",70000]`, `["h",-1]`, `["bad host",1]`, `["h","12a"]`, `7`, `["h",1.5]`} {
+		m, err := parsePool(t, `{"method":"client.reconnect","params":`+params+`}`)
+		require.NoError(t, err, params)
+		require.Equal(t, PoolReconnect, m.Kind, params)
+		require.Nil(t, m.Host, "unreadable target means the same pool: %s", params)
+		require.Zero(t, m.Port, params)
+	}
+}

@@ -1,0 +1,66 @@
+package upstream
+
+import "time"
+
+// Failover decides which pool to connect to next and when. Pools are tried
+// in configuration order: each gets Retries attempts with RetryPause
+// between them, then the next pool is tried at once; after the last pool a
+// new round starts at the primary after RetryPause. A connection that
+// reaches the active state and later drops is retried from the primary.
+//
+// It is pure state: the caller dials and reports back. Not safe for
+// concurrent use.
+type Failover struct {
+	pools   int // number of enabled pools
+	retries int
+	pause   time.Duration
+	current int // pool being tried
+	attempt int // attempts made on current in this round
+}
+
+// NewFailover returns the strategy for n enabled pools. retries < 1 means 1.
+func NewFailover(n, retries int, pause time.Duration) *Failover {
+	if retries < 1 {
+		retries = 1
+	}
+	return &Failover{pools: n, retries: retries, pause: pause}
+}
+
+// Next returns the pool index to dial now. It must be followed by exactly
+// one call to Failed or Active.
+func (f *Failover) Next() int { return f.current }
+
+// Failed records that the attempt on the current pool failed (connect
+// error, login refused, timeout, pin mismatch, dropped before becoming
+// active) and returns the pool to try next and how long to wait first.
+func (f *Failover) Failed() (pool int, wait time.Duration) {
+	f.attempt++
+	if f.attempt < f.retries {
+		return f.current, f.pause
+	}
+	f.attempt = 0
+	f.current++
+	if f.current >= f.pools {
+		f.current = 0
+		return 0, f.pause
+	}
+	return f.current, 0
+}
+
+// Active records that the current pool accepted the login and sent work.
+func (f *Failover) Active() { f.attempt = 0 }
+
+// Dropped records that an active connection was lost and returns the pool
+// to reconnect to: the primary, at once.
+func (f *Failover) Dropped() int {
+	f.current, f.attempt = 0, 0
+	return 0
+}
+
+// Current returns the pool index in use or being tried.
+func (f *Failover) Current() int { return f.current }
+
+// Reset points the strategy at a new pool list of n pools, primary first.
+func (f *Failover) Reset(n int) {
+	f.pools, f.current, f.attempt = n, 0, 0
+}

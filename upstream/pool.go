@@ -1,0 +1,181 @@
+package upstream
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Family is the stratum dialect a pool speaks.
+type Family string
+
+// Families.
+const (
+	CryptoNote Family = "cryptonote"
+	SV1        Family = "sv1"
+)
+
+// PoolConfig is one pool entry of the configuration.
+type PoolConfig struct {
+	// URL is "host:port", "stratum+tcp://host:port", or
+	// "stratum+ssl://host:port" / "stratum+tls://host:port" (TLS).
+	URL  string `json:"url"`
+	User string `json:"user"`
+	Pass string `json:"pass"`
+	// RigID is sent as "rigid" in the CryptoNote login.
+	RigID string `json:"rig-id,omitempty"`
+	// Algo, when set, is announced in the login's algo list.
+	Algo string `json:"algo,omitempty"`
+	// Family is "cryptonote" (default) or "sv1".
+	Family Family `json:"family,omitempty"`
+	// TLS forces TLS even for a URL without an ssl/tls scheme.
+	TLS bool `json:"tls,omitempty"`
+	// TLSFingerprint pins the pool's leaf certificate: the SHA-256 of its
+	// DER bytes in hex (colons allowed). "" = no pin (the system roots
+	// still verify the chain unless the pin is set).
+	TLSFingerprint string `json:"tls-fingerprint,omitempty"`
+	// Keepalive sends keepalived to the pool after this much idle time:
+	// JSON true = 60 s, a number = seconds, false/0 = off.
+	Keepalive Keepalive `json:"keepalive,omitempty"`
+	// Enabled pools take part in failover; a missing key means true.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// IsEnabled reports whether the pool takes part in failover.
+func (p *PoolConfig) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// FamilyOrDefault returns the pool's family, CryptoNote when unset.
+func (p *PoolConfig) FamilyOrDefault() Family {
+	if p.Family == "" {
+		return CryptoNote
+	}
+	return p.Family
+}
+
+// Keepalive is a pool keepalive interval that unmarshals from a JSON bool
+// (true = 60 s) or a number of seconds.
+type Keepalive time.Duration
+
+// DefaultKeepalive is the interval of "keepalive": true.
+const DefaultKeepalive = Keepalive(60 * time.Second)
+
+// UnmarshalJSON accepts true, false, null or a non-negative number of seconds.
+func (k *Keepalive) UnmarshalJSON(b []byte) error {
+	switch s := string(b); s {
+	case "true":
+		*k = DefaultKeepalive
+		return nil
+	case "false", "null":
+		*k = 0
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil || secs < 0 || secs > 86400 {
+		return fmt.Errorf("keepalive must be true, false or seconds (0..86400), got %s", b)
+	}
+	*k = Keepalive(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// MarshalJSON writes the interval in seconds (false when off).
+func (k Keepalive) MarshalJSON() ([]byte, error) {
+	if k == 0 {
+		return []byte("false"), nil
+	}
+	return []byte(strconv.FormatFloat(time.Duration(k).Seconds(), 'f', -1, 64)), nil
+}
+
+// Endpoint is a parsed pool address.
+type Endpoint struct {
+	Host string // without brackets for IPv6
+	Port int
+	TLS  bool
+}
+
+// Address returns "host:port" (IPv6 hosts bracketed).
+func (e Endpoint) Address() string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Port)) }
+
+// ErrBadURL is wrapped by every pool URL parse error.
+var ErrBadURL = errors.New("upstream: bad pool url")
+
+// ParseURL parses a pool URL: "host:port", "stratum+tcp://host:port",
+// "stratum+ssl://host:port" or "stratum+tls://host:port". A trailing path
+// is not allowed.
+func ParseURL(raw string) (Endpoint, error) {
+	var e Endpoint
+	rest := strings.TrimSpace(raw)
+	if i := strings.Index(rest, "://"); i >= 0 {
+		switch strings.ToLower(rest[:i]) {
+		case "stratum+tcp", "tcp", "stratum":
+		case "stratum+ssl", "stratum+tls", "ssl", "tls":
+			e.TLS = true
+		default:
+			return e, fmt.Errorf("%w %q: unknown scheme %q", ErrBadURL, raw, rest[:i])
+		}
+		rest = rest[i+3:]
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil {
+		return e, fmt.Errorf("%w %q: %v", ErrBadURL, raw, err)
+	}
+	if host == "" || strings.ContainsAny(host, "/ \t@") {
+		return e, fmt.Errorf("%w %q: bad host", ErrBadURL, raw)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return e, fmt.Errorf("%w %q: bad port", ErrBadURL, raw)
+	}
+	e.Host, e.Port = host, n
+	return e, nil
+}
+
+// Endpoint parses the pool's URL and applies its tls flag.
+func (p *PoolConfig) Endpoint() (Endpoint, error) {
+	e, err := ParseURL(p.URL)
+	if err != nil {
+		return e, err
+	}
+	e.TLS = e.TLS || p.TLS || p.TLSFingerprint != ""
+	return e, nil
+}
+
+// Fingerprint returns the decoded SHA-256 pin, or nil when none is set.
+func (p *PoolConfig) Fingerprint() ([]byte, error) {
+	if p.TLSFingerprint == "" {
+		return nil, nil
+	}
+	s := strings.ToLower(strings.ReplaceAll(p.TLSFingerprint, ":", ""))
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("tls-fingerprint must be 64 hex characters (SHA-256), got %q", p.TLSFingerprint)
+	}
+	return b, nil
+}
+
+// Validate checks one pool entry; the error names the offending key.
+func (p *PoolConfig) Validate() error {
+	if p.URL == "" {
+		return errors.New("url is empty")
+	}
+	if _, err := p.Endpoint(); err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
+	switch p.Family {
+	case "", CryptoNote, SV1:
+	default:
+		return fmt.Errorf("family must be %q or %q, got %q", CryptoNote, SV1, p.Family)
+	}
+	if _, err := p.Fingerprint(); err != nil {
+		return err
+	}
+	if len(p.User) > 512 || len(p.Pass) > 512 || len(p.RigID) > 64 || len(p.Algo) > 32 {
+		return errors.New("user, pass, rig-id or algo too long")
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package upstream
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseURL_Good(t *testing.T) {
+	for raw, want := range map[string]Endpoint{
+		"pool.example.com:3333":               {Host: "pool.example.com", Port: 3333},
+		"stratum+tcp://pool.example.com:3333": {Host: "pool.example.com", Port: 3333},
+		"stratum+ssl://pool.example.com:443":  {Host: "pool.example.com", Port: 443, TLS: true},
+		"stratum+tls://10.0.0.1:5555/":        {Host: "10.0.0.1", Port: 5555, TLS: true},
+		"stratum+tcp://[2001:db8::1]:3333":    {Host: "2001:db8::1", Port: 3333},
+		"  STRATUM+SSL://pool.example.com:1 ": {Host: "pool.example.com", Port: 1, TLS: true},
+	} {
+		got, err := ParseURL(raw)
+		require.NoError(t, err, raw)
+		require.Equal(t, want, got, raw)
+	}
+	require.Equal(t, "[2001:db8::1]:3333", Endpoint{Host: "2001:db8::1", Port: 3333}.Address())
+}
+
+func TestParseURL_Bad(t *testing.T) {
+	for _, raw := range []string{"", "pool", "pool:", ":3333", "pool:0", "pool:70000", "pool:x", "http://pool:80", "stratum+tcp://user@pool:1", "pool:1/path", "a b:1"} {
+		_, err := ParseURL(raw)
+		require.ErrorIs(t, err, ErrBadURL, raw)
+	}
+}
+
+func TestPoolConfig_Validate_Ugly(t *testing.T) {
+	p := PoolConfig{URL: "pool:1", TLSFingerprint: "AB:" + strings.Repeat("ab", 31)}
+	require.NoError(t, p.Validate())
+	ep, _ := p.Endpoint()
+	require.True(t, ep.TLS, "a pin implies TLS")
+	p.TLSFingerprint = "abcd"
+	require.ErrorContains(t, p.Validate(), "tls-fingerprint")
+	p = PoolConfig{URL: "pool:1", Family: "btc"}
+	require.ErrorContains(t, p.Validate(), "family")
+	p = PoolConfig{}
+	require.ErrorContains(t, p.Validate(), "url")
+	require.True(t, p.IsEnabled(), "enabled defaults to true")
+	require.Equal(t, CryptoNote, p.FamilyOrDefault())
+}
+
+func TestKeepalive_UnmarshalJSON_Good(t *testing.T) {
+	var p struct{ K Keepalive }
+	require.NoError(t, json.Unmarshal([]byte(`{"K":true}`), &p))
+	require.Equal(t, 60*time.Second, time.Duration(p.K))
+	require.NoError(t, json.Unmarshal([]byte(`{"K":15}`), &p))
+	require.Equal(t, 15*time.Second, time.Duration(p.K))
+	require.NoError(t, json.Unmarshal([]byte(`{"K":false}`), &p))
+	require.Zero(t, p.K)
+	require.Error(t, json.Unmarshal([]byte(`{"K":-1}`), &p))
+	require.Error(t, json.Unmarshal([]byte(`{"K":"60"}`), &p))
+	b, _ := json.Marshal(Keepalive(30 * time.Second))
+	require.Equal(t, "30", string(b))
+}
+
+func TestFailover_Failed_Good(t *testing.T) {
+	// Two pools, two attempts each, 1 s pause: p0, p0, p1, p1, (pause) p0 ...
+	f := NewFailover(2, 2, time.Second)
+	require.Equal(t, 0, f.Next())
+	pool, wait := f.Failed()
+	require.Equal(t, 0, pool)
+	require.Equal(t, time.Second, wait, "retry-pause between attempts on one pool")
+	pool, wait = f.Failed()
+	require.Equal(t, 1, pool)
+	require.Zero(t, wait, "the next pool is tried at once")
+	pool, _ = f.Failed()
+	require.Equal(t, 1, pool)
+	pool, wait = f.Failed()
+	require.Equal(t, 0, pool, "every new round starts at the primary")
+	require.Equal(t, time.Second, wait)
+}
+
+func TestFailover_Dropped_Good(t *testing.T) {
+	f := NewFailover(3, 1, time.Second)
+	f.Failed()
+	f.Failed()
+	require.Equal(t, 2, f.Current())
+	f.Active()
+	require.Equal(t, 0, f.Dropped(), "a dropped connection goes back to the primary")
+	require.Equal(t, 0, f.Next())
+}
+
+func TestFailover_Ugly(t *testing.T) {
+	f := NewFailover(1, 0, 0)
+	pool, wait := f.Failed()
+	require.Equal(t, 0, pool, "one pool, retries<1 treated as 1")
+	require.Zero(t, wait)
+	f.Reset(4)
+	require.Equal(t, 0, f.Current())
+}
