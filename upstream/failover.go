@@ -64,3 +64,10 @@ func (f *Failover) Current() int { return f.current }
 func (f *Failover) Reset(n int) {
 	f.pools, f.current, f.attempt = n, 0, 0
 }
+
+// Abandon gives up on the current pool at once (its certificate did not
+// match the pin: retrying cannot help) and returns the next one to try.
+func (f *Failover) Abandon() (pool int, wait time.Duration) {
+	f.attempt = f.retries - 1
+	return f.Failed()
+}

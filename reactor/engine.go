@@ -1,0 +1,93 @@
+package reactor
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// engine is the gnet event handler. Its callbacks run on event loops,
+// except OnTick (its own goroutine) and OnBoot (the starting goroutine).
+type engine struct {
+	gnet.BuiltinEventEngine
+	p *Proxy
+}
+
+// probe is the context of the connections used to discover the loops.
+type probe struct{ p *Proxy }
+
+func (e *engine) OnBoot(eng gnet.Engine) gnet.Action {
+	e.p.eng = eng
+	return gnet.None
+}
+
+// OnTick posts the 1 Hz sweep to every shard. The first tick (loops are
+// running by then) starts loop discovery.
+func (e *engine) OnTick() (time.Duration, gnet.Action) {
+	p := e.p
+	if p.discoverOnce.CompareAndSwap(false, true) {
+		go p.discover()
+	}
+	for _, s := range p.shardList() {
+		_ = s.el.Execute(p.ctx, s.tickRun)
+	}
+	p.afterTick()
+	return time.Second, gnet.None
+}
+
+func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	p := e.p
+	switch v := c.Context().(type) {
+	case *probe:
+		p.shardFor(c.EventLoop())
+		return nil, gnet.Close
+	case *poolConn:
+		v.conn = connRef{g: c}
+		v.attached()
+		return nil, gnet.None
+	}
+	s := p.shardFor(c.EventLoop())
+	ra, _ := c.RemoteAddr().(*net.TCPAddr)
+	la, _ := c.LocalAddr().(*net.TCPAddr)
+	var addr netip.AddrPort
+	if ra != nil {
+		addr = ra.AddrPort()
+	}
+	b := p.bindFor(la)
+	if !p.admit(addr.Addr(), !b.proxyProtocol) {
+		return nil, gnet.Close
+	}
+	m := s.addMiner(connRef{g: c}, addr, b)
+	c.SetContext(m)
+	return nil, gnet.None
+}
+
+func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
+	ep, _ := c.Context().(endpoint)
+	if ep == nil {
+		return gnet.Close
+	}
+	buf, _ := c.Peek(-1)
+	var s *shard
+	switch v := ep.(type) {
+	case *miner:
+		s = v.s
+	case *poolConn:
+		s = v.mp.s
+	}
+	n, ok := s.feed(ep, buf)
+	_, _ = c.Discard(n)
+	if !ok {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (e *engine) OnClose(c gnet.Conn, _ error) gnet.Action {
+	if ep, _ := c.Context().(endpoint); ep != nil {
+		ep.closed()
+	}
+	return gnet.None
+}

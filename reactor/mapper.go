@@ -1,0 +1,690 @@
+package reactor
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"forge.lthn.ai/core/go-proxy/nonce"
+	"forge.lthn.ai/core/go-proxy/stratum"
+	"forge.lthn.ai/core/go-proxy/upstream"
+)
+
+// mapperKind is how a mapper shares its pool connection.
+type mapperKind uint8
+
+const (
+	kindNiceHash mapperKind = iota // up to 256 miners, one fixed nonce byte each
+	kindSimple                     // one miner at a time, reusable
+)
+
+// mapperState is the state of a mapper's pool connection.
+type mapperState uint8
+
+const (
+	mapperConnecting mapperState = iota // dialing or logging in
+	mapperActive                        // logged in, has sent work
+	mapperRetry                         // waiting to retry after a failure
+	mapperIdle                          // simple mode: no miner, kept for reuse
+	mapperClosed                        // gone; ignore late events
+)
+
+// mapper is one upstream pool session of a shard with the miners it
+// serves: xmrig-proxy's NonceMapper (nicehash) or SimpleMapper (simple).
+// It survives its pool connection: when the connection drops, failover
+// dials again and the miners stay. Loop-only.
+type mapper struct {
+	s      *shard
+	id     uint64
+	family Family
+	kind   mapperKind
+	state  mapperState
+	pools  []upstream.PoolConfig // enabled pools of the family, in order
+	fo     *upstream.Failover
+	conn   *poolConn // current connection, nil while none
+	gen    uint32    // bumped for every dial; stale events carry old values
+	retry  *time.Timer
+	// redirect is a client.reconnect target used for the next dial only.
+	redirect *upstream.PoolConfig
+
+	job      stratum.Job
+	hasJob   bool
+	jobDiff  uint64
+	prevDiff uint64
+	prevAlgo string
+	jobs     nonce.Jobs
+	// jobSeq counts jobs; idleJob is jobSeq when the mapper went idle, so
+	// a simple-mode mapper is reused only after a fresh job.
+	jobSeq  uint64
+	idleJob uint64
+
+	table  *nonce.Table[miner] // nicehash
+	single *miner              // simple
+
+	emptySince int64 // unix seconds since the mapper has had no miner
+	idleSince  int64
+	// waitBeforeReconnect delays the redial after a client.reconnect.
+	waitBeforeReconnect time.Duration
+	// sendJobFn and expireFn are method values made once, so broadcasting
+	// and expiring allocate nothing.
+	sendJobFn func(uint32, *miner)
+	expireFn  func(upstream.Pending[submitTag])
+	// retiring are replaced connections still owed submit answers.
+	retiring []*poolConn
+	// pending is a connection to a new pool list being prepared by a
+	// reload; it replaces conn once active. pendingIdx is the pool of
+	// pools it is trying.
+	pending    *poolConn
+	pendingIdx int
+}
+
+// poolConn is one pool connection of a mapper, with its own protocol
+// state. It is an endpoint of the shard.
+type poolConn struct {
+	mp     *mapper
+	gen    uint32
+	pool   upstream.PoolConfig
+	conn   connRef
+	cn     *upstream.CNClient[submitTag]
+	opened bool
+	dead   bool
+	// swap marks a reload candidate (see mapper.pending).
+	swap bool
+}
+
+// submitTag routes a pool's answer back to the miner that submitted.
+type submitTag struct {
+	m       *miner
+	id      stratum.RequestID
+	diff    uint64
+	actual  uint64
+	expired bool
+}
+
+// maxPendingSubmits bounds the submits in flight per pool connection.
+const maxPendingSubmits = 256
+
+func (s *shard) newMapper(fam Family, kind mapperKind) *mapper {
+	mp := &mapper{
+		s:      s,
+		id:     s.p.mapperSeq.Add(1),
+		family: fam,
+		kind:   kind,
+		pools:  s.p.enabledPools(s.cfg, fam),
+	}
+	mp.fo = upstream.NewFailover(len(mp.pools), s.cfg.Retries, secs(s.cfg.RetryPause))
+	mp.sendJobFn = mp.sendJob
+	mp.expireFn = func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgPoolTimeout) }
+	if kind == kindNiceHash {
+		mp.table = nonce.NewNiceHash[miner]()
+	}
+	mp.emptySince = s.now
+	s.mappers = append(s.mappers, mp)
+	mp.dial()
+	return mp
+}
+
+// dial starts a connection to the pool the failover strategy picks.
+func (mp *mapper) dial() {
+	if len(mp.pools) == 0 {
+		mp.state = mapperRetry
+		return
+	}
+	pool := mp.pools[mp.fo.Next()]
+	if mp.redirect != nil {
+		pool, mp.redirect = *mp.redirect, nil
+	}
+	mp.gen++
+	mp.state = mapperConnecting
+	pc := &poolConn{mp: mp, gen: mp.gen, pool: pool}
+	mp.conn = pc
+	mp.s.p.dialPool(mp.s, pc)
+}
+
+// scheduleDial dials again after wait (at once when wait is 0).
+func (mp *mapper) scheduleDial(wait time.Duration) {
+	mp.state = mapperRetry
+	if wait <= 0 {
+		mp.dial()
+		return
+	}
+	gen := mp.gen
+	s := mp.s
+	mp.retry = time.AfterFunc(wait, func() {
+		s.exec(func() {
+			if mp.gen == gen && mp.state == mapperRetry {
+				mp.dial()
+			}
+		})
+	})
+}
+
+// dialPool connects pc in a goroutine and attaches the connection to the
+// shard: plain TCP is enrolled in the shard's gnet loop, TLS runs as a
+// stream.
+func (p *Proxy) dialPool(s *shard, pc *poolConn) {
+	d := upstream.Dialer{Timeout: secs(s.cfg.ConnectTimeout), RootCAs: p.poolRoots}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		nc, err := d.Dial(p.ctx, &pc.pool)
+		if err != nil {
+			s.exec(func() { pc.mp.connectFailed(pc, err) })
+			return
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			ch, err := s.el.Enroll(gnet.NewContext(context.Background(), pc), tc)
+			if err == nil {
+				if res := <-ch; res.Err != nil {
+					err = res.Err
+				}
+			}
+			if err != nil {
+				tc.Close()
+				s.exec(func() { pc.mp.connectFailed(pc, err) })
+			}
+			return
+		}
+		st := newStream(nc, s, pc)
+		s.exec(func() {
+			pc.conn = connRef{st: st}
+			st.start()
+			pc.attached()
+		})
+	}()
+}
+
+// attached runs on the loop once the transport is up: send the login.
+func (pc *poolConn) attached() {
+	mp := pc.mp
+	if (pc != mp.conn && pc != mp.pending) || mp.state == mapperClosed || pc.dead {
+		pc.conn.close()
+		return
+	}
+	pc.opened = true
+	s := mp.s
+	pc.cn = upstream.NewCNClient[submitTag](stratum.PoolLogin{
+		Login: pc.pool.User, Pass: pc.pool.Pass, Agent: s.cfg.UserAgent, RigID: pc.pool.RigID, Algos: algoList(pc.pool.Algo),
+	}, maxPendingSubmits)
+	s.out = pc.cn.AppendLogin(s.out[:0], mono())
+	pc.write(s.out)
+}
+
+func algoList(a string) []string {
+	if a == "" {
+		return nil
+	}
+	return []string{a}
+}
+
+func (pc *poolConn) write(b []byte) {
+	if !pc.conn.write(b, 1<<20) {
+		pc.mp.s.p.log.Warn("pool connection write failed", "pool", pc.pool.URL)
+	}
+}
+
+// handleLine is the pool's line (loop-only).
+func (pc *poolConn) handleLine(line []byte) bool {
+	mp := pc.mp
+	if pc.dead || mp.state == mapperClosed || pc.cn == nil {
+		return false
+	}
+	s := mp.s
+	var ev upstream.CNEvent[submitTag]
+	err := pc.cn.Handle(&s.parser, line, mono(), &ev)
+	if err != nil {
+		if errors.Is(err, stratum.ErrInvalidJob) {
+			s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
+			return true
+		}
+		s.p.log.Warn("pool connection failed", "pool", pc.pool.URL, "err", err)
+		return false
+	}
+	switch ev.Kind {
+	case upstream.CNLogin:
+		if pc.swap {
+			mp.swapTo(pc)
+		}
+		if pc != mp.conn {
+			return true
+		}
+		mp.fo.Active()
+		mp.state = mapperActive
+		s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", s.idx)
+		mp.setJob(&ev.Job, false)
+	case upstream.CNJob:
+		if pc == mp.conn {
+			mp.setJob(&ev.Job, true)
+		}
+	case upstream.CNResult:
+		mp.onResult(&ev)
+		pc.closeIfRetired()
+	case upstream.CNReconnect:
+		if pc != mp.conn {
+			return true
+		}
+		if len(ev.Host) > 0 {
+			to := pc.pool
+			to.URL = net.JoinHostPort(string(ev.Host), itoa(ev.Port))
+			mp.redirect = &to
+		}
+		s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL, "to", string(ev.Host), "port", ev.Port)
+		mp.waitBeforeReconnect = time.Duration(ev.Wait) * time.Second
+		return false
+	}
+	return true
+}
+
+// closed runs when a pool connection is gone (loop-only). Submits still
+// waiting on it are answered with an error; the mapper fails over.
+func (pc *poolConn) closed() {
+	if pc.dead {
+		return
+	}
+	pc.dead = true
+	mp := pc.mp
+	if pc.cn != nil {
+		pc.cn.Drain(func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgBadGateway) })
+	}
+	mp.dropRetiring(pc)
+	switch {
+	case mp.state == mapperClosed:
+	case pc == mp.pending:
+		mp.pending = nil
+		mp.pendingFailed()
+	case pc == mp.conn:
+		mp.conn = nil
+		wasActive := mp.state == mapperActive || mp.state == mapperIdle
+		wait := mp.waitBeforeReconnect
+		mp.waitBeforeReconnect = 0
+		if mp.state == mapperIdle {
+			mp.close()
+			return
+		}
+		if wasActive {
+			mp.fo.Dropped()
+			mp.s.p.log.Warn("pool connection lost, reconnecting", "pool", pc.pool.URL, "mapper", mp.id)
+			mp.scheduleDial(wait)
+			return
+		}
+		_, w := mp.fo.Failed()
+		mp.scheduleDial(max(w, wait))
+	}
+}
+
+// connectFailed handles a dial that did not produce a connection.
+func (mp *mapper) connectFailed(pc *poolConn, err error) {
+	if mp.state == mapperClosed {
+		return
+	}
+	if pc == mp.pending {
+		mp.s.p.warnLimited("pool unreachable", "pool", pc.pool.URL, "err", err)
+		mp.pending = nil
+		mp.pendingFailed()
+		return
+	}
+	if pc != mp.conn {
+		return
+	}
+	mp.conn = nil
+	if errors.Is(err, upstream.ErrFingerprint) {
+		mp.s.p.log.Error("pool certificate does not match tls-fingerprint", "pool", pc.pool.URL, "err", err)
+		_, w := mp.fo.Abandon()
+		mp.scheduleDial(w)
+		return
+	}
+	mp.s.p.warnLimited("pool unreachable", "pool", pc.pool.URL, "err", err)
+	_, w := mp.fo.Failed()
+	mp.scheduleDial(w)
+}
+
+// setJob installs a new job and sends it to every miner of the mapper.
+// sameConn says whether it came on the connection that sent the previous
+// job (otherwise the previous job is forgotten).
+func (mp *mapper) setJob(j *stratum.Job, sameConn bool) {
+	if mp.kind == kindNiceHash && !j.SupportsNiceHash() {
+		mp.s.p.warnLimited("job blob too short for nicehash mode; job dropped", "job", j.JobID, "blob_len", len(j.Blob))
+		return
+	}
+	if sameConn {
+		mp.prevDiff, mp.prevAlgo = mp.jobDiff, mp.job.Algo
+	} else {
+		mp.prevDiff, mp.prevAlgo = 0, ""
+	}
+	mp.job = *j
+	mp.hasJob = true
+	mp.jobDiff = j.Difficulty()
+	mp.jobs.Set(j.JobID, sameConn)
+	mp.jobSeq++
+	if mp.state != mapperIdle {
+		mp.state = mapperActive
+	}
+	switch mp.kind {
+	case kindNiceHash:
+		mp.table.Release()
+		mp.table.Each(mp.sendJobFn)
+	case kindSimple:
+		if mp.single != nil {
+			mp.sendJob(0, mp.single)
+		}
+	}
+}
+
+// sendJob sends the current job to one miner: the login answer for a
+// miner still waiting for its first job, a job notification otherwise.
+func (mp *mapper) sendJob(_ uint32, m *miner) {
+	switch m.state {
+	case stateWaitReady:
+		mp.sendFirstJob(m)
+	case stateReady:
+		s := mp.s
+		s.out = stratum.AppendJobNotify(s.out[:0], &mp.job, m.sessionID(), mp.jobOptions(m))
+		m.send(s.out)
+	}
+}
+
+// sendFirstJob answers a miner's login with its first job.
+func (mp *mapper) sendFirstJob(m *miner) {
+	s := mp.s
+	ext := stratum.ExtKeepalive
+	if mp.kind == kindNiceHash {
+		ext |= stratum.ExtNiceHash
+	}
+	if *s.cfg.AlgoExt {
+		ext |= stratum.ExtAlgo
+	}
+	s.out = stratum.AppendLoginReply(s.out[:0], &m.loginID, m.sessionID(), &mp.job, mp.jobOptions(m), ext)
+	m.send(s.out)
+	if m.state == stateWaitReady {
+		m.state = stateReady
+		m.lastSeen = s.now
+	}
+}
+
+// jobOptions says how miner m sees the current job.
+func (mp *mapper) jobOptions(m *miner) stratum.JobOptions {
+	o := stratum.JobOptions{FixedByte: -1, Algo: *mp.s.cfg.AlgoExt && m.extAlgo}
+	if mp.kind == kindNiceHash {
+		o.FixedByte = int(m.fixed)
+	}
+	m.diff = mp.jobDiff
+	if m.customDiff != 0 && m.customDiff < mp.jobDiff {
+		o.Target = m.target
+		m.diff = m.customDiff
+	}
+	return o
+}
+
+// canSubmit reports whether a share can be forwarded now.
+func (mp *mapper) canSubmit() bool {
+	return mp.state == mapperActive && mp.conn != nil && mp.conn.cn != nil && mp.conn.cn.Ready()
+}
+
+// submitCN forwards a validated share to the pool.
+func (mp *mapper) submitCN(m *miner, req *stratum.Request, diff, actual uint64, expired bool) {
+	s, pc, p := mp.s, mp.conn, &req.Params
+	tag := submitTag{m: m, id: req.ID, diff: diff, actual: actual, expired: expired}
+	var evicted upstream.Pending[submitTag]
+	var wasEvicted bool
+	s.out, evicted, wasEvicted = pc.cn.AppendSubmit(s.out[:0], tag, p.JobID, p.Nonce, p.Result, p.Algo, mono())
+	pc.write(s.out)
+	if wasEvicted {
+		mp.failSubmit(evicted, stratum.MsgPoolTimeout)
+	}
+}
+
+// onResult routes a pool's answer to the miner that submitted the share.
+func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
+	s := mp.s
+	t := &ev.Pending.Tag
+	m := t.m
+	alive := m.state == stateReady
+	if ev.Accepted {
+		if t.expired {
+			s.counters.Expired++
+		}
+		lat := time.Duration(mono() - ev.Pending.Sent)
+		s.recordAccept(m, t.diff, t.actual, lat)
+		if alive {
+			s.out = stratum.AppendStatusReply(s.out[:0], &t.id, "OK")
+			m.send(s.out)
+		}
+		if h := s.p.hooks.OnAccept; h != nil {
+			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: t.diff, Actual: t.actual, Latency: lat, Expired: t.expired})
+		}
+		return
+	}
+	s.counters.Rejected++
+	s.workerRejected(m)
+	if alive {
+		s.out = stratum.AppendErrorReply(s.out[:0], &t.id, b2s(ev.Message))
+		m.send(s.out)
+	}
+	if h := s.p.hooks.OnReject; h != nil {
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: t.diff, Actual: t.actual, Expired: t.expired, Reason: string(ev.Message)})
+	}
+}
+
+// failSubmit answers a forwarded share that will get no pool answer.
+func (mp *mapper) failSubmit(p upstream.Pending[submitTag], msg string) {
+	s := mp.s
+	t := &p.Tag
+	m := t.m
+	s.counters.Timeouts++
+	if m.state == stateReady {
+		s.out = stratum.AppendErrorReply(s.out[:0], &t.id, msg)
+		m.send(s.out)
+	}
+	if h := s.p.hooks.OnReject; h != nil {
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: t.diff, Actual: t.actual, Reason: msg})
+	}
+}
+
+// addMiner gives m a place on the mapper; false when it is full.
+func (mp *mapper) addMiner(m *miner) bool {
+	switch mp.kind {
+	case kindNiceHash:
+		slot, ok := mp.table.Add(m)
+		if !ok {
+			return false
+		}
+		m.fixed = slot
+	case kindSimple:
+		if mp.single != nil {
+			return false
+		}
+		mp.single = m
+		if mp.state == mapperIdle {
+			mp.state = mapperActive
+		}
+	}
+	m.mp = mp
+	return true
+}
+
+// removeMiner releases m's place (its fixed byte stays dead until the
+// next job).
+func (mp *mapper) removeMiner(m *miner) {
+	s := mp.s
+	switch mp.kind {
+	case kindNiceHash:
+		mp.table.Remove(m.fixed, m)
+		if mp.table.Len() == 0 {
+			mp.emptySince = s.now
+		}
+	case kindSimple:
+		if mp.single == m {
+			mp.single = nil
+			if s.cfg.ReuseTimeout > 0 && mp.state == mapperActive {
+				mp.state = mapperIdle
+				mp.idleSince = s.now
+				mp.idleJob = mp.jobSeq
+			} else {
+				mp.close()
+			}
+		}
+	}
+	m.mp = nil
+}
+
+// reusable reports whether an idle simple-mode mapper may take a new
+// miner: connected, and it received a job after its last miner left.
+func (mp *mapper) reusable() bool {
+	return mp.state == mapperIdle && mp.canSubmitIdle() && mp.jobSeq > mp.idleJob
+}
+
+func (mp *mapper) canSubmitIdle() bool {
+	return mp.conn != nil && mp.conn.cn != nil && mp.conn.cn.Ready()
+}
+
+// tick runs the mapper's once-a-second duties: submit timeouts, a pool
+// that stopped answering, keepalives, retiring connections, garbage
+// collection of unused mappers.
+func (mp *mapper) tick() {
+	s, cfg := mp.s, mp.s.cfg
+	mn := mono()
+	for _, pc := range [...]*poolConn{mp.conn, mp.pending} {
+		if pc == nil || pc.cn == nil || pc.dead {
+			continue
+		}
+		pc.cn.Expire(mn-int64(cfg.submitTimeout()), mp.expireFn)
+		if pc.cn.Stalled(mn, int64(cfg.poolTimeout())) {
+			s.p.warnLimited("pool not answering, dropping connection", "pool", pc.pool.URL)
+			pc.conn.close()
+			continue
+		}
+		if ka := pc.pool.Keepalive; ka > 0 {
+			if out := pc.cn.AppendKeepalive(s.out[:0], mn, int64(ka)); len(out) > 0 {
+				s.out = out
+				pc.write(out)
+			}
+		}
+	}
+	for _, pc := range mp.retiring {
+		if pc.cn != nil {
+			pc.cn.Expire(mn-int64(cfg.submitTimeout()), mp.expireFn)
+		}
+		pc.closeIfRetired()
+	}
+	switch {
+	case mp.kind == kindNiceHash && mp.table.Len() == 0 && mp != s.firstMapper(mp.family) &&
+		s.now-mp.emptySince >= mapperGCAfter:
+		mp.close()
+	case mp.kind == kindSimple && mp.state == mapperIdle && s.now-mp.idleSince >= int64(cfg.ReuseTimeout):
+		mp.close()
+	}
+}
+
+// mapperGCAfter is how long an extra nicehash mapper may stay empty.
+const mapperGCAfter = 60
+
+// close ends the mapper: pool connections closed, no more dials.
+func (mp *mapper) close() {
+	if mp.state == mapperClosed {
+		return
+	}
+	mp.state = mapperClosed
+	mp.gen++
+	if mp.retry != nil {
+		mp.retry.Stop()
+	}
+	for _, pc := range append([]*poolConn{mp.conn, mp.pending}, mp.retiring...) {
+		if pc != nil && !pc.dead {
+			pc.conn.close()
+		}
+	}
+	mp.s.removeMapper(mp)
+	mp.s.p.upstreams.Add(-1)
+}
+
+// dropRetiring forgets a retiring connection.
+func (mp *mapper) dropRetiring(pc *poolConn) {
+	for i, r := range mp.retiring {
+		if r == pc {
+			mp.retiring = append(mp.retiring[:i], mp.retiring[i+1:]...)
+			return
+		}
+	}
+}
+
+// closeIfRetired closes a replaced connection once nothing is owed on it.
+func (pc *poolConn) closeIfRetired() {
+	mp := pc.mp
+	if pc == mp.conn || pc == mp.pending || pc.dead {
+		return
+	}
+	if pc.cn == nil || pc.cn.InFlight() == 0 {
+		pc.dead = true
+		pc.conn.close()
+		mp.dropRetiring(pc)
+	}
+}
+
+// reload points the mapper at a new pool list. Without a working
+// connection it simply redials; with one, it prepares a connection to the
+// new primary and switches once that one is logged in (swapTo), so miners
+// never lose their pool.
+func (mp *mapper) reload(pools []upstream.PoolConfig) {
+	mp.pools = pools
+	mp.fo.Reset(len(pools))
+	if mp.pending != nil {
+		mp.pending.dead = true
+		mp.pending.conn.close()
+		mp.pending = nil
+	}
+	if mp.state != mapperActive && mp.state != mapperIdle {
+		if mp.retry != nil {
+			mp.retry.Stop()
+		}
+		if mp.conn != nil {
+			mp.conn.dead = true
+			mp.conn.conn.close()
+			mp.conn = nil
+		}
+		mp.dial()
+		return
+	}
+	if len(pools) == 0 {
+		return
+	}
+	mp.pendingIdx = 0
+	mp.dialPending()
+}
+
+func (mp *mapper) dialPending() {
+	pc := &poolConn{mp: mp, pool: mp.pools[mp.pendingIdx], swap: true}
+	mp.pending = pc
+	mp.s.p.dialPool(mp.s, pc)
+}
+
+// pendingFailed moves the reload candidate to the next new pool, or gives
+// up and keeps the current connection (the new list is used on the next
+// failover).
+func (mp *mapper) pendingFailed() {
+	mp.pendingIdx++
+	if mp.pendingIdx < len(mp.pools) {
+		mp.dialPending()
+		return
+	}
+	mp.s.p.log.Error("reload: no pool of the new list answered; keeping the current connection", "mapper", mp.id)
+}
+
+// swapTo makes the reload candidate the mapper's connection. The old one
+// retires: it stays open until its pending submits are answered.
+func (mp *mapper) swapTo(pc *poolConn) {
+	old := mp.conn
+	mp.pending = nil
+	pc.swap = false
+	mp.conn = pc
+	mp.gen++
+	pc.gen = mp.gen
+	mp.fo.Reset(len(mp.pools))
+	mp.fo.Active()
+	if old != nil && !old.dead {
+		mp.retiring = append(mp.retiring, old)
+		old.closeIfRetired()
+	}
+}

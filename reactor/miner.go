@@ -1,0 +1,201 @@
+package reactor
+
+import (
+	"bytes"
+	"net/netip"
+
+	"github.com/google/uuid"
+
+	"forge.lthn.ai/core/go-proxy/stats"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
+)
+
+// minerState extends MinerState with the states /1/miners does not show.
+type minerState uint8
+
+const (
+	stateWaitLogin minerState = iota
+	stateWaitReady
+	stateReady
+	stateClosing
+	stateWaitProxy // a PROXY protocol header must come first
+	stateClosed    // cleaned up; nothing may touch the connection
+)
+
+// public maps the internal state to the reported one.
+func (s minerState) public() MinerState {
+	switch s {
+	case stateWaitProxy:
+		return StateWaitLogin
+	case stateClosed:
+		return StateClosing
+	}
+	return MinerState(s)
+}
+
+// miner is one miner connection. It belongs to one shard and only that
+// shard's loop reads or writes it.
+type miner struct {
+	s      *shard
+	conn   connRef
+	bind   *bindInfo
+	id     uint64
+	slab   int32
+	state  minerState
+	family Family
+	// extAlgo: the miner sent an algo list (it gets "algo" in jobs).
+	extAlgo bool
+	// fixed is the NiceHash byte (or SV1 prefix) on mp; valid while mp != nil.
+	fixed uint32
+	mp    *mapper
+	// deadline is the unix second at which WaitProxy/WaitLogin/WaitReady
+	// times out; lastSeen the unix second of the last request.
+	deadline    int64
+	lastSeen    int64
+	connectedAt int64
+	customDiff  uint64
+	diff        uint64 // difficulty of the last job sent
+	rx, tx      uint64
+	addr        netip.AddrPort
+	session     [36]byte
+	user        string
+	agent       string
+	rigID       string
+	worker      string
+	wk          *stats.Worker // nil when workers are off or the table is full
+	// loginID is the id of the login request, answered once a job exists.
+	loginID stratum.RequestID
+	// target is the custom-difficulty target sent instead of the pool's
+	// when customDiff is below the job difficulty.
+	target string
+}
+
+// sessionID returns the miner's session id text.
+func (m *miner) sessionID() []byte { return m.session[:] }
+
+// send writes one encoded line to the miner. A miner that stopped reading
+// is closed (and counted) instead of buffering without bound.
+func (m *miner) send(b []byte) {
+	if m.state >= stateClosing {
+		return
+	}
+	m.tx += uint64(len(b))
+	m.s.counters.BytesOut += uint64(len(b))
+	if !m.conn.write(b, m.s.cfg.MaxOutbound) {
+		if m.state < stateClosing {
+			m.s.counters.SlowClosed++
+			m.state = stateClosing
+		}
+	}
+}
+
+// close starts closing the miner; cleanup happens in closed.
+func (m *miner) close() {
+	if m.state >= stateClosing {
+		return
+	}
+	m.state = stateClosing
+	m.conn.close()
+}
+
+// replyError answers a request with an error message.
+func (m *miner) replyError(id *stratum.RequestID, msg string) {
+	s := m.s
+	s.out = stratum.AppendErrorReply(s.out[:0], id, msg)
+	m.send(s.out)
+}
+
+// handleLine dispatches one request (loop-only).
+func (m *miner) handleLine(line []byte) bool {
+	if m.state >= stateClosing {
+		return false
+	}
+	m.rx += uint64(len(line)) + 1
+	m.s.counters.BytesIn += uint64(len(line)) + 1
+	if m.family == FamilyUnknown {
+		m.family = m.detectFamily(line)
+		if m.family == FamilyUnknown {
+			return false
+		}
+	}
+	if m.family != FamilyCryptoNote {
+		// Stratum v1 miners are served once the SV1 dialect is enabled.
+		return false
+	}
+	return m.handleCN(line)
+}
+
+var (
+	loginMethod = []byte(`"login"`)
+	miningDot   = []byte(`"mining.`)
+)
+
+// detectFamily picks the dialect from the first request: a "login" method
+// is CryptoNote, a "mining.*" method is SV1. A bind may pin one family.
+func (m *miner) detectFamily(line []byte) Family {
+	switch m.bind.family {
+	case FamilyCryptoNote, FamilySV1:
+		return m.bind.family
+	}
+	v, err := m.s.parser.ParseBytes(line)
+	if err != nil {
+		return FamilyUnknown
+	}
+	meth := v.GetStringBytes("method")
+	switch {
+	case bytes.HasPrefix(meth, miningDot[1:]):
+		return FamilySV1
+	case len(meth) > 0:
+		// "login" and anything else: CryptoNote answers unknown methods
+		// with its own error.
+		return FamilyCryptoNote
+	}
+	return FamilyUnknown
+}
+
+// closed runs once when the connection is gone: it releases the miner's
+// slot and reports the close.
+func (m *miner) closed() {
+	if m.state == stateClosed {
+		return
+	}
+	wasLoggedIn := m.state == stateWaitReady || m.state == stateReady || (m.state == stateClosing && m.user != "")
+	m.state = stateClosed
+	s := m.s
+	if m.mp != nil {
+		m.mp.removeMiner(m)
+	}
+	s.removeMiner(m)
+	s.p.conns.Add(-1)
+	if wasLoggedIn {
+		s.workerClosed(m)
+		if h := s.p.hooks.OnClose; h != nil {
+			h(m.event())
+		}
+	}
+}
+
+func (m *miner) event() MinerEvent {
+	return MinerEvent{ID: m.id, Addr: m.addr, Family: m.family, User: m.user, Worker: m.worker, RigID: m.rigID, Agent: m.agent, Rx: m.rx, Tx: m.tx}
+}
+
+// newSession fills the miner's session id with a random UUID in its
+// canonical 8-4-4-4-12 text form.
+func (m *miner) newSession() {
+	id, err := uuid.NewRandom()
+	if err != nil {
+		// crypto/rand does not fail on Linux; fall back to the miner id.
+		id = uuid.UUID{}
+		for i := 0; i < 8; i++ {
+			id[i] = byte(m.id >> (8 * i))
+		}
+	}
+	b := m.session[:0]
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = stratum.AppendHexByte(b, c)
+	}
+}

@@ -1,0 +1,227 @@
+package reactor
+
+import (
+	"context"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/fastjson"
+
+	"forge.lthn.ai/core/go-proxy/stats"
+	"forge.lthn.ai/core/go-proxy/stratum"
+)
+
+// shard is everything one event loop owns: its miners, the mappers (pool
+// sessions) they use, a JSON parser, an output buffer and counters. Only
+// that loop's goroutine touches a shard; other goroutines post work with
+// exec (one task per event, never one per miner).
+type shard struct {
+	p   *Proxy
+	el  gnet.EventLoop
+	idx int
+	cfg *Config // current configuration; replaced on the loop by reloads
+
+	now    int64 // unix seconds, refreshed by the 1 Hz tick
+	parser fastjson.Parser
+	out    []byte
+	cnReq  stratum.Request
+
+	miners  []*miner // slab; nil entries are free
+	free    []int32
+	count   int
+	mappers []*mapper
+
+	counters stats.Counters
+	st       shardStats
+	pub      atomic.Pointer[published]
+	strs     map[string]string // interned login strings
+	tickRun  gnet.Runnable
+}
+
+// maxInterned bounds the interned string table of a shard.
+const maxInterned = 1 << 16
+
+func newShard(p *Proxy, el gnet.EventLoop, idx int, cfg *Config) *shard {
+	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}}
+	s.st.workers = stats.NewWorkers(max(1, cfg.WorkersMax/max(1, p.loops)))
+	s.tickRun = gnet.RunnableFunc(func(context.Context) error { s.tick(); return nil })
+	return s
+}
+
+// exec runs fn on the shard's loop. Safe from any goroutine; a stopped
+// engine drops the task.
+func (s *shard) exec(fn func()) {
+	_ = s.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error { fn(); return nil }))
+}
+
+// start creates the shard's first pool session for each configured family
+// so the first miners find work waiting.
+func (s *shard) start() {
+	if len(s.p.enabledPools(s.cfg, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
+		s.newMapper(FamilyCryptoNote, s.cnKind())
+	}
+}
+
+func (s *shard) cnKind() mapperKind {
+	if s.cfg.Mode == "simple" {
+		return kindSimple
+	}
+	return kindNiceHash
+}
+
+// addMiner accepts a connection.
+func (s *shard) addMiner(conn connRef, addr netip.AddrPort, b *bindInfo) *miner {
+	m := &miner{s: s, conn: conn, bind: b, id: s.p.minerSeq.Add(1), addr: addr, connectedAt: s.now, family: FamilyUnknown}
+	m.state = stateWaitLogin
+	if b.proxyProtocol {
+		m.state = stateWaitProxy
+	}
+	m.deadline = s.now + int64(s.cfg.LoginTimeout)
+	if n := len(s.free); n > 0 {
+		m.slab = s.free[n-1]
+		s.free = s.free[:n-1]
+		s.miners[m.slab] = m
+	} else {
+		m.slab = int32(len(s.miners))
+		s.miners = append(s.miners, m)
+	}
+	s.count++
+	s.counters.Connections++
+	return m
+}
+
+// removeMiner frees the miner's slab entry.
+func (s *shard) removeMiner(m *miner) {
+	if m.slab < 0 || int(m.slab) >= len(s.miners) || s.miners[m.slab] != m {
+		return
+	}
+	s.miners[m.slab] = nil
+	s.free = append(s.free, m.slab)
+	m.slab = -1
+	s.count--
+}
+
+// routeCN finds the pool session for a CryptoNote miner, opening a new
+// one when needed and allowed; nil means the proxy is full.
+func (s *shard) routeCN(m *miner) *mapper {
+	if s.cnKind() == kindSimple {
+		for _, mp := range s.mappers {
+			if mp.family == FamilyCryptoNote && mp.kind == kindSimple && mp.reusable() && mp.addMiner(m) {
+				return mp
+			}
+		}
+		for _, mp := range s.mappers {
+			// The first session of the shard is kept for the first miner.
+			if mp.family == FamilyCryptoNote && mp.kind == kindSimple && mp.single == nil && mp.state != mapperIdle && mp.state != mapperClosed && mp.addMiner(m) {
+				return mp
+			}
+		}
+	} else {
+		// Active sessions first, then ones still connecting.
+		for pass := 0; pass < 2; pass++ {
+			for _, mp := range s.mappers {
+				if mp.family != FamilyCryptoNote || mp.kind != kindNiceHash || mp.state == mapperClosed {
+					continue
+				}
+				if (pass == 0) != (mp.state == mapperActive) {
+					continue
+				}
+				if mp.addMiner(m) {
+					return mp
+				}
+			}
+		}
+	}
+	if len(s.p.enabledPools(s.cfg, FamilyCryptoNote)) == 0 || !s.p.reserveUpstream() {
+		return nil
+	}
+	mp := s.newMapper(FamilyCryptoNote, s.cnKind())
+	if !mp.addMiner(m) {
+		return nil
+	}
+	return mp
+}
+
+// firstMapper returns the shard's oldest open nicehash session of a
+// family (never garbage-collected).
+func (s *shard) firstMapper(f Family) *mapper {
+	for _, mp := range s.mappers {
+		if mp.family == f && mp.kind == kindNiceHash && mp.state != mapperClosed {
+			return mp
+		}
+	}
+	return nil
+}
+
+// removeMapper forgets a closed mapper.
+func (s *shard) removeMapper(mp *mapper) {
+	for i, x := range s.mappers {
+		if x == mp {
+			copy(s.mappers[i:], s.mappers[i+1:])
+			s.mappers[len(s.mappers)-1] = nil
+			s.mappers = s.mappers[:len(s.mappers)-1]
+			return
+		}
+	}
+}
+
+// tick is the shard's 1 Hz sweep: login, ready and idle timeouts, then the
+// mappers' duties, then publishing counters.
+func (s *shard) tick() {
+	s.now = time.Now().Unix()
+	cfg := s.cfg
+	idle := int64(cfg.IdleTimeout)
+	for _, m := range s.miners {
+		if m == nil {
+			continue
+		}
+		switch m.state {
+		case stateWaitProxy, stateWaitLogin:
+			if s.now >= m.deadline {
+				s.counters.LoginTimeouts++
+				m.close()
+			}
+		case stateWaitReady:
+			if s.now >= m.deadline {
+				s.counters.IdleTimeouts++
+				m.close()
+			}
+		case stateReady:
+			if s.now-m.lastSeen >= idle {
+				s.counters.IdleTimeouts++
+				s.p.warnLimited("miner idle, closing", "miner", m.id, "addr", m.addr.String())
+				m.close()
+			}
+		}
+	}
+	for i := 0; i < len(s.mappers); i++ {
+		mp := s.mappers[i]
+		mp.tick()
+		if i < len(s.mappers) && s.mappers[i] != mp {
+			i-- // mp closed itself and was removed
+		}
+	}
+	s.publish()
+}
+
+// intern returns a shared copy of b, so the many miners that log in with
+// the same wallet or agent share one string.
+func (s *shard) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if v, ok := s.strs[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if len(s.strs) >= maxInterned {
+		clear(s.strs)
+	}
+	s.strs[v] = v
+	return v
+}
+
+// countFraming counts a connection closed for a framing error.
+func (s *shard) countFraming(error) { s.counters.BadLines++ }

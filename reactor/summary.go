@@ -1,0 +1,77 @@
+package reactor
+
+import (
+	"sync"
+	"time"
+
+	"forge.lthn.ai/core/go-proxy/stats"
+)
+
+// aggregate is the proxy-wide statistics state, updated once a second on
+// the ticker goroutine from what the shards published.
+type aggregate struct {
+	mu        sync.Mutex
+	start     int64
+	windows   stats.Windows
+	lastHash  uint64
+	minersMax uint64
+}
+
+// aggregate folds the shards' latest publications into the global
+// hashrate windows (ticker goroutine).
+func (p *Proxy) aggregate(now int64) {
+	var hashes, miners uint64
+	for _, s := range p.shardList() {
+		if pub := s.pub.Load(); pub != nil {
+			hashes += pub.counters.Hashes
+			miners += pub.miners
+		}
+	}
+	a := &p.agg
+	a.mu.Lock()
+	if hashes > a.lastHash {
+		a.windows.Add(now, hashes-a.lastHash)
+	} else {
+		a.windows.Add(now, 0)
+	}
+	a.lastHash = hashes
+	a.minersMax = max(a.minersMax, miners)
+	a.mu.Unlock()
+}
+
+// Summary returns the proxy-wide statistics as of the last second. It
+// never waits for an event loop. Safe for concurrent use.
+func (p *Proxy) Summary() stats.Summary {
+	var sum stats.Summary
+	var lat []uint32
+	for _, s := range p.shardList() {
+		pub := s.pub.Load()
+		if pub == nil {
+			continue
+		}
+		sum.Counters.Merge(&pub.counters)
+		sum.Best.Merge(&pub.best)
+		lat = append(lat, pub.latency...)
+		sum.MinersNow += pub.miners
+		sum.Workers += pub.workers
+		sum.WorkersDropped += pub.dropped
+		sum.WorkersEvicted += pub.evicted
+		sum.Upstreams.Active += pub.upstreams.Active
+		sum.Upstreams.Sleep += pub.upstreams.Sleep
+		sum.Upstreams.Error += pub.upstreams.Error
+		sum.Upstreams.Total += pub.upstreams.Total
+	}
+	sum.LatencyMs = stats.Median(lat)
+	sum.Counters.Refused += p.refused.Load()
+	sum.Counters.RateLimited += p.rateLimited.Load()
+	sum.Counters.Banned += p.banned.Load()
+	sum.Counters.BadLines += p.badHeaders.Load()
+	now := time.Now().Unix()
+	a := &p.agg
+	a.mu.Lock()
+	sum.Hashrate = a.windows.Rates(now)
+	sum.MinersMax = max(a.minersMax, sum.MinersNow)
+	sum.Uptime = now - a.start
+	a.mu.Unlock()
+	return sum
+}

@@ -1,0 +1,150 @@
+package reactor
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// listenTLS serves a TLS bind. gnet has no TLS, so TLS miners are accepted
+// here and each runs as a stream (a reader and a writer goroutine) that
+// feeds a shard's loop: same miner code, same nonce tables, same counters
+// and the same connection cap as plain miners.
+func (p *Proxy) listenTLS(b *bindInfo) error {
+	ln, err := net.Listen("tcp", b.cfg.Address())
+	if err != nil {
+		return fmt.Errorf("reactor: listen %s (tls): %w", b.cfg.Address(), err)
+	}
+	p.tlsLns = append(p.tlsLns, ln)
+	p.wg.Add(1)
+	go p.acceptTLS(ln, b)
+	return nil
+}
+
+func (p *Proxy) acceptTLS(ln net.Listener, b *bindInfo) {
+	defer p.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if p.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors or similar: wait and retry rather
+			// than spin or give up.
+			p.warnLimited("tls accept failed", "bind", b.cfg.Address(), "err", err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		go p.serveTLS(nc, b)
+	}
+}
+
+// serveTLS admits one TLS connection, reads a PROXY header when the bind
+// requires one, completes the handshake within the login timeout and hands
+// the miner to a shard.
+func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
+	cfg := p.cfg.Load()
+	addr := netip.AddrPort{}
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		addr = ta.AddrPort()
+	}
+	shards := p.shardList()
+	if len(shards) == 0 || p.stopping.Load() {
+		nc.Close()
+		return
+	}
+	if p.conns.Add(1) > p.maxConns {
+		p.conns.Add(-1)
+		p.refused.Add(1)
+		nc.Close()
+		return
+	}
+	admitted := false
+	defer func() {
+		if !admitted {
+			p.conns.Add(-1)
+			nc.Close()
+		}
+	}()
+	deadline := time.Now().Add(cfg.loginTimeout())
+	_ = nc.SetDeadline(deadline)
+	conn := nc
+	if b.proxyProtocol {
+		src, rest, err := readProxyHeaderConn(nc)
+		if err != nil {
+			p.badHeaders.Add(1)
+			return
+		}
+		if src.IsValid() {
+			addr = src
+		}
+		conn = rest
+	}
+	if !p.allowIP(addr.Addr()) {
+		return
+	}
+	tc := tls.Server(conn, p.tlsConfig)
+	ctx, cancel := context.WithDeadline(p.ctx, deadline)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		p.tlsFailures.Add(1)
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s := shards[int(p.tlsNext.Add(1))%len(shards)]
+	st := newStream(tc, s, nil)
+	admitted = true
+	s.exec(func() {
+		m := s.addMiner(connRef{st: st}, addr, b)
+		m.state = stateWaitLogin // any PROXY header was read above
+		st.ep = m
+		st.start()
+	})
+}
+
+// readProxyHeaderConn reads a PROXY header from the start of nc without
+// consuming any byte after it; it returns a conn that replays the rest.
+func readProxyHeaderConn(nc net.Conn) (netip.AddrPort, net.Conn, error) {
+	var buf []byte
+	one := make([]byte, 1)
+	for len(buf) < 16+512 {
+		// v2 headers say their length after 16 bytes; read exactly.
+		want := 1
+		if len(buf) >= 16 && buf[0] == '\r' {
+			want = 16 + (int(buf[14])<<8 | int(buf[15])) - len(buf)
+			if want <= 0 {
+				want = 1
+			}
+		}
+		chunk := one
+		if want > 1 {
+			chunk = make([]byte, want)
+		}
+		if _, err := ioReadFull(nc, chunk); err != nil {
+			return netip.AddrPort{}, nil, err
+		}
+		buf = append(buf, chunk...)
+		src, n, done, err := parseProxyHeader(buf)
+		if err != nil {
+			return netip.AddrPort{}, nil, err
+		}
+		if done {
+			if n != len(buf) {
+				return netip.AddrPort{}, nil, ErrProxyHeader
+			}
+			return src, nc, nil
+		}
+	}
+	return netip.AddrPort{}, nil, ErrProxyHeader
+}
+
+func ioReadFull(nc net.Conn, b []byte) (int, error) { return io.ReadFull(nc, b) }

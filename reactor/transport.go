@@ -1,0 +1,274 @@
+package reactor
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
+)
+
+// endpoint is whatever reads lines from a connection: a miner or a pool
+// connection. Its methods run on the owning shard's event loop.
+type endpoint interface {
+	// handleLine processes one complete line (newline stripped). The bytes
+	// are valid only during the call. It returns false to close the
+	// connection.
+	handleLine(line []byte) bool
+	// closed runs exactly once when the connection is gone.
+	closed()
+}
+
+// connRef is a shard's handle on one connection, over either transport:
+// a gnet connection served by the event loop itself, or a stream (any
+// net.Conn, used for TLS) served by a reader and a writer goroutine. Its
+// methods are loop-only.
+type connRef struct {
+	g  gnet.Conn
+	st *stream
+}
+
+// write sends p, which the caller may reuse as soon as write returns. When
+// more than maxOut bytes are waiting for a peer that does not read, the
+// connection is closed and write reports false.
+func (r *connRef) write(p []byte, maxOut int) bool {
+	if r.g != nil {
+		if _, err := r.g.Write(p); err != nil {
+			return false
+		}
+		if r.g.OutboundBuffered() > maxOut {
+			_ = r.g.Close()
+			return false
+		}
+		return true
+	}
+	if r.st != nil {
+		return r.st.write(p, maxOut)
+	}
+	return false
+}
+
+// close starts an orderly close: bytes already written are still sent, and
+// the endpoint's closed runs later on the loop.
+func (r *connRef) close() {
+	if r.g != nil {
+		_ = r.g.Close()
+	} else if r.st != nil {
+		r.st.close()
+	}
+}
+
+// feed hands every complete line in buf to ep and returns how many bytes
+// it consumed. ok is false when the connection must be closed: a framing
+// error (line over stratum.MaxLineSize, a line that is not a JSON object)
+// or an endpoint that asked for it.
+func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
+	for {
+		if m, isMiner := ep.(*miner); isMiner && m.state == stateWaitProxy {
+			used, done, err := m.readProxyHeader(buf[n:])
+			if err != nil {
+				m.s.countFraming(err)
+				return n, false
+			}
+			if !done {
+				return n, true
+			}
+			n += used
+			continue
+		}
+		line, used, err := stratum.NextLine(buf[n:])
+		if err != nil {
+			s.countFraming(err)
+			return n, false
+		}
+		if used == 0 {
+			return n, true
+		}
+		n += used
+		if len(line) == 0 {
+			continue
+		}
+		if !ep.handleLine(line) {
+			return n, false
+		}
+	}
+}
+
+// stream serves a net.Conn (TLS miners, TLS pools) with two goroutines and
+// delivers its bytes to a shard as loop tasks, so the same endpoint code
+// runs for it as for gnet connections.
+//
+// Ownership: in/inSpare/rerr/posted are shared between the reader
+// goroutine and the loop under mu; out/outSpare between the loop and the
+// writer under mu; pending and ep are loop-only.
+type stream struct {
+	nc  net.Conn
+	s   *shard
+	ep  endpoint
+	run gnet.Runnable
+
+	mu       sync.Mutex
+	in       []byte
+	inSpare  []byte
+	rerr     error
+	posted   bool
+	out      []byte
+	outSpare []byte
+
+	wake     chan struct{}
+	closing  atomic.Bool
+	flushed  chan struct{}
+	pending  []byte // loop-only: bytes of an incomplete line
+	finished bool   // loop-only: closed() delivered
+}
+
+// maxStreamBacklog bounds the bytes a stream reader buffers before the
+// loop has taken them; a peer flooding faster than that is cut off.
+const maxStreamBacklog = 1 << 20
+
+// streamWriteTimeout bounds one write to a stream peer.
+const streamWriteTimeout = 10 * time.Second
+
+func newStream(nc net.Conn, s *shard, ep endpoint) *stream {
+	st := &stream{nc: nc, s: s, ep: ep, wake: make(chan struct{}, 1), flushed: make(chan struct{})}
+	st.run = gnet.RunnableFunc(st.deliver)
+	return st
+}
+
+// start launches the reader and the writer.
+func (st *stream) start() {
+	go st.readLoop()
+	go st.writeLoop()
+}
+
+func (st *stream) readLoop() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := st.nc.Read(buf)
+		st.mu.Lock()
+		st.in = append(st.in, buf[:n]...)
+		if err == nil && len(st.in) > maxStreamBacklog {
+			err = errors.New("reactor: stream backlog exceeded")
+		}
+		if err != nil {
+			st.rerr = err
+		}
+		post := !st.posted
+		st.posted = true
+		st.mu.Unlock()
+		if post && st.s.el.Execute(context.Background(), st.run) != nil {
+			st.abort()
+			return
+		}
+		if err != nil {
+			st.abort()
+			return
+		}
+	}
+}
+
+// deliver runs on the loop: it takes what the reader collected, frames it,
+// and reports the end of the connection once.
+func (st *stream) deliver(context.Context) error {
+	st.mu.Lock()
+	data, rerr := st.in, st.rerr
+	st.in, st.inSpare = st.inSpare[:0], nil
+	st.posted = false
+	st.mu.Unlock()
+	if st.finished {
+		return nil
+	}
+	buf := data
+	if len(st.pending) > 0 {
+		st.pending = append(st.pending, data...)
+		buf = st.pending
+	}
+	n, ok := st.s.feed(st.ep, buf)
+	rest := buf[n:]
+	if len(rest) > stratum.MaxLineSize {
+		ok = false
+	}
+	st.pending = append(st.pending[:0], rest...)
+	st.mu.Lock()
+	st.inSpare = data[:0]
+	st.mu.Unlock()
+	if !ok {
+		st.close()
+	}
+	if rerr != nil {
+		st.finished = true
+		st.ep.closed()
+	}
+	return nil
+}
+
+// write queues p for the writer goroutine (loop-only).
+func (st *stream) write(p []byte, maxOut int) bool {
+	if st.closing.Load() {
+		return false
+	}
+	st.mu.Lock()
+	if len(st.out)+len(p) > maxOut {
+		st.mu.Unlock()
+		st.close()
+		return false
+	}
+	st.out = append(st.out, p...)
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (st *stream) writeLoop() {
+	for {
+		<-st.wake
+		st.mu.Lock()
+		data := st.out
+		st.out, st.outSpare = st.outSpare[:0], nil
+		st.mu.Unlock()
+		if len(data) > 0 {
+			_ = st.nc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			if _, err := st.nc.Write(data); err != nil {
+				st.abort()
+				return
+			}
+		}
+		st.mu.Lock()
+		st.outSpare = data[:0]
+		empty := len(st.out) == 0
+		st.mu.Unlock()
+		if st.closing.Load() && empty {
+			st.abort()
+			return
+		}
+	}
+}
+
+// close flushes what was written, then closes the connection. Safe from
+// any goroutine, any number of times.
+func (st *stream) close() {
+	if st.closing.CompareAndSwap(false, true) {
+		select {
+		case st.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// abort closes the socket now; the reader then reports the end.
+func (st *stream) abort() {
+	st.closing.Store(true)
+	_ = st.nc.Close()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,64 @@
+package stats
+
+// Counters are the cumulative counts of one event loop (shard). The loop
+// that owns a Counters value is its only writer; other goroutines read
+// copies the loop publishes (see the reactor). Merge adds shards together.
+type Counters struct {
+	// Shares answered by the pool.
+	Accepted uint64 // accepted by the pool
+	Rejected uint64 // rejected by the pool
+	// Invalid counts shares rejected by the proxy itself (bad nonce, unknown
+	// job, low difficulty, duplicate, no pool).
+	Invalid uint64
+	// Expired counts shares forwarded for the previous job.
+	Expired uint64
+	// Hashes is the sum of the difficulties of accepted shares.
+	Hashes uint64
+	// CustomAccepted counts shares answered OK locally because they met the
+	// miner's custom difficulty but not the pool's; CustomHashes sums them.
+	CustomAccepted uint64
+	CustomHashes   uint64
+	// Timeouts counts shares whose pool answer never came in time.
+	Timeouts uint64
+
+	// Connections counts miner connections accepted, ever.
+	Connections uint64
+	// Refused counts connections refused at accept: connection cap,
+	// rate limit, ban, shutting down.
+	Refused     uint64
+	RateLimited uint64
+	Banned      uint64
+	// SlowClosed counts miners closed because they stopped reading.
+	SlowClosed uint64
+	// BadLines counts connections closed for oversize or non-JSON lines.
+	BadLines uint64
+	// LoginTimeouts and IdleTimeouts count connections closed by the sweep.
+	LoginTimeouts uint64
+	IdleTimeouts  uint64
+
+	// BytesIn and BytesOut count miner traffic.
+	BytesIn  uint64
+	BytesOut uint64
+}
+
+// Merge adds o into c.
+func (c *Counters) Merge(o *Counters) {
+	c.Accepted += o.Accepted
+	c.Rejected += o.Rejected
+	c.Invalid += o.Invalid
+	c.Expired += o.Expired
+	c.Hashes += o.Hashes
+	c.CustomAccepted += o.CustomAccepted
+	c.CustomHashes += o.CustomHashes
+	c.Timeouts += o.Timeouts
+	c.Connections += o.Connections
+	c.Refused += o.Refused
+	c.RateLimited += o.RateLimited
+	c.Banned += o.Banned
+	c.SlowClosed += o.SlowClosed
+	c.BadLines += o.BadLines
+	c.LoginTimeouts += o.LoginTimeouts
+	c.IdleTimeouts += o.IdleTimeouts
+	c.BytesIn += o.BytesIn
+	c.BytesOut += o.BytesOut
+}

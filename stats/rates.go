@@ -1,0 +1,52 @@
+package stats
+
+import "math"
+
+// Rates estimates one worker's hashrate over the five finite windows as
+// exponentially decaying averages whose time constants are the window
+// lengths: 48 bytes a worker instead of a ring of buckets per window (which
+// would cost kilobytes for 24 hours). For steady mining the estimate equals
+// the windowed average; after mining stops it decays instead of dropping to
+// zero at the window's end. The zero value is ready. Not safe for
+// concurrent use.
+type Rates struct {
+	v  [NumWindows - 1]float64
+	at int64 // unix second of the last update
+}
+
+// Add records diff hashes at unix second now.
+func (r *Rates) Add(now int64, diff uint64) {
+	r.decay(now)
+	for i, win := range WindowSeconds {
+		r.v[i] += float64(diff) / float64(win)
+	}
+}
+
+func (r *Rates) decay(now int64) {
+	if r.at == 0 {
+		r.at = now
+		return
+	}
+	if dt := now - r.at; dt > 0 {
+		for i, win := range WindowSeconds {
+			r.v[i] *= math.Exp(-float64(dt) / float64(win))
+		}
+		r.at = now
+	}
+}
+
+// At returns the H/s estimates at unix second now (60 s … 24 h).
+func (r *Rates) At(now int64) [NumWindows - 1]float64 {
+	c := *r
+	c.decay(now)
+	return c.v
+}
+
+// Merge adds o's estimates into r (both decayed to now).
+func (r *Rates) Merge(o *Rates, now int64) {
+	r.decay(now)
+	ov := o.At(now)
+	for i := range r.v {
+		r.v[i] += ov[i]
+	}
+}
