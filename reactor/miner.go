@@ -116,6 +116,7 @@ func (m *miner) handleLine(line []byte) bool {
 	if m.family == FamilyUnknown {
 		m.family = m.detectFamily(line)
 		if m.family == FamilyUnknown {
+			m.s.counters.BadLines++
 			return false
 		}
 	}

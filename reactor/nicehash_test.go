@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -56,4 +57,62 @@ func TestNicehash_FullFlow_Bad(t *testing.T) {
 	r = m.submit()
 	require.Nil(t, r.Error, r.raw)
 	require.Equal(t, int64(1), pool.Stats().Accepted)
+}
+
+func TestNicehash_FullFlow_Ugly(t *testing.T) {
+	// 300 miners on one loop: 256 on the first pool connection, the rest
+	// on a second; fixed bytes unique per connection.
+	var mu sync.Mutex
+	topBytes := map[string]map[string]bool{} // pool session → nonce top bytes
+	pool := startPool(t, mockpool.Config{OnSubmit: func(s mockpool.Submit) {
+		mu.Lock()
+		defer mu.Unlock()
+		if topBytes[s.SessionID] == nil {
+			topBytes[s.SessionID] = map[string]bool{}
+		}
+		if topBytes[s.SessionID][s.Nonce[6:8]] {
+			t.Errorf("fixed byte %s used twice on pool session %s", s.Nonce[6:8], s.SessionID)
+		}
+		topBytes[s.SessionID][s.Nonce[6:8]] = true
+	}})
+	p, addr := startProxy(t, baseConfig(pool.Addr()))
+	miners := make([]*testMiner, 300)
+	for i := range miners {
+		miners[i] = dialMiner(t, addr)
+		r := miners[i].login("WALLET")
+		require.Nil(t, r.Error, "miner %d: %s", i, r.raw)
+	}
+	for _, m := range miners {
+		r := m.submit()
+		require.Nil(t, r.Error, r.raw)
+	}
+	require.NoError(t, pool.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.Accepted == 300 }))
+	sessions := pool.Sessions()
+	require.Len(t, sessions, 2, "300 miners → 2 pool connections")
+	require.Equal(t, int64(256), max(sessions[0].Accepted, sessions[1].Accepted))
+	mu.Lock()
+	require.Len(t, topBytes, 2)
+	n := 0
+	for _, set := range topBytes {
+		n += len(set)
+	}
+	mu.Unlock()
+	require.Equal(t, 300, n, "every miner's share carried a byte unique on its pool session")
+	eventually(t, func() bool { return p.Summary().Upstreams.Active == 2 }, "2 active upstreams")
+}
+
+func TestNicehash_MaxUpstreams_Bad(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	cfg := baseConfig(pool.Addr())
+	cfg.MaxUpstreams = 1
+	_, addr := startProxy(t, cfg)
+	for i := 0; i < 256; i++ {
+		require.Nil(t, dialMiner(t, addr).login("WALLET").Error, "miner %d", i)
+	}
+	m := dialMiner(t, addr)
+	r := m.login("WALLET")
+	require.NotNil(t, r.Error)
+	require.Equal(t, stratum.MsgProxyFull, r.Error.Message)
+	m.expectClosed()
+	require.Equal(t, 1, pool.Stats().Connections)
 }

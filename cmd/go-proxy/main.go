@@ -1,0 +1,112 @@
+// Command go-proxy is a stratum mining proxy for large farms: it collapses
+// thousands of miners onto a few pool connections and splits the nonce
+// space so no two miners repeat work.
+//
+//	go-proxy -c config.json        run the proxy
+//	go-proxy --check-config -c F   validate a configuration and exit
+//	go-proxy demo                  mock pool + proxy + simulated miners
+//	go-proxy version               print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"forge.lthn.ai/core/go-proxy/reactor"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the proxy could not start or stopped on its own
+	exitConfig = 2 // bad command line or configuration
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without os.Exit, for tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "demo":
+			return runDemo(args[1:], stdout, stderr)
+		case "version", "--version", "-V":
+			fmt.Fprintln(stdout, "go-proxy", reactor.Version)
+			return exitOK
+		}
+	}
+	fs := flag.NewFlagSet("go-proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "config.json", "configuration file")
+	fs.StringVar(path, "config", "config.json", "configuration file (same as -c)")
+	check := fs.Bool("check-config", false, "validate the configuration and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: go-proxy [-c config.json] [--check-config]\n       go-proxy demo [flags]\n       go-proxy version\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	cfg, ignored, err := reactor.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "go-proxy:", err)
+		return exitConfig
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	for _, k := range ignored {
+		log.Warn("config: xmrig-proxy key ignored", "key", k)
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: configuration OK (%d pools, %d binds, mode %s)\n", *path, len(cfg.Pools), len(cfg.Bind), cfg.Mode)
+		return exitOK
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log)
+}
+
+// serve runs the proxy until ctx ends (a signal) or the engine fails.
+func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger) int {
+	p, err := reactor.New(cfg, reactor.WithLogger(log))
+	if err != nil {
+		log.Error("configuration rejected", "err", err)
+		return exitConfig
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = p.Start(startCtx)
+	cancel()
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: waiting up to 5 s for submits in flight")
+		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := p.Stop(stopCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("stop", "err", err)
+		}
+		log.Info("stopped")
+		return exitOK
+	case <-p.Done():
+		log.Error("event engine stopped", "err", p.Err())
+		return exitFailed
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	return path
+}
+
+func TestRun_CheckConfig_Good(t *testing.T) {
+	path := writeConfig(t, `{"mode":"nicehash","pools":[{"url":"pool.example.com:3333","user":"W","pass":"x"}],"donate-level":0}`)
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"--check-config", "-c", path}, &out, &errOut))
+	require.Contains(t, out.String(), "configuration OK")
+	require.Contains(t, errOut.String(), "donate-level", "xmrig-proxy keys are ignored with a warning")
+}
+
+func TestRun_CheckConfig_Bad(t *testing.T) {
+	for body, key := range map[string]string{
+		`{"pools":[]}`: "pools",
+		`{"pools":[{"url":"pool:3333"}],"mode":"turbo"}`:                       "mode",
+		`{"pools":[{"url":"pool:99999"}]}`:                                     "pools[0].url",
+		`{"pools":[{"url":"pool:3333"}],"bind":[{"host":"0.0.0.0","port":0}]}`: "bind[0].port",
+		`{"pools":[{"url":"pool:3333"}],"no-such-key":1}`:                      "no-such-key",
+		`{"pools":[{"url":"pool:3333"}],"custom-diff":50}`:                     "custom-diff",
+		`{"pools":[{"url":"pool:3333","tls-fingerprint":"zz"}]}`:               "tls-fingerprint",
+		`not json`: "config",
+	} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"--check-config", "-c", writeConfig(t, body)}, &out, &errOut)
+		require.Equal(t, exitConfig, code, body)
+		require.Contains(t, errOut.String(), key, body)
+	}
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitConfig, run([]string{"-c", filepath.Join(t.TempDir(), "missing.json")}, &out, &errOut))
+	require.Equal(t, exitConfig, run([]string{"--bogus-flag"}, &out, &errOut))
+}
+
+func TestRun_Version_Good(t *testing.T) {
+	var out bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"version"}, &out, &out))
+	require.True(t, strings.HasPrefix(out.String(), "go-proxy "))
+}
+
+func TestRun_Demo_Good(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"demo", "-miners", "20", "-shares", "40", "-duration", "3s", "-every", "1s"}, &out, &errOut)
+	require.Equal(t, exitOK, code, errOut.String())
+	text := out.String()
+	require.Contains(t, text, "miners 20/20 ready", text)
+	require.Contains(t, text, "go-proxy demo: stopped")
+	require.NotContains(t, text, " 0 accepted |", "shares flowed: "+text)
+}
