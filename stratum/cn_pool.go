@@ -92,7 +92,7 @@ func ParsePoolMessage(p *fastjson.Parser, line []byte, m *PoolMessage) error {
 	}
 	if ev := v.Get("error"); ev != nil && ev.Type() != fastjson.TypeNull {
 		m.Error = str(ev, "message")
-		if len(m.Error) == 0 {
+		if len(m.Error) == 0 || !IsText(m.Error, 256) {
 			m.Error = errorFallback
 		}
 		return nil

@@ -61,6 +61,9 @@ func TestParsePoolMessage_Result_Bad(t *testing.T) {
 	m, err = parsePool(t, `{"id":6,"error":"text"}`)
 	require.NoError(t, err)
 	require.Equal(t, "error", string(m.Error))
+	m, err = parsePool(t, `{"id":6,"error":{"message":"bad\u0000\nline"}}`)
+	require.NoError(t, err)
+	require.Equal(t, "error", string(m.Error), "control characters from a pool are not relayed")
 }
 
 func TestParsePoolMessage_Ugly(t *testing.T) {

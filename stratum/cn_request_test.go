@@ -168,8 +168,13 @@ func TestParseRequest_ID_Ugly(t *testing.T) {
 		`{"id":{},"method":"x"}`,
 		`{"id":[1],"method":"x"}`,
 		`{"id":true,"method":"x"}`,
+		`{"id":--,"method":"x"}`,
+		`{"id":1-2,"method":"x"}`,
+		`{"id":0123,"method":"x"}`,
+		`{"id":-01,"method":"x"}`,
 	} {
-		_, err := parse(t, line)
+		req, err := parse(t, line)
 		require.ErrorIs(t, err, ErrBadID, line)
+		require.Equal(t, "null", req.ID.String(), "a refused id reads as null: %s", line)
 	}
 }

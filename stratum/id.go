@@ -44,7 +44,8 @@ func NumericID(v uint64) RequestID {
 }
 
 // readID extracts and validates the "id" member of a request object. A
-// missing id reads as null.
+// missing id reads as null. On ErrBadID, id is NullID, so a reply can
+// always echo it.
 func readID(v *fastjson.Value, id *RequestID) error {
 	*id = NullID
 	iv := v.Get("id")
@@ -56,15 +57,9 @@ func readID(v *fastjson.Value, id *RequestID) error {
 		return nil
 	case fastjson.TypeNumber:
 		raw := iv.MarshalTo(id.b[:0])
-		if len(raw) == 0 || len(raw) > 20 || &raw[0] != &id.b[0] {
+		if len(raw) == 0 || len(raw) > 20 || &raw[0] != &id.b[0] || !isJSONInteger(raw) {
+			*id = NullID
 			return ErrBadID
-		}
-		for _, c := range raw {
-			if c < '0' || c > '9' {
-				if c != '-' || len(raw) == 1 {
-					return ErrBadID
-				}
-			}
 		}
 		id.n = uint8(len(raw))
 		return nil
@@ -80,6 +75,22 @@ func readID(v *fastjson.Value, id *RequestID) error {
 		return nil
 	}
 	return ErrBadID
+}
+
+// isJSONInteger reports whether b is -?(0|[1-9][0-9]*).
+func isJSONInteger(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || (b[0] == '0' && len(b) > 1) {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendUint appends the decimal text of v.
