@@ -141,7 +141,7 @@ func (mp *mapper) dial() {
 	mp.state = mapperConnecting
 	pc := &poolConn{mp: mp, gen: mp.gen, pool: pool}
 	mp.conn = pc
-	mp.s.p.dialPool(mp.s, pc)
+	mp.s.p.dial(mp.s, pc)
 }
 
 // scheduleDial dials again after wait (at once when wait is 0).
@@ -657,7 +657,7 @@ func (mp *mapper) reload(pools []upstream.PoolConfig) {
 func (mp *mapper) dialPending() {
 	pc := &poolConn{mp: mp, pool: mp.pools[mp.pendingIdx], swap: true}
 	mp.pending = pc
-	mp.s.p.dialPool(mp.s, pc)
+	mp.s.p.dial(mp.s, pc)
 }
 
 // pendingFailed moves the reload candidate to the next new pool, or gives
@@ -688,3 +688,5 @@ func (mp *mapper) swapTo(pc *poolConn) {
 		old.closeIfRetired()
 	}
 }
+
+func newNiceHashTable() *nonce.Table[miner] { return nonce.NewNiceHash[miner]() }

@@ -64,6 +64,8 @@ type Proxy struct {
 
 	warn warnLimiter
 	agg  aggregate
+	// dial connects a pool connection (dialPool; tests replace it).
+	dial func(s *shard, pc *poolConn)
 }
 
 // bindInfo is what a listener's connections need to know about it.
@@ -100,6 +102,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		o(p)
 	}
 	p.cfg.Store(c)
+	p.dial = p.dialPool
 	empty := []*shard{}
 	p.shards.Store(&empty)
 	p.ctx, p.cancel = context.WithCancel(context.Background())

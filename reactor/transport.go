@@ -31,6 +31,15 @@ type endpoint interface {
 type connRef struct {
 	g  gnet.Conn
 	st *stream
+	// mem is an in-memory transport (tests and embedders driving a shard
+	// without sockets).
+	mem memConn
+}
+
+// memConn is a transport that is neither a socket nor a stream.
+type memConn interface {
+	write(p []byte, maxOut int) bool
+	close()
 }
 
 // write sends p, which the caller may reuse as soon as write returns. When
@@ -50,6 +59,9 @@ func (r *connRef) write(p []byte, maxOut int) bool {
 	if r.st != nil {
 		return r.st.write(p, maxOut)
 	}
+	if r.mem != nil {
+		return r.mem.write(p, maxOut)
+	}
 	return false
 }
 
@@ -60,6 +72,8 @@ func (r *connRef) close() {
 		_ = r.g.Close()
 	} else if r.st != nil {
 		r.st.close()
+	} else if r.mem != nil {
+		r.mem.close()
 	}
 }
 

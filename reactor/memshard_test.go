@@ -1,0 +1,104 @@
+package reactor
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
+	"forge.lthn.ai/core/go-proxy/upstream"
+)
+
+// memSink is an in-memory transport that keeps the last line written.
+type memSink struct {
+	last   []byte
+	n      int
+	closed bool
+}
+
+func (w *memSink) write(p []byte, _ int) bool {
+	if w.closed {
+		return false
+	}
+	w.last = append(w.last[:0], p...)
+	w.n++
+	return true
+}
+
+func (w *memSink) close() { w.closed = true }
+
+// memShard is a shard with no event loop: tests call its methods directly
+// from the test goroutine, which plays the loop.
+type memShard struct {
+	s    *shard
+	mp   *mapper
+	pool *memSink
+	job  stratum.Job
+}
+
+func newMemShard(t testing.TB, cfg *Config) *memShard {
+	t.Helper()
+	if cfg == nil {
+		cfg = &Config{Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}}
+	}
+	cfg.Normalize()
+	require.NoError(t, cfg.Validate())
+	p := &Proxy{log: testLogger(), maxConns: 1 << 20, loops: 1}
+	p.dial = func(*shard, *poolConn) {} // no engine: dials never complete
+	p.cfg.Store(cfg)
+	p.limiter = NewRateLimiter(cfg.RateLimit)
+	p.binds = []*bindInfo{{port: 3333}}
+	s := newShard(p, nil, 0, cfg)
+	ms := &memShard{s: s, pool: &memSink{}}
+	mp := &mapper{s: s, id: 1, family: FamilyCryptoNote, kind: s.cnKind(), pools: p.enabledPools(cfg, FamilyCryptoNote)}
+	mp.fo = upstream.NewFailover(len(mp.pools), 1, 0)
+	mp.sendJobFn = mp.sendJob
+	mp.expireFn = func(pd upstream.Pending[submitTag]) { mp.failSubmit(pd, stratum.MsgPoolTimeout) }
+	if mp.kind == kindNiceHash {
+		mp.table = newNiceHashTable()
+	}
+	s.mappers = append(s.mappers, mp)
+	pc := &poolConn{mp: mp, pool: mp.pools[0], conn: connRef{mem: ms.pool}}
+	mp.conn = pc
+	pc.attached()
+	ms.mp = mp
+	ms.job = stratum.Job{Blob: strings.Repeat("07", 76), JobID: "job-1", Target: stratum.TargetFromDifficulty(1000), Algo: "rx/0"}
+	id := stratum.NumericID(1)
+	login := stratum.AppendLoginReply(nil, &id, []byte("POOLSESS"), &ms.job, stratum.JobOptions{FixedByte: -1, Algo: true}, 0)
+	require.True(t, pc.handleLine(login[:len(login)-1]))
+	require.Equal(t, mapperActive, mp.state)
+	return ms
+}
+
+// addMiner connects and logs in one in-memory miner.
+func (ms *memShard) addMiner(t testing.TB, login string) (*miner, *memSink) {
+	t.Helper()
+	ms.s.p.conns.Add(1)
+	sink := &memSink{}
+	m := ms.s.addMiner(connRef{mem: sink}, netip.MustParseAddrPort("10.0.0.1:5000"), ms.s.p.binds[0])
+	require.True(t, m.handleLine([]byte(`{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"`+login+`","pass":"x","agent":"XMRig/6.22.2","algo":["rx/0"],"rigid":"r1"}}`)))
+	return m, sink
+}
+
+// submitLine is a valid share line for miner m on the current job.
+func (ms *memShard) submitLine(m *miner, n uint32) []byte {
+	nonce := string(stratum.AppendHex(nil, []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(m.fixed)}))
+	return []byte(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"` + string(m.sessionID()) + `","job_id":"job-1","nonce":"` + nonce + `","result":"` + strings.Repeat("0", 64) + `","algo":"rx/0"}}`)
+}
+
+func TestMemShard_Submit_Good(t *testing.T) {
+	ms := newMemShard(t, nil)
+	m, sink := ms.addMiner(t, "WALLET")
+	require.Equal(t, stateReady, m.state, string(sink.last))
+	require.Contains(t, string(sink.last), `"status":"OK"`)
+	require.True(t, m.handleLine(ms.submitLine(m, 1)))
+	require.Contains(t, string(ms.pool.last), `"method":"submit"`)
+	require.True(t, ms.mp.conn.handleLine([]byte(`{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`)))
+	require.Equal(t, `{"id":7,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`+"\n", string(sink.last))
+	require.Equal(t, uint64(1), ms.s.counters.Accepted)
+	require.Equal(t, uint64(1000), ms.s.counters.Hashes)
+}
+
+func (b *bindInfo) addrPort() netip.AddrPort { return netip.MustParseAddrPort("10.0.0.2:6000") }
