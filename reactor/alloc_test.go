@@ -42,7 +42,7 @@ func TestAllocs_SubmitRoundTrip(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 	require.Contains(t, string(sink.last), `"status":"OK"`)
-	require.Greater(t, ms.s.counters.Accepted, uint64(1000))
+	require.Greater(t, ms.s.fc[FamilyCryptoNote].Accepted, uint64(1000))
 }
 
 func TestAllocs_JobFanOut(t *testing.T) {

@@ -401,6 +401,7 @@ func (mp *mapper) sendFirstJob(m *miner) {
 	if m.state == stateWaitReady {
 		m.state = stateReady
 		m.lastSeen = s.now
+		s.workerMapper(m, mp)
 	}
 }
 
@@ -414,6 +415,9 @@ func (mp *mapper) jobOptions(m *miner) stratum.JobOptions {
 	if m.customDiff != 0 && m.customDiff < mp.jobDiff {
 		o.Target = m.target
 		m.diff = m.customDiff
+	}
+	if m.wk != nil {
+		m.wk.Difficulty = float64(m.diff)
 	}
 	return o
 }
@@ -444,10 +448,10 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 	alive := m.state == stateReady
 	if ev.Accepted {
 		if t.expired {
-			s.counters.Expired++
+			s.fc[m.family].Expired++
 		}
 		lat := time.Duration(mono() - ev.Pending.Sent)
-		s.recordAccept(m, t.diff, t.actual, lat)
+		s.recordAccept(m, float64(t.diff), float64(t.diff), t.actual, lat)
 		if alive {
 			s.out = stratum.AppendStatusReply(s.out[:0], &t.id, "OK")
 			m.send(s.out)
@@ -457,7 +461,7 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 		}
 		return
 	}
-	s.counters.Rejected++
+	s.fc[m.family].Rejected++
 	s.workerRejected(m)
 	if alive {
 		s.out = stratum.AppendErrorReply(s.out[:0], &t.id, b2s(ev.Message))
@@ -473,7 +477,7 @@ func (mp *mapper) failSubmit(p upstream.Pending[submitTag], msg string) {
 	s := mp.s
 	t := &p.Tag
 	m := t.m
-	s.counters.Timeouts++
+	s.fc[m.family].Timeouts++
 	if m.state == stateReady {
 		s.out = stratum.AppendErrorReply(s.out[:0], &t.id, msg)
 		m.send(s.out)

@@ -97,8 +97,8 @@ func TestMemShard_Submit_Good(t *testing.T) {
 	require.Contains(t, string(ms.pool.last), `"method":"submit"`)
 	require.True(t, ms.mp.conn.handleLine([]byte(`{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`)))
 	require.Equal(t, `{"id":7,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`+"\n", string(sink.last))
-	require.Equal(t, uint64(1), ms.s.counters.Accepted)
-	require.Equal(t, uint64(1000), ms.s.counters.Hashes)
+	require.Equal(t, uint64(1), ms.s.fc[FamilyCryptoNote].Accepted)
+	require.Equal(t, float64(1000), ms.s.fc[FamilyCryptoNote].Hashes)
 }
 
 func (b *bindInfo) addrPort() netip.AddrPort { return netip.MustParseAddrPort("10.0.0.2:6000") }

@@ -81,10 +81,10 @@ func (m *miner) send(b []byte) {
 		return
 	}
 	m.tx += uint64(len(b))
-	m.s.counters.BytesOut += uint64(len(b))
+	m.s.fc[m.family].BytesOut += uint64(len(b))
 	if !m.conn.write(b, m.s.cfg.MaxOutbound) {
 		if m.state < stateClosing {
-			m.s.counters.SlowClosed++
+			m.s.fc[m.family].SlowClosed++
 			m.state = stateClosing
 		}
 	}
@@ -112,11 +112,11 @@ func (m *miner) handleLine(line []byte) bool {
 		return false
 	}
 	m.rx += uint64(len(line)) + 1
-	m.s.counters.BytesIn += uint64(len(line)) + 1
+	m.s.fc[m.family].BytesIn += uint64(len(line)) + 1
 	if m.family == FamilyUnknown {
 		m.family = m.detectFamily(line)
 		if m.family == FamilyUnknown {
-			m.s.counters.BadLines++
+			m.s.fc[0].BadLines++
 			return false
 		}
 	}

@@ -21,7 +21,7 @@ func (m *miner) handleCN(line []byte) bool {
 		m.replyError(&stratum.NullID, stratum.MsgInvalidRequest)
 		return true
 	default:
-		s.counters.BadLines++
+		s.fc[0].BadLines++
 		return false
 	}
 	switch req.Method {
@@ -130,6 +130,7 @@ func (m *miner) submitCN(req *stratum.Request) {
 		return
 	}
 	m.lastSeen = s.now
+	s.workerSubmitted(m, float64(m.diff))
 	if err := p.ValidateSubmit(); err != nil {
 		m.invalidShare(&req.ID, string(err.(stratum.ProtocolError)))
 		return
@@ -177,7 +178,7 @@ func (m *miner) submitCN(req *stratum.Request) {
 // invalidShare answers a share the proxy rejects itself and counts it.
 func (m *miner) invalidShare(id *stratum.RequestID, msg string) {
 	s := m.s
-	s.counters.Invalid++
+	s.fc[m.family].Invalid++
 	s.workerInvalid(m)
 	m.replyError(id, msg)
 	if h := s.p.hooks.OnReject; h != nil {
@@ -189,10 +190,10 @@ func (m *miner) invalidShare(id *stratum.RequestID, msg string) {
 // above the miner's custom difficulty.
 func (m *miner) localAccept(id *stratum.RequestID, diff, actual uint64) {
 	s := m.s
-	s.counters.CustomAccepted++
-	s.counters.CustomHashes += diff
+	s.fc[m.family].CustomAccepted++
+	s.fc[m.family].CustomHashes += float64(diff)
 	if s.cfg.CustomDiffStats {
-		s.recordAccept(m, diff, actual, 0)
+		s.recordAccept(m, float64(diff), float64(diff), actual, 0)
 	}
 	s.out = stratum.AppendStatusReply(s.out[:0], id, "OK")
 	m.send(s.out)

@@ -11,6 +11,7 @@ type shardStats struct {
 	workers *stats.Workers
 	best    stats.Best
 	latency stats.Latency
+	hist    stats.LatencyHistogram
 }
 
 // workerName picks the worker name of a login under the workers mode.
@@ -57,6 +58,28 @@ func (s *shard) workerLogin(m *miner) {
 	wk.Connections++
 	wk.LastIP = m.addr.Addr()
 	wk.LastSeen = s.now
+	wk.Family = uint8(m.family)
+	wk.User = m.user
+}
+
+// workerMapper records where a worker mines (metric labels).
+func (s *shard) workerMapper(m *miner, mp *mapper) {
+	if wk := m.wk; wk != nil {
+		if mp.conn != nil {
+			wk.Pool = mp.conn.pool.URL
+		}
+		wk.Algo = mp.job.Algo
+		wk.Divider = 1
+		wk.Difficulty = float64(m.diff)
+	}
+}
+
+// workerSubmitted counts a share a worker sent, whatever its fate.
+func (s *shard) workerSubmitted(m *miner, diff float64) {
+	if wk := m.wk; wk != nil {
+		wk.Submitted++
+		wk.SubmittedOne += diff / max(wk.Divider, 1)
+	}
 }
 
 // workerClosed detaches a closing miner from its worker.
@@ -82,31 +105,40 @@ func (s *shard) workerRejected(m *miner) {
 	}
 }
 
-// recordAccept counts an accepted share of difficulty diff whose hash
-// meets actual, answered after lat (0 for local answers).
-func (s *shard) recordAccept(m *miner, diff, actual uint64, lat time.Duration) {
-	s.counters.Accepted++
-	s.counters.Hashes += diff
+// recordAccept counts an accepted share credited with difficulty diff
+// (hashes = the work it stands for: diff for CryptoNote, diff·2^32/divider
+// for SV1) whose hash meets actual, answered after lat (0 = local answer).
+func (s *shard) recordAccept(m *miner, diff, hashes float64, actual uint64, lat time.Duration) {
+	c := &s.fc[m.family]
+	c.Accepted++
+	c.Hashes += hashes
+	c.DiffSum += diff
 	s.st.best.Push(actual)
 	if lat > 0 {
-		s.st.latency.Add(uint32(min(lat.Milliseconds(), 1<<31)))
+		ms := float64(lat) / float64(time.Millisecond)
+		s.st.latency.Add(uint32(min(ms, 1<<31)))
+		s.st.hist.Observe(ms)
 	}
 	if wk := m.wk; wk != nil {
 		wk.Accepted++
-		wk.Hashes += diff
+		wk.Hashes += hashes
+		wk.OneAccepted += diff / max(wk.Divider, 1)
 		wk.LastShare = s.now
 		wk.LastSeen = s.now
-		wk.Rates.Add(s.now, diff)
+		wk.Rates.Add(s.now, hashes)
+		wk.AddHashes(s.now, hashes)
 	}
 }
 
 // published is what a shard publishes every second for readers on other
 // goroutines. Immutable once stored.
 type published struct {
-	counters  stats.Counters
+	counters  [3]stats.Counters
 	best      stats.Best
 	latency   []uint32
+	hist      stats.LatencyHistogram
 	miners    uint64
+	byFamily  [3]uint64
 	workers   uint64
 	upstreams stats.Upstreams
 	dropped   uint64
@@ -117,13 +149,19 @@ type published struct {
 func (s *shard) publish() {
 	s.st.workers.Evict(s.now, int64(s.cfg.WorkersExpire), nil)
 	pub := &published{
-		counters: s.counters,
+		counters: s.fc,
 		best:     s.st.best,
+		hist:     s.st.hist,
 		latency:  s.st.latency.Samples(nil),
 		miners:   uint64(s.count),
 		workers:  uint64(s.st.workers.Len()),
 		dropped:  s.st.workers.Dropped,
 		evicted:  s.st.workers.Evicted,
+	}
+	for _, m := range s.miners {
+		if m != nil {
+			pub.byFamily[m.family]++
+		}
 	}
 	for _, mp := range s.mappers {
 		switch mp.state {

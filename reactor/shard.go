@@ -33,10 +33,13 @@ type shard struct {
 	count   int
 	mappers []*mapper
 
-	counters stats.Counters
+	// fc holds the counters per Family: index 0 (FamilyUnknown) collects
+	// connection-level counts, 1 CryptoNote, 2 SV1.
+	fc       [3]stats.Counters
 	st       shardStats
 	pub      atomic.Pointer[published]
 	strs     map[string]string // interned login strings
+	minute   int64
 	tickRun  gnet.Runnable
 }
 
@@ -88,7 +91,7 @@ func (s *shard) addMiner(conn connRef, addr netip.AddrPort, b *bindInfo) *miner 
 		s.miners = append(s.miners, m)
 	}
 	s.count++
-	s.counters.Connections++
+	s.fc[0].Connections++
 	return m
 }
 
@@ -180,17 +183,17 @@ func (s *shard) tick() {
 		switch m.state {
 		case stateWaitProxy, stateWaitLogin:
 			if s.now >= m.deadline {
-				s.counters.LoginTimeouts++
+				s.fc[0].LoginTimeouts++
 				m.close()
 			}
 		case stateWaitReady:
 			if s.now >= m.deadline {
-				s.counters.IdleTimeouts++
+				s.fc[0].IdleTimeouts++
 				m.close()
 			}
 		case stateReady:
 			if s.now-m.lastSeen >= idle {
-				s.counters.IdleTimeouts++
+				s.fc[0].IdleTimeouts++
 				s.p.warnLimited("miner idle, closing", "miner", m.id, "addr", m.addr.String())
 				m.close()
 			}
@@ -202,6 +205,10 @@ func (s *shard) tick() {
 		if i < len(s.mappers) && s.mappers[i] != mp {
 			i-- // mp closed itself and was removed
 		}
+	}
+	if s.now/60 != s.minute {
+		s.minute = s.now / 60
+		s.st.workers.Tick(s.now)
 	}
 	s.publish()
 }
@@ -224,4 +231,4 @@ func (s *shard) intern(b []byte) string {
 }
 
 // countFraming counts a connection closed for a framing error.
-func (s *shard) countFraming(error) { s.counters.BadLines++ }
+func (s *shard) countFraming(error) { s.fc[0].BadLines++ }

@@ -13,17 +13,20 @@ type aggregate struct {
 	mu        sync.Mutex
 	start     int64
 	windows   stats.Windows
-	lastHash  uint64
+	lastHash  float64
 	minersMax uint64
 }
 
 // aggregate folds the shards' latest publications into the global
 // hashrate windows (ticker goroutine).
 func (p *Proxy) aggregate(now int64) {
-	var hashes, miners uint64
+	var hashes float64
+	var miners uint64
 	for _, s := range p.shardList() {
 		if pub := s.pub.Load(); pub != nil {
-			hashes += pub.counters.Hashes
+			for i := range pub.counters {
+				hashes += pub.counters[i].Hashes
+			}
 			miners += pub.miners
 		}
 	}
@@ -49,7 +52,12 @@ func (p *Proxy) Summary() stats.Summary {
 		if pub == nil {
 			continue
 		}
-		sum.Counters.Merge(&pub.counters)
+		for i := range pub.counters {
+			sum.Counters.Merge(&pub.counters[i])
+			sum.ByFamily[i].Merge(&pub.counters[i])
+			sum.MinersByFamily[i] += pub.byFamily[i]
+		}
+		sum.SubmitLatency.Merge(&pub.hist)
 		sum.Best.Merge(&pub.best)
 		lat = append(lat, pub.latency...)
 		sum.MinersNow += pub.miners

@@ -12,12 +12,16 @@ type Counters struct {
 	Invalid uint64
 	// Expired counts shares forwarded for the previous job.
 	Expired uint64
-	// Hashes is the sum of the difficulties of accepted shares.
-	Hashes uint64
+	// Hashes estimates the hashes behind accepted shares: a CryptoNote
+	// share of difficulty d is d hashes, an SV1 share d·2^32/divider.
+	// Hashrate is Hashes per second.
+	Hashes float64
+	// DiffSum is the plain sum of accepted share difficulties.
+	DiffSum float64
 	// CustomAccepted counts shares answered OK locally because they met the
 	// miner's custom difficulty but not the pool's; CustomHashes sums them.
 	CustomAccepted uint64
-	CustomHashes   uint64
+	CustomHashes   float64
 	// Timeouts counts shares whose pool answer never came in time.
 	Timeouts uint64
 
@@ -48,6 +52,7 @@ func (c *Counters) Merge(o *Counters) {
 	c.Invalid += o.Invalid
 	c.Expired += o.Expired
 	c.Hashes += o.Hashes
+	c.DiffSum += o.DiffSum
 	c.CustomAccepted += o.CustomAccepted
 	c.CustomHashes += o.CustomHashes
 	c.Timeouts += o.Timeouts

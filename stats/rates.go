@@ -14,11 +14,11 @@ type Rates struct {
 	at int64 // unix second of the last update
 }
 
-// Add records diff hashes at unix second now.
-func (r *Rates) Add(now int64, diff uint64) {
+// Add records h hashes at unix second now.
+func (r *Rates) Add(now int64, h float64) {
 	r.decay(now)
 	for i, win := range WindowSeconds {
-		r.v[i] += float64(diff) / float64(win)
+		r.v[i] += h / float64(win)
 	}
 }
 

@@ -11,13 +11,20 @@ type Upstreams struct {
 // Summary is the proxy-wide picture the HTTP API and the metrics serve. It
 // is a value: safe to keep and share once built.
 type Summary struct {
-	Counters  Counters
-	Hashrate  [NumWindows]float64 // H/s; see Window60s … WindowAll
-	MinersNow uint64
-	MinersMax uint64 // peak since start
-	Workers   uint64
-	Upstreams Upstreams
-	Best      Best
+	Counters Counters
+	// ByFamily splits Counters: index 0 holds connection-level counts that
+	// belong to no family yet, 1 CryptoNote, 2 SV1 (reactor.Family values).
+	ByFamily [3]Counters
+	// SubmitLatency is the distribution of pool answer times.
+	SubmitLatency LatencyHistogram
+	// MinersByFamily counts connected miners per family (same indexes).
+	MinersByFamily [3]uint64
+	Hashrate       [NumWindows]float64 // H/s; see Window60s … WindowAll
+	MinersNow      uint64
+	MinersMax      uint64 // peak since start
+	Workers        uint64
+	Upstreams      Upstreams
+	Best           Best
 	// LatencyMs is the median pool answer time over recent shares.
 	LatencyMs uint32
 	// Uptime is in seconds.
@@ -34,4 +41,43 @@ func (s *Summary) AvgTime() uint64 {
 		return 0
 	}
 	return uint64(s.Uptime) / s.Counters.Accepted
+}
+
+// LatencyBuckets are the upper bounds, in milliseconds, of
+// LatencyHistogram's buckets (the last bucket is unbounded).
+var LatencyBuckets = [...]float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
+
+// LatencyHistogram counts pool answer times in fixed buckets: a plain
+// array incremented on the event loop, exported as a Prometheus histogram
+// at scrape time. The zero value is ready.
+type LatencyHistogram struct {
+	Counts [len(LatencyBuckets) + 1]uint64 // non-cumulative; last = +Inf
+	SumMs  float64
+}
+
+// Observe records one latency in milliseconds.
+func (h *LatencyHistogram) Observe(ms float64) {
+	i := 0
+	for i < len(LatencyBuckets) && ms > LatencyBuckets[i] {
+		i++
+	}
+	h.Counts[i]++
+	h.SumMs += ms
+}
+
+// Merge adds o into h.
+func (h *LatencyHistogram) Merge(o *LatencyHistogram) {
+	for i := range h.Counts {
+		h.Counts[i] += o.Counts[i]
+	}
+	h.SumMs += o.SumMs
+}
+
+// Count returns the number of observations.
+func (h *LatencyHistogram) Count() uint64 {
+	var n uint64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
 }

@@ -20,27 +20,27 @@ var WindowSeconds = [NumWindows - 1]int64{60, 600, 3600, 12 * 3600, 24 * 3600}
 // buckets for the last day (16 KiB in all, fixed). Rates are H/s: summed
 // difficulty divided by the window length. Not safe for concurrent use.
 type Windows struct {
-	sec    [600]uint64
-	min    [1440]uint64
+	sec    [600]float64
+	min    [1440]float64
 	lastS  int64 // unix second of the newest bucket in sec
 	lastM  int64 // unix minute of the newest bucket in min
-	total  uint64
+	total  float64
 	start  int64
 	primed bool
 }
 
-// Add records diff hashes at unix second now. Times must not go backwards
+// Add records h hashes at unix second now. Times must not go backwards
 // by more than the rings hold; older samples are dropped.
-func (w *Windows) Add(now int64, diff uint64) {
+func (w *Windows) Add(now int64, h float64) {
 	w.advance(now)
 	if now <= w.lastS-int64(len(w.sec)) {
 		return
 	}
-	w.sec[now%int64(len(w.sec))] += diff
+	w.sec[now%int64(len(w.sec))] += h
 	if m := now / 60; m > w.lastM-int64(len(w.min)) {
-		w.min[m%int64(len(w.min))] += diff
+		w.min[m%int64(len(w.min))] += h
 	}
-	w.total += diff
+	w.total += h
 }
 
 // advance moves the rings to now, clearing buckets that fell out.
@@ -78,7 +78,7 @@ func (w *Windows) Rates(now int64) [NumWindows]float64 {
 	elapsed := now - w.start + 1
 	for i, win := range WindowSeconds {
 		span := min(win, elapsed)
-		var sum uint64
+		var sum float64
 		if win <= int64(len(w.sec)) {
 			for s := now - span + 1; s <= now; s++ {
 				sum += w.sec[s%int64(len(w.sec))]
@@ -89,11 +89,11 @@ func (w *Windows) Rates(now int64) [NumWindows]float64 {
 				sum += w.min[m%int64(len(w.min))]
 			}
 		}
-		out[i] = float64(sum) / float64(span)
+		out[i] = sum / float64(span)
 	}
-	out[WindowAll] = float64(w.total) / float64(elapsed)
+	out[WindowAll] = w.total / float64(elapsed)
 	return out
 }
 
 // Total returns the sum of every sample.
-func (w *Windows) Total() uint64 { return w.total }
+func (w *Windows) Total() float64 { return w.total }

@@ -7,14 +7,73 @@ type Worker struct {
 	Name        string
 	LastIP      netip.Addr
 	Connections int // miners connected now
-	Accepted    uint64
-	Rejected    uint64
-	Invalid     uint64
-	Hashes      uint64 // sum of accepted share difficulties
-	LastShare   int64  // unix second of the last accepted share (0 = none)
-	LastSeen    int64  // unix second of the last login, share or close
+	// Submitted counts every share the worker sent (valid or not);
+	// SubmittedOne sums their difficulty ÷ the pool algorithm's divider
+	// ("1-difficulty shares").
+	Submitted    uint64
+	SubmittedOne float64
+	Accepted     uint64
+	Rejected     uint64
+	Invalid      uint64
+	// Hashes estimates the hashes behind accepted shares (see
+	// Counters.Hashes); OneAccepted sums accepted difficulty ÷ divider.
+	Hashes      float64
+	OneAccepted float64
+	LastShare   int64 // unix second of the last accepted share (0 = none)
+	LastSeen    int64 // unix second of the last login, share or close
 	Rates       Rates
+	// Speed is the seed metric's hashrate: hashes over the last five
+	// whole minutes ÷ 300, recomputed once a minute.
+	Speed float64
+	speed minuteRing
+
+	// Where the worker mines, as of its last login and job: for metric
+	// labels and the API.
+	Family     uint8
+	User       string
+	Pool       string
+	Algo       string
+	Divider    float64
+	Difficulty float64
 }
+
+// minuteRing holds hashes per minute: the current minute and the five
+// whole minutes before it.
+type minuteRing struct {
+	b      [6]float64
+	minute int64 // the current minute; 0 = nothing recorded yet
+}
+
+// AddHashes records accepted work for the worker's five-minute speed.
+func (w *Worker) AddHashes(now int64, h float64) {
+	w.rollSpeed(now / 60)
+	w.speed.b[w.speed.minute%6] += h
+}
+
+// rollSpeed makes m the current minute: buckets of minutes that passed are
+// cleared and Speed becomes the five whole minutes before m ÷ 300 s.
+func (w *Worker) rollSpeed(m int64) {
+	r := &w.speed
+	if r.minute == 0 {
+		r.minute = m
+		return
+	}
+	if m <= r.minute {
+		return
+	}
+	for k := r.minute + 1; k <= m && k <= r.minute+6; k++ {
+		r.b[k%6] = 0
+	}
+	r.minute = m
+	var sum float64
+	for i := int64(1); i <= 5; i++ {
+		sum += r.b[(m-i)%6]
+	}
+	w.Speed = sum / 300
+}
+
+// Tick keeps Speed current for a worker that stopped submitting.
+func (w *Worker) Tick(now int64) { w.rollSpeed(now / 60) }
 
 // Workers is one event loop's table of workers by name, bounded in size
 // and evicting workers idle too long (xmrig-proxy never forgets a worker,
@@ -47,6 +106,13 @@ func (w *Workers) Get(name string, now int64) *Worker {
 	wk := &Worker{Name: name, LastSeen: now}
 	w.byName[name] = wk
 	return wk
+}
+
+// Tick advances every worker's five-minute speed (call once a second).
+func (w *Workers) Tick(now int64) {
+	for _, wk := range w.byName {
+		wk.Tick(now)
+	}
 }
 
 // Evict removes workers without connections whose last activity is at
