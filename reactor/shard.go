@@ -35,12 +35,12 @@ type shard struct {
 
 	// fc holds the counters per Family: index 0 (FamilyUnknown) collects
 	// connection-level counts, 1 CryptoNote, 2 SV1.
-	fc       [3]stats.Counters
-	st       shardStats
-	pub      atomic.Pointer[published]
-	strs     map[string]string // interned login strings
-	minute   int64
-	tickRun  gnet.Runnable
+	fc      [3]stats.Counters
+	st      shardStats
+	pub     atomic.Pointer[published]
+	strs    map[string]string // interned login strings
+	minute  int64
+	tickRun gnet.Runnable
 }
 
 // maxInterned bounds the interned string table of a shard.
