@@ -243,3 +243,11 @@ func eventually(t testing.TB, cond func() bool, msg string) {
 		<-tick.C
 	}
 }
+
+func deadlineIn(seconds int) time.Time { return time.Now().Add(time.Duration(seconds) * time.Second) }
+
+func atoi(t testing.TB, s string) int {
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
+}

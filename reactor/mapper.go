@@ -253,6 +253,7 @@ func (pc *poolConn) handleLine(line []byte) bool {
 		}
 		mp.fo.Active()
 		mp.state = mapperActive
+		s.fc[mp.family].PoolConnects++
 		s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", s.idx)
 		mp.setJob(&ev.Job, false)
 	case upstream.CNJob:
@@ -286,6 +287,9 @@ func (pc *poolConn) closed() {
 	}
 	pc.dead = true
 	mp := pc.mp
+	if pc == mp.conn || pc == mp.pending {
+		mp.s.fc[mp.family].PoolFailures++
+	}
 	if pc.cn != nil {
 		pc.cn.Drain(func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgBadGateway) })
 	}
@@ -320,6 +324,7 @@ func (mp *mapper) connectFailed(pc *poolConn, err error) {
 	if mp.state == mapperClosed {
 		return
 	}
+	mp.s.fc[mp.family].PoolFailures++
 	if pc == mp.pending {
 		mp.s.p.warnLimited("pool unreachable", "pool", pc.pool.URL, "err", err)
 		mp.pending = nil
@@ -633,7 +638,7 @@ func (pc *poolConn) closeIfRetired() {
 // never lose their pool.
 func (mp *mapper) reload(pools []upstream.PoolConfig) {
 	mp.pools = pools
-	mp.fo.Reset(len(pools))
+	mp.fo = upstream.NewFailover(len(pools), mp.s.cfg.Retries, secs(mp.s.cfg.RetryPause))
 	if mp.pending != nil {
 		mp.pending.dead = true
 		mp.pending.conn.close()

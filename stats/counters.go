@@ -40,6 +40,12 @@ type Counters struct {
 	LoginTimeouts uint64
 	IdleTimeouts  uint64
 
+	// PoolConnects counts pool logins that succeeded; PoolFailures pool
+	// connections that failed or were dropped (connect error, refused
+	// login, pin mismatch, silence, garbage, disconnect).
+	PoolConnects uint64
+	PoolFailures uint64
+
 	// BytesIn and BytesOut count miner traffic.
 	BytesIn  uint64
 	BytesOut uint64
@@ -64,6 +70,8 @@ func (c *Counters) Merge(o *Counters) {
 	c.BadLines += o.BadLines
 	c.LoginTimeouts += o.LoginTimeouts
 	c.IdleTimeouts += o.IdleTimeouts
+	c.PoolConnects += o.PoolConnects
+	c.PoolFailures += o.PoolFailures
 	c.BytesIn += o.BytesIn
 	c.BytesOut += o.BytesOut
 }

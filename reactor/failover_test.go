@@ -1,0 +1,192 @@
+package reactor
+
+import (
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/stratum"
+)
+
+// fastFailover is a config whose pool timeouts are short enough for tests.
+func fastFailover(pools ...string) *Config {
+	cfg := baseConfig(pools...)
+	cfg.PoolTimeout = 2
+	cfg.ConnectTimeout = 2
+	cfg.SubmitTimeout = 1
+	return cfg
+}
+
+// deadAddr returns a loopback address with nothing listening.
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestFailover_PrimaryDown_Good(t *testing.T) {
+	primary := startPool(t, mockpool.Config{Seed: 1})
+	fallback := startPool(t, mockpool.Config{Seed: 2})
+	_, addr := startProxy(t, fastFailover(primary.Addr(), fallback.Addr()))
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	require.NoError(t, primary.Close())
+	// The fallback's login job reaches the miner, over the same connection,
+	// within 3 s.
+	_ = m.c.SetReadDeadline(deadlineIn(3))
+	r := m.read()
+	require.Equal(t, "job", r.Method)
+	require.Equal(t, fallback.CurrentJob().JobID, m.job.JobID)
+	require.Nil(t, m.submit().Error)
+	require.Equal(t, int64(1), fallback.Stats().Accepted)
+}
+
+func TestFailover_AllDown_Bad(t *testing.T) {
+	p, addr := startProxy(t, fastFailover(deadAddr(t), deadAddr(t)))
+	m := dialMiner(t, addr)
+	m.send(`{"id":1,"method":"login","params":{"login":"WALLET"}}`)
+	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 4 }, "several failed rounds")
+	// Still waiting for work, still connected.
+	m.send(`{"id":2,"method":"keepalived","params":{"id":"x"}}`)
+	r := m.read()
+	require.Equal(t, "KEEPALIVED", r.Result.Status)
+	require.Equal(t, uint64(1), p.Summary().MinersNow)
+}
+
+func TestFailover_Recovery_Ugly(t *testing.T) {
+	primaryAddr := deadAddr(t)
+	fallback := startPool(t, mockpool.Config{Seed: 2})
+	_, addr := startProxy(t, fastFailover(primaryAddr, fallback.Addr()))
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	require.Equal(t, fallback.CurrentJob().JobID, m.job.JobID)
+	// The primary comes back; the next reconnect goes to it, not to the
+	// fallback that is still up.
+	primary := startPool(t, mockpool.Config{Addr: primaryAddr, Seed: 1})
+	fallback.DropConnections()
+	r := m.read()
+	require.Equal(t, "job", r.Method)
+	require.Equal(t, primary.CurrentJob().JobID, m.job.JobID)
+	require.Equal(t, 1, primary.Stats().Logins)
+	require.Nil(t, m.submit().Error)
+}
+
+func TestFailover_SilentPool_Bad(t *testing.T) {
+	// Accepts TCP, never answers the login: dropped after pool-timeout.
+	silent := startPool(t, mockpool.Config{Seed: 1})
+	silent.SetBehavior(mockpool.Behavior{Silent: true})
+	good := startPool(t, mockpool.Config{Seed: 2})
+	_, addr := startProxy(t, fastFailover(silent.Addr(), good.Addr()))
+	m := dialMiner(t, addr)
+	r := m.login("WALLET")
+	require.Nil(t, r.Error)
+	require.Equal(t, good.CurrentJob().JobID, m.job.JobID)
+}
+
+func TestFailover_GarbagePool_Bad(t *testing.T) {
+	garbage := startPool(t, mockpool.Config{Seed: 1})
+	garbage.SetBehavior(mockpool.Behavior{Garbage: true})
+	good := startPool(t, mockpool.Config{Seed: 2})
+	p, addr := startProxy(t, fastFailover(garbage.Addr(), good.Addr()))
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	require.Equal(t, good.CurrentJob().JobID, m.job.JobID)
+	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 1 }, "garbage counted as a failure")
+}
+
+func TestFailover_RefusedLogin_Bad(t *testing.T) {
+	refusing := startPool(t, mockpool.Config{Seed: 1})
+	refusing.SetBehavior(mockpool.Behavior{RejectLogin: "Invalid payment address provided"})
+	good := startPool(t, mockpool.Config{Seed: 2})
+	_, addr := startProxy(t, fastFailover(refusing.Addr(), good.Addr()))
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	require.Equal(t, good.CurrentJob().JobID, m.job.JobID)
+}
+
+func TestFailover_DropMidSubmit_Ugly(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	p, addr := startProxy(t, fastFailover(pool.Addr()))
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	pool.SetBehavior(mockpool.Behavior{DropOnSubmit: true})
+	r := m.submit()
+	require.NotNil(t, r.Error, "the miner hears about the lost share")
+	require.Equal(t, stratum.MsgBadGateway, r.Error.Message)
+	// The proxy reconnects; nothing stays pending.
+	pool.SetBehavior(mockpool.Behavior{})
+	require.Equal(t, "job", m.read().Method)
+	require.Nil(t, m.submit().Error)
+	require.Zero(t, p.inFlight(waitCtx(t)))
+}
+
+func TestFailover_NoSubmitReply_Ugly(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	p, addr := startProxy(t, fastFailover(pool.Addr()))
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	pool.SetBehavior(mockpool.Behavior{NoSubmitReply: true})
+	r := m.submit()
+	require.NotNil(t, r.Error)
+	require.Equal(t, stratum.MsgPoolTimeout, r.Error.Message, "answered after submit-timeout")
+	require.Zero(t, p.inFlight(waitCtx(t)), "no pending entry left behind")
+	eventually(t, func() bool { return p.Summary().Counters.Timeouts == 1 }, "timeout counted")
+}
+
+func TestFailover_ClientReconnect_Good(t *testing.T) {
+	first := startPool(t, mockpool.Config{Seed: 1})
+	second := startPool(t, mockpool.Config{Seed: 2})
+	_, addr := startProxy(t, fastFailover(first.Addr()))
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	host, port, _ := net.SplitHostPort(second.Addr())
+	first.SendReconnect(host, atoi(t, port))
+	r := m.read()
+	require.Equal(t, "job", r.Method)
+	require.Equal(t, second.CurrentJob().JobID, m.job.JobID, "client.reconnect honoured")
+	require.Nil(t, m.submit().Error)
+}
+
+func TestReload_Pools_Good(t *testing.T) {
+	first := startPool(t, mockpool.Config{Seed: 1})
+	second := startPool(t, mockpool.Config{Seed: 2})
+	cfg := fastFailover(first.Addr())
+	p, addr := startProxy(t, cfg)
+	miners := []*testMiner{dialMiner(t, addr), dialMiner(t, addr)}
+	for _, m := range miners {
+		require.Nil(t, m.login("WALLET").Error)
+	}
+	next := p.Config().Clone()
+	next.Pools[0].URL = second.Addr()
+	warnings, err := p.Reload(next)
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	for _, m := range miners {
+		r := m.read()
+		require.Equal(t, "job", r.Method)
+		require.Equal(t, second.CurrentJob().JobID, m.job.JobID)
+		require.Nil(t, m.submit().Error)
+	}
+	require.NoError(t, first.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.ActiveConnections == 0 }), "old connection retired")
+	eventually(t, func() bool { return p.Summary().MinersNow == 2 }, "both miners still connected")
+}
+
+func TestReload_Invalid_Bad(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	p, _ := startProxy(t, fastFailover(pool.Addr()))
+	bad := p.Config().Clone()
+	bad.Pools[0].URL = "not a url"
+	_, err := p.Reload(bad)
+	require.Error(t, err)
+	require.Equal(t, pool.Addr(), p.Config().Pools[0].URL, "old config stays")
+	moved := p.Config().Clone()
+	moved.Bind[0].Port++
+	warnings, err := p.Reload(moved)
+	require.NoError(t, err)
+	require.NotEmpty(t, warnings, "bind changes are reported, not applied")
+	require.Equal(t, p.binds[0].port, p.Config().Bind[0].Port)
+}

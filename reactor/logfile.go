@@ -1,0 +1,449 @@
+package reactor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Log file tuning.
+const (
+	// logBufferSize is the capacity of each of a log file's two buffers:
+	// lines that do not fit before the next flush are dropped and counted.
+	logBufferSize = 256 << 10
+	// logFlushEvery bounds how long a line waits in memory.
+	logFlushEvery = time.Second
+	// logFieldMax caps a logged field (user, agent, reason); logLineMax
+	// bounds a whole line (time, keyword, address, two fields, numbers).
+	logFieldMax = 256
+	logLineMax  = 1024
+	// logFileMode is the permission of a newly created log file.
+	logFileMode = 0o640
+)
+
+// errLogClosed is returned by Reopen and Flush after Close.
+var errLogClosed = errors.New("reactor: log file closed")
+
+// AccessLog writes one line per miner login and close to an append-only
+// file, in the RFC format:
+//
+//	2026-04-04T12:00:00Z CONNECT <ip> <user> <agent>
+//	2026-04-04T12:00:00Z CLOSE <ip> <user> rx=<bytes> tx=<bytes>
+//
+// OnLogin and OnClose run on event loops: they format the line into a
+// memory buffer without allocating and never touch the file; a background
+// goroutine writes the buffer out at least once a second. Passwords are
+// never logged. Safe for concurrent use.
+type AccessLog struct{ f *logFile }
+
+// NewAccessLog opens (creating, mode 0640) path for appending and starts
+// its flusher. Close it when done.
+func NewAccessLog(path string) (*AccessLog, error) {
+	f, err := openLogFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	return &AccessLog{f: f}, nil
+}
+
+// OnLogin records a CONNECT line. Event-loop safe: no allocation, no I/O.
+func (l *AccessLog) OnLogin(e MinerEvent) {
+	f := l.f
+	f.mu.Lock()
+	if f.reserve(logLineMax) {
+		b := appendLogTime(f.buf)
+		b = append(b, " CONNECT "...)
+		b = appendLogIP(b, e)
+		b = append(b, ' ')
+		b = appendLogField(b, e.User)
+		b = append(b, ' ')
+		b = appendLogField(b, e.Agent)
+		f.buf = append(b, '\n')
+	}
+	f.unlock()
+}
+
+// OnClose records a CLOSE line with the bytes received from (rx) and sent
+// to (tx) the miner. Event-loop safe: no allocation, no I/O.
+func (l *AccessLog) OnClose(e MinerEvent) {
+	f := l.f
+	f.mu.Lock()
+	if f.reserve(logLineMax) {
+		b := appendLogTime(f.buf)
+		b = append(b, " CLOSE "...)
+		b = appendLogIP(b, e)
+		b = append(b, ' ')
+		b = appendLogField(b, e.User)
+		b = append(b, " rx="...)
+		b = strconv.AppendUint(b, e.Rx, 10)
+		b = append(b, " tx="...)
+		b = strconv.AppendUint(b, e.Tx, 10)
+		f.buf = append(b, '\n')
+	}
+	f.unlock()
+}
+
+// Hooks returns the hooks that feed this log (OnLogin, OnClose).
+func (l *AccessLog) Hooks() Hooks { return Hooks{OnLogin: l.OnLogin, OnClose: l.OnClose} }
+
+// Reopen flushes, closes and reopens the file at the same path: after a
+// log rotation moved the old file away (SIGHUP).
+func (l *AccessLog) Reopen() error { return l.f.reopen() }
+
+// Flush writes buffered lines to the file now.
+func (l *AccessLog) Flush() error { return l.f.flush() }
+
+// Close flushes, stops the flusher and closes the file. Lines recorded
+// afterwards are dropped.
+func (l *AccessLog) Close() error { return l.f.close() }
+
+// Dropped returns how many lines were lost because the buffer was full
+// (the disk could not keep up) or the log was closed.
+func (l *AccessLog) Dropped() uint64 { return l.f.droppedLines() }
+
+// Path returns the file's path.
+func (l *AccessLog) Path() string { return l.f.path }
+
+// ShareLog writes one line per share result to an append-only file, in
+// the RFC format:
+//
+//	2026-04-04T12:00:00Z ACCEPT <user> diff=<diff> latency=<ms>ms
+//	2026-04-04T12:00:00Z REJECT <user> reason="<message>"
+//
+// Like AccessLog, its callbacks only format into memory (no allocation,
+// no I/O); a background goroutine writes. Safe for concurrent use.
+type ShareLog struct{ f *logFile }
+
+// NewShareLog opens (creating, mode 0640) path for appending and starts
+// its flusher. Close it when done.
+func NewShareLog(path string) (*ShareLog, error) {
+	f, err := openLogFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("share log: %w", err)
+	}
+	return &ShareLog{f: f}, nil
+}
+
+// OnAccept records an ACCEPT line: the credited difficulty and the pool's
+// answer time (0 for shares answered by the proxy). Event-loop safe.
+func (l *ShareLog) OnAccept(e ShareEvent) {
+	f := l.f
+	f.mu.Lock()
+	if f.reserve(logLineMax) {
+		b := appendLogTime(f.buf)
+		b = append(b, " ACCEPT "...)
+		b = appendLogField(b, e.User)
+		b = append(b, " diff="...)
+		b = strconv.AppendUint(b, e.Diff, 10)
+		b = append(b, " latency="...)
+		b = strconv.AppendInt(b, e.Latency.Milliseconds(), 10)
+		f.buf = append(b, "ms\n"...)
+	}
+	f.unlock()
+}
+
+// OnReject records a REJECT line with the reason (double quotes in it are
+// written as single quotes). Event-loop safe.
+func (l *ShareLog) OnReject(e ShareEvent) {
+	f := l.f
+	f.mu.Lock()
+	if f.reserve(logLineMax) {
+		b := appendLogTime(f.buf)
+		b = append(b, " REJECT "...)
+		b = appendLogField(b, e.User)
+		b = append(b, ` reason="`...)
+		b = appendLogField(b, e.Reason)
+		f.buf = append(b, "\"\n"...)
+	}
+	f.unlock()
+}
+
+// Hooks returns the hooks that feed this log (OnAccept, OnReject).
+func (l *ShareLog) Hooks() Hooks { return Hooks{OnAccept: l.OnAccept, OnReject: l.OnReject} }
+
+// Reopen flushes, closes and reopens the file at the same path.
+func (l *ShareLog) Reopen() error { return l.f.reopen() }
+
+// Flush writes buffered lines to the file now.
+func (l *ShareLog) Flush() error { return l.f.flush() }
+
+// Close flushes, stops the flusher and closes the file.
+func (l *ShareLog) Close() error { return l.f.close() }
+
+// Dropped returns how many lines were lost (buffer full or log closed).
+func (l *ShareLog) Dropped() uint64 { return l.f.droppedLines() }
+
+// Path returns the file's path.
+func (l *ShareLog) Path() string { return l.f.path }
+
+// logFile is an append-only file fed from event loops through a pair of
+// buffers: writers append to buf under mu; the flusher swaps buf with the
+// empty spare under mu and writes the full one with only ioMu held, so an
+// event loop never waits for the disk. Lock order: ioMu, then mu.
+type logFile struct {
+	path string
+
+	mu      sync.Mutex
+	buf     []byte // lines waiting; capacity fixed at logBufferSize
+	dropped uint64
+	closed  bool
+
+	ioMu   sync.Mutex
+	file   *os.File
+	spare  []byte // the buffer being written (only under ioMu)
+	werr   error  // first write error since the last flush report
+	kick   chan struct{}
+	stop   chan struct{}
+	exited chan struct{}
+}
+
+func openLogFile(path string) (*logFile, error) {
+	if path == "" {
+		return nil, errors.New("empty path")
+	}
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, logFileMode)
+	if err != nil {
+		return nil, err
+	}
+	f := &logFile{
+		path: path, file: file,
+		buf:    make([]byte, 0, logBufferSize),
+		spare:  make([]byte, 0, logBufferSize),
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	go f.run()
+	return f, nil
+}
+
+// reserve reports whether n more bytes fit in the buffer (mu held); when
+// they do not, the line is counted as dropped.
+func (f *logFile) reserve(n int) bool {
+	if f.closed || len(f.buf)+n > cap(f.buf) {
+		f.dropped++
+		return false
+	}
+	return true
+}
+
+// unlock releases mu, waking the flusher early once the buffer is half
+// full.
+func (f *logFile) unlock() {
+	half := len(f.buf) > cap(f.buf)/2
+	f.mu.Unlock()
+	if half {
+		select {
+		case f.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (f *logFile) droppedLines() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropped
+}
+
+// run is the flusher goroutine.
+func (f *logFile) run() {
+	defer close(f.exited)
+	t := time.NewTicker(logFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		case <-f.kick:
+		}
+		f.ioMu.Lock()
+		f.writeLocked()
+		f.ioMu.Unlock()
+	}
+}
+
+// writeLocked swaps the buffers and writes what was pending (ioMu held).
+// Without an open file (a failed Reopen) lines stay buffered.
+func (f *logFile) writeLocked() {
+	if f.file == nil {
+		return
+	}
+	f.mu.Lock()
+	f.buf, f.spare = f.spare[:0], f.buf
+	f.mu.Unlock()
+	if len(f.spare) > 0 {
+		if _, err := f.file.Write(f.spare); err != nil && f.werr == nil {
+			f.werr = err
+		}
+	}
+	f.spare = f.spare[:0]
+}
+
+// isClosed reports whether close ran.
+func (f *logFile) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// flush writes pending lines now and reports the first write error since
+// the last report.
+func (f *logFile) flush() error {
+	f.ioMu.Lock()
+	defer f.ioMu.Unlock()
+	if f.isClosed() {
+		return errLogClosed
+	}
+	if f.file == nil {
+		return fmt.Errorf("log %s: not open (reopen failed)", f.path)
+	}
+	f.writeLocked()
+	err := f.werr
+	f.werr = nil
+	if err != nil {
+		return fmt.Errorf("log %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// reopen flushes to the old file, closes it and opens the path again. If
+// the path cannot be opened, lines are kept in memory (up to the buffer)
+// until a later reopen succeeds.
+func (f *logFile) reopen() error {
+	f.ioMu.Lock()
+	defer f.ioMu.Unlock()
+	if f.isClosed() {
+		return errLogClosed
+	}
+	var werr error
+	if f.file != nil {
+		f.writeLocked()
+		werr = errors.Join(f.werr, f.file.Close())
+		f.werr, f.file = nil, nil
+	}
+	file, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, logFileMode)
+	if err != nil {
+		return fmt.Errorf("log %s: reopen: %w", f.path, errors.Join(err, werr))
+	}
+	f.file = file
+	f.writeLocked()
+	if werr != nil {
+		return fmt.Errorf("log %s: %w", f.path, werr)
+	}
+	return nil
+}
+
+// close flushes, stops the flusher and closes the file. Idempotent.
+func (f *logFile) close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+	close(f.stop)
+	<-f.exited
+	f.ioMu.Lock()
+	defer f.ioMu.Unlock()
+	if f.file == nil {
+		return nil
+	}
+	f.writeLocked()
+	err := errors.Join(f.werr, f.file.Close())
+	f.file = nil
+	if err != nil {
+		return fmt.Errorf("log %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// appendLogTime appends the current UTC time in RFC 3339 seconds.
+func appendLogTime(b []byte) []byte { return time.Now().UTC().AppendFormat(b, time.RFC3339) }
+
+// appendLogIP appends the miner's IP address ("-" when unknown).
+func appendLogIP(b []byte, e MinerEvent) []byte {
+	if !e.Addr.IsValid() {
+		return append(b, '-')
+	}
+	return e.Addr.Addr().AppendTo(b)
+}
+
+// appendLogField appends s, at most logFieldMax bytes, with control
+// characters replaced by '?' and double quotes by single ones so a line
+// stays one line with parseable fields; "" is written as "-".
+func appendLogField(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	if len(s) > logFieldMax {
+		s = s[:logFieldMax]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			c = '?'
+		case c == '"':
+			c = '\''
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// CombineHooks returns hooks that call every non-nil callback of hs, in
+// order (for example the access log, the share log and an embedder's own
+// hooks). Calling them allocates nothing.
+func CombineHooks(hs ...Hooks) Hooks {
+	var login, closeFn []func(MinerEvent)
+	var accept, reject []func(ShareEvent)
+	for _, h := range hs {
+		if h.OnLogin != nil {
+			login = append(login, h.OnLogin)
+		}
+		if h.OnClose != nil {
+			closeFn = append(closeFn, h.OnClose)
+		}
+		if h.OnAccept != nil {
+			accept = append(accept, h.OnAccept)
+		}
+		if h.OnReject != nil {
+			reject = append(reject, h.OnReject)
+		}
+	}
+	return Hooks{OnLogin: fanMiner(login), OnClose: fanMiner(closeFn), OnAccept: fanShare(accept), OnReject: fanShare(reject)}
+}
+
+func fanMiner(fns []func(MinerEvent)) func(MinerEvent) {
+	switch len(fns) {
+	case 0:
+		return nil
+	case 1:
+		return fns[0]
+	}
+	return func(e MinerEvent) {
+		for _, fn := range fns {
+			fn(e)
+		}
+	}
+}
+
+func fanShare(fns []func(ShareEvent)) func(ShareEvent) {
+	switch len(fns) {
+	case 0:
+		return nil
+	case 1:
+		return fns[0]
+	}
+	return func(e ShareEvent) {
+		for _, fn := range fns {
+			fn(e)
+		}
+	}
+}
