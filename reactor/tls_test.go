@@ -167,9 +167,9 @@ func TestProxyProtocol_Missing_Bad(t *testing.T) {
 
 func TestProxyProtocol_Parse_Ugly(t *testing.T) {
 	for in, want := range map[string]string{
-		"PROXY TCP4 1.2.3.4 5.6.7.8 10 20\r\n":     "1.2.3.4:10",
-		"PROXY TCP6 ::1 ::2 65535 1\r\n":             "[::1]:65535",
-		"PROXY UNKNOWN\r\n":                          "invalid AddrPort",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 10 20\r\n":      "1.2.3.4:10",
+		"PROXY TCP6 ::1 ::2 65535 1\r\n":            "[::1]:65535",
+		"PROXY UNKNOWN\r\n":                         "invalid AddrPort",
 		"PROXY UNKNOWN ff 1 2 3 4 5 6 7 8 9 10\r\n": "invalid AddrPort",
 	} {
 		src, n, done, err := parseProxyHeader([]byte(in))
