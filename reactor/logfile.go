@@ -58,7 +58,7 @@ func (l *AccessLog) OnLogin(e MinerEvent) {
 		b = append(b, " CONNECT "...)
 		b = appendLogIP(b, e)
 		b = append(b, ' ')
-		b = appendLogField(b, e.User)
+		b = appendLogUser(b, e.User)
 		b = append(b, ' ')
 		b = appendLogField(b, e.Agent)
 		f.buf = append(b, '\n')
@@ -76,7 +76,7 @@ func (l *AccessLog) OnClose(e MinerEvent) {
 		b = append(b, " CLOSE "...)
 		b = appendLogIP(b, e)
 		b = append(b, ' ')
-		b = appendLogField(b, e.User)
+		b = appendLogUser(b, e.User)
 		b = append(b, " rx="...)
 		b = strconv.AppendUint(b, e.Rx, 10)
 		b = append(b, " tx="...)
@@ -135,7 +135,7 @@ func (l *ShareLog) OnAccept(e ShareEvent) {
 	if f.reserve(logLineMax) {
 		b := appendLogTime(f.buf)
 		b = append(b, " ACCEPT "...)
-		b = appendLogField(b, e.User)
+		b = appendLogUser(b, e.User)
 		b = append(b, " diff="...)
 		b = strconv.AppendUint(b, e.Diff, 10)
 		b = append(b, " latency="...)
@@ -153,7 +153,7 @@ func (l *ShareLog) OnReject(e ShareEvent) {
 	if f.reserve(logLineMax) {
 		b := appendLogTime(f.buf)
 		b = append(b, " REJECT "...)
-		b = appendLogField(b, e.User)
+		b = appendLogUser(b, e.User)
 		b = append(b, ` reason="`...)
 		b = appendLogField(b, e.Reason)
 		f.buf = append(b, "\"\n"...)
@@ -372,6 +372,19 @@ func appendLogIP(b []byte, e MinerEvent) []byte {
 		return append(b, '-')
 	}
 	return e.Addr.Addr().AppendTo(b)
+}
+
+// appendLogUser appends a user name as one field: like appendLogField,
+// with spaces written as '_'.
+func appendLogUser(b []byte, s string) []byte {
+	start := len(b)
+	b = appendLogField(b, s)
+	for i := start; i < len(b); i++ {
+		if b[i] == ' ' {
+			b[i] = '_'
+		}
+	}
+	return b
 }
 
 // appendLogField appends s, at most logFieldMax bytes, with control

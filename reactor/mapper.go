@@ -19,6 +19,8 @@ type mapperKind uint8
 const (
 	kindNiceHash mapperKind = iota // up to 256 miners, one fixed nonce byte each
 	kindSimple                     // one miner at a time, reusable
+	kindSV1Agg                     // SV1 miners sharing the session by extranonce prefix
+	kindSV1Pass                    // one SV1 miner on its account's own session
 )
 
 // mapperState is the state of a mapper's pool connection.
@@ -61,8 +63,12 @@ type mapper struct {
 	jobSeq  uint64
 	idleJob uint64
 
-	table  *nonce.Table[miner] // nicehash
+	table  *nonce.Table[miner] // nicehash, SV1
 	single *miner              // simple
+	sv     *sv1Up              // SV1 session state
+	// account and subID identify a passthrough session (kept for resume).
+	account string
+	subID   string
 
 	emptySince int64 // unix seconds since the mapper has had no miner
 	idleSince  int64
@@ -88,18 +94,33 @@ type poolConn struct {
 	gen    uint32
 	pool   upstream.PoolConfig
 	conn   connRef
+	proto  poolProto // cn or sv, once attached
 	cn     *upstream.CNClient[submitTag]
+	sv     *upstream.SV1Client[submitTag]
 	opened bool
 	dead   bool
 	// swap marks a reload candidate (see mapper.pending).
 	swap bool
 }
 
+// poolProto is what both protocol clients (upstream.CNClient and
+// upstream.SV1Client) offer the mapper's family-neutral code.
+type poolProto interface {
+	Ready() bool
+	InFlight() int
+	Expire(deadline int64, fn func(upstream.Pending[submitTag]))
+	Drain(fn func(upstream.Pending[submitTag]))
+	Stalled(now, timeout int64) bool
+}
+
 // submitTag routes a pool's answer back to the miner that submitted.
 type submitTag struct {
-	m       *miner
-	id      stratum.RequestID
-	diff    uint64
+	m  *miner
+	id stratum.RequestID
+	// diff is the difficulty credited if accepted; hashes the work it
+	// stands for (diff for CryptoNote, diff·2^32/divider for SV1).
+	diff    float64
+	hashes  float64
 	actual  uint64
 	expired bool
 }
@@ -115,16 +136,33 @@ func (s *shard) newMapper(fam Family, kind mapperKind) *mapper {
 		kind:   kind,
 		pools:  s.p.enabledPools(s.cfg, fam),
 	}
-	mp.fo = upstream.NewFailover(len(mp.pools), s.cfg.Retries, secs(s.cfg.RetryPause))
-	mp.sendJobFn = mp.sendJob
-	mp.expireFn = func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgPoolTimeout) }
-	if kind == kindNiceHash {
-		mp.table = nonce.NewNiceHash[miner]()
-	}
-	mp.emptySince = s.now
+	mp.init()
 	s.mappers = append(s.mappers, mp)
 	mp.dial()
 	return mp
+}
+
+// init sets up what every mapper needs before its first dial.
+func (mp *mapper) init() {
+	s := mp.s
+	mp.fo = upstream.NewFailover(len(mp.pools), s.cfg.Retries, secs(s.cfg.RetryPause))
+	mp.sendJobFn = mp.sendJob
+	mp.expireFn = func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgPoolTimeout) }
+	mp.emptySince = s.now
+	switch mp.kind {
+	case kindNiceHash:
+		mp.table = nonce.NewNiceHash[miner]()
+	case kindSV1Pass:
+		mp.table = nonce.NewTable[miner](1)
+	}
+	if mp.family == FamilySV1 {
+		algo := ""
+		if len(mp.pools) > 0 {
+			algo = mp.pools[0].Algo
+		}
+		hashable, label, divider := algoInfo(algo)
+		mp.sv = &sv1Up{hashable: hashable, algo: label, divider: divider}
+	}
 }
 
 // dial starts a connection to the pool the failover strategy picks.
@@ -206,10 +244,17 @@ func (pc *poolConn) attached() {
 	}
 	pc.opened = true
 	s := mp.s
-	pc.cn = upstream.NewCNClient[submitTag](stratum.PoolLogin{
-		Login: pc.pool.User, Pass: pc.pool.Pass, Agent: s.cfg.UserAgent, RigID: pc.pool.RigID, Algos: algoList(pc.pool.Algo),
-	}, maxPendingSubmits)
-	s.out = pc.cn.AppendLogin(s.out[:0], mono())
+	if mp.family == FamilySV1 {
+		pc.sv = upstream.NewSV1Client[submitTag](mp.sv1Login(pc), maxPendingSubmits)
+		pc.proto = pc.sv
+		s.out = pc.sv.AppendHandshake(s.out[:0], mono())
+	} else {
+		pc.cn = upstream.NewCNClient[submitTag](stratum.PoolLogin{
+			Login: pc.pool.User, Pass: pc.pool.Pass, Agent: s.cfg.UserAgent, RigID: pc.pool.RigID, Algos: algoList(pc.pool.Algo),
+		}, maxPendingSubmits)
+		pc.proto = pc.cn
+		s.out = pc.cn.AppendLogin(s.out[:0], mono())
+	}
 	pc.write(s.out)
 }
 
@@ -229,8 +274,11 @@ func (pc *poolConn) write(b []byte) {
 // handleLine is the pool's line (loop-only).
 func (pc *poolConn) handleLine(line []byte) bool {
 	mp := pc.mp
-	if pc.dead || mp.state == mapperClosed || pc.cn == nil {
+	if pc.dead || mp.state == mapperClosed || pc.proto == nil {
 		return false
+	}
+	if pc.sv != nil {
+		return pc.handleLineSV1(line)
 	}
 	s := mp.s
 	var ev upstream.CNEvent[submitTag]
@@ -290,8 +338,8 @@ func (pc *poolConn) closed() {
 	if pc == mp.conn || pc == mp.pending {
 		mp.s.fc[mp.family].PoolFailures++
 	}
-	if pc.cn != nil {
-		pc.cn.Drain(func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgBadGateway) })
+	if pc.proto != nil {
+		pc.proto.Drain(func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgBadGateway) })
 	}
 	mp.dropRetiring(pc)
 	switch {
@@ -381,6 +429,10 @@ func (mp *mapper) setJob(j *stratum.Job, sameConn bool) {
 // sendJob sends the current job to one miner: the login answer for a
 // miner still waiting for its first job, a job notification otherwise.
 func (mp *mapper) sendJob(_ uint32, m *miner) {
+	if m.family == FamilySV1 {
+		m.sv1SendJob(mp)
+		return
+	}
 	switch m.state {
 	case stateWaitReady:
 		mp.sendFirstJob(m)
@@ -429,13 +481,13 @@ func (mp *mapper) jobOptions(m *miner) stratum.JobOptions {
 
 // canSubmit reports whether a share can be forwarded now.
 func (mp *mapper) canSubmit() bool {
-	return mp.state == mapperActive && mp.conn != nil && mp.conn.cn != nil && mp.conn.cn.Ready()
+	return mp.state == mapperActive && mp.conn != nil && mp.conn.proto != nil && mp.conn.proto.Ready()
 }
 
 // submitCN forwards a validated share to the pool.
 func (mp *mapper) submitCN(m *miner, req *stratum.Request, diff, actual uint64, expired bool) {
 	s, pc, p := mp.s, mp.conn, &req.Params
-	tag := submitTag{m: m, id: req.ID, diff: diff, actual: actual, expired: expired}
+	tag := submitTag{m: m, id: req.ID, diff: float64(diff), hashes: float64(diff), actual: actual, expired: expired}
 	var evicted upstream.Pending[submitTag]
 	var wasEvicted bool
 	s.out, evicted, wasEvicted = pc.cn.AppendSubmit(s.out[:0], tag, p.JobID, p.Nonce, p.Result, p.Algo, mono())
@@ -456,13 +508,13 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 			s.fc[m.family].Expired++
 		}
 		lat := time.Duration(mono() - ev.Pending.Sent)
-		s.recordAccept(m, float64(t.diff), float64(t.diff), t.actual, lat)
+		s.recordAccept(m, t.diff, t.hashes, t.actual, lat)
 		if alive {
 			s.out = stratum.AppendStatusReply(s.out[:0], &t.id, "OK")
 			m.send(s.out)
 		}
 		if h := s.p.hooks.OnAccept; h != nil {
-			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: t.diff, Actual: t.actual, Latency: lat, Expired: t.expired})
+			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Latency: lat, Expired: t.expired})
 		}
 		return
 	}
@@ -473,7 +525,7 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: t.diff, Actual: t.actual, Expired: t.expired, Reason: string(ev.Message)})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Expired: t.expired, Reason: string(ev.Message)})
 	}
 }
 
@@ -484,11 +536,15 @@ func (mp *mapper) failSubmit(p upstream.Pending[submitTag], msg string) {
 	m := t.m
 	s.fc[m.family].Timeouts++
 	if m.state == stateReady {
-		s.out = stratum.AppendErrorReply(s.out[:0], &t.id, msg)
+		if m.family == FamilySV1 {
+			s.out = stratum.AppendSV1ErrorReply(s.out[:0], &t.id, &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: msg})
+		} else {
+			s.out = stratum.AppendErrorReply(s.out[:0], &t.id, msg)
+		}
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: t.diff, Actual: t.actual, Reason: msg})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Reason: msg})
 	}
 }
 
@@ -535,6 +591,17 @@ func (mp *mapper) removeMiner(m *miner) {
 				mp.close()
 			}
 		}
+	case kindSV1Agg:
+		if mp.table != nil {
+			mp.table.Remove(m.fixed, m)
+			if mp.table.Len() == 0 {
+				mp.emptySince = s.now
+			}
+		}
+	case kindSV1Pass:
+		if mp.table.Remove(m.fixed, m) {
+			mp.keepPassthrough(m)
+		}
 	}
 	m.mp = nil
 }
@@ -546,7 +613,7 @@ func (mp *mapper) reusable() bool {
 }
 
 func (mp *mapper) canSubmitIdle() bool {
-	return mp.conn != nil && mp.conn.cn != nil && mp.conn.cn.Ready()
+	return mp.conn != nil && mp.conn.proto != nil && mp.conn.proto.Ready()
 }
 
 // tick runs the mapper's once-a-second duties: submit timeouts, a pool
@@ -556,16 +623,16 @@ func (mp *mapper) tick() {
 	s, cfg := mp.s, mp.s.cfg
 	mn := mono()
 	for _, pc := range [...]*poolConn{mp.conn, mp.pending} {
-		if pc == nil || pc.cn == nil || pc.dead {
+		if pc == nil || pc.proto == nil || pc.dead {
 			continue
 		}
-		pc.cn.Expire(mn-int64(cfg.submitTimeout()), mp.expireFn)
-		if pc.cn.Stalled(mn, int64(cfg.poolTimeout())) {
+		pc.proto.Expire(mn-int64(cfg.submitTimeout()), mp.expireFn)
+		if pc.proto.Stalled(mn, int64(cfg.poolTimeout())) {
 			s.p.warnLimited("pool not answering, dropping connection", "pool", pc.pool.URL)
 			pc.conn.close()
 			continue
 		}
-		if ka := pc.pool.Keepalive; ka > 0 {
+		if ka := pc.pool.Keepalive; ka > 0 && pc.cn != nil {
 			if out := pc.cn.AppendKeepalive(s.out[:0], mn, int64(ka)); len(out) > 0 {
 				s.out = out
 				pc.write(out)
@@ -573,16 +640,18 @@ func (mp *mapper) tick() {
 		}
 	}
 	for _, pc := range mp.retiring {
-		if pc.cn != nil {
-			pc.cn.Expire(mn-int64(cfg.submitTimeout()), mp.expireFn)
+		if pc.proto != nil {
+			pc.proto.Expire(mn-int64(cfg.submitTimeout()), mp.expireFn)
 		}
 		pc.closeIfRetired()
 	}
 	switch {
-	case mp.kind == kindNiceHash && mp.table.Len() == 0 && mp != s.firstMapper(mp.family) &&
-		s.now-mp.emptySince >= mapperGCAfter:
+	case (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.table != nil && mp.table.Len() == 0 &&
+		mp != s.firstMapper(mp.family) && s.now-mp.emptySince >= mapperGCAfter:
 		mp.close()
 	case mp.kind == kindSimple && mp.state == mapperIdle && s.now-mp.idleSince >= int64(cfg.ReuseTimeout):
+		mp.close()
+	case mp.kind == kindSV1Pass && mp.state == mapperIdle && s.now-mp.idleSince >= int64(cfg.Registry.Keep):
 		mp.close()
 	}
 }
@@ -605,6 +674,9 @@ func (mp *mapper) close() {
 			pc.conn.close()
 		}
 	}
+	if mp.subID != "" && mp.s.kept[mp.subID] == mp {
+		delete(mp.s.kept, mp.subID)
+	}
 	mp.s.removeMapper(mp)
 	mp.s.p.upstreams.Add(-1)
 }
@@ -625,7 +697,7 @@ func (pc *poolConn) closeIfRetired() {
 	if pc == mp.conn || pc == mp.pending || pc.dead {
 		return
 	}
-	if pc.cn == nil || pc.cn.InFlight() == 0 {
+	if pc.proto == nil || pc.proto.InFlight() == 0 {
 		pc.dead = true
 		pc.conn.close()
 		mp.dropRetiring(pc)

@@ -69,6 +69,7 @@ type miner struct {
 	// target is the custom-difficulty target sent instead of the pool's
 	// when customDiff is below the job difficulty.
 	target string
+	sv     *sv1Miner // stratum v1 state; nil for CryptoNote miners
 }
 
 // sessionID returns the miner's session id text.
@@ -120,9 +121,8 @@ func (m *miner) handleLine(line []byte) bool {
 			return false
 		}
 	}
-	if m.family != FamilyCryptoNote {
-		// Stratum v1 miners are served once the SV1 dialect is enabled.
-		return false
+	if m.family == FamilySV1 {
+		return m.handleSV1(line)
 	}
 	return m.handleCN(line)
 }
@@ -161,9 +161,12 @@ func (m *miner) closed() {
 	if m.state == stateClosed {
 		return
 	}
-	wasLoggedIn := m.state == stateWaitReady || m.state == stateReady || (m.state == stateClosing && m.user != "")
+	wasLoggedIn := m.user != "" && (m.sv == nil || m.sv.authorized)
 	m.state = stateClosed
 	s := m.s
+	if m.sv != nil && m.sv.queued {
+		s.dequeueSV1(m)
+	}
 	if m.mp != nil {
 		m.mp.removeMiner(m)
 	}

@@ -66,6 +66,8 @@ type Proxy struct {
 	agg  aggregate
 	// dial connects a pool connection (dialPool; tests replace it).
 	dial func(s *shard, pc *poolConn)
+	// accounts resolves SV1 passthrough account names.
+	accounts Accounts
 }
 
 // bindInfo is what a listener's connections need to know about it.
@@ -133,6 +135,9 @@ func (p *Proxy) Start(ctx context.Context) error {
 		return errors.New("reactor: already started")
 	}
 	cfg := p.cfg.Load()
+	if cfg.SV1Mode == "passthrough" && p.accounts == nil {
+		return errors.New("reactor: sv1-mode passthrough needs an account store (WithAccounts)")
+	}
 	p.maxConns = int64(connectionCap(cfg))
 	p.loops = cfg.EventLoops
 	if p.loops == 0 {
@@ -410,8 +415,8 @@ func (p *Proxy) inFlight(ctx context.Context) int {
 			c := 0
 			for _, mp := range s.mappers {
 				for _, pc := range append([]*poolConn{mp.conn}, mp.retiring...) {
-					if pc != nil && pc.cn != nil {
-						c += pc.cn.InFlight()
+					if pc != nil && pc.proto != nil {
+						c += pc.proto.InFlight()
 					}
 				}
 			}

@@ -80,6 +80,9 @@ func (s *shard) reload(c *Config, poolsChanged bool) {
 		return
 	}
 	for _, mp := range append([]*mapper(nil), s.mappers...) {
+		if mp.kind == kindSV1Pass {
+			continue // its pool comes from the account, not the config
+		}
 		pools := s.p.enabledPools(c, mp.family)
 		if len(pools) == 0 {
 			s.p.log.Warn("reload: no enabled pool left for a family; keeping its sessions as they are", "family", mp.family.String())

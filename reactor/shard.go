@@ -27,6 +27,14 @@ type shard struct {
 	parser fastjson.Parser
 	out    []byte
 	cnReq  stratum.Request
+	sv1Req stratum.SV1Request
+	hasher stratum.SV1Hasher
+	e2     []byte
+	// sv1Wait holds SV1 miners waiting for a pool session with room;
+	// kept holds passthrough sessions parked for resumption, by
+	// subscription id.
+	sv1Wait []*miner
+	kept    map[string]*mapper
 
 	miners  []*miner // slab; nil entries are free
 	free    []int32
@@ -47,7 +55,7 @@ type shard struct {
 const maxInterned = 1 << 16
 
 func newShard(p *Proxy, el gnet.EventLoop, idx int, cfg *Config) *shard {
-	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}}
+	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}, kept: map[string]*mapper{}}
 	s.st.workers = stats.NewWorkers(max(1, cfg.WorkersMax/max(1, p.loops)))
 	s.tickRun = gnet.RunnableFunc(func(context.Context) error { s.tick(); return nil })
 	return s
@@ -64,6 +72,9 @@ func (s *shard) exec(fn func()) {
 func (s *shard) start() {
 	if len(s.p.enabledPools(s.cfg, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
 		s.newMapper(FamilyCryptoNote, s.cnKind())
+	}
+	if s.cfg.SV1Mode == "aggregate" && len(s.p.enabledPools(s.cfg, FamilySV1)) > 0 && s.p.reserveUpstream() {
+		s.newMapper(FamilySV1, kindSV1Agg)
 	}
 }
 
@@ -151,7 +162,7 @@ func (s *shard) routeCN(m *miner) *mapper {
 // family (never garbage-collected).
 func (s *shard) firstMapper(f Family) *mapper {
 	for _, mp := range s.mappers {
-		if mp.family == f && mp.kind == kindNiceHash && mp.state != mapperClosed {
+		if mp.family == f && (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.state != mapperClosed {
 			return mp
 		}
 	}

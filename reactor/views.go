@@ -33,8 +33,14 @@ type UpstreamView struct {
 	Pool   string // URL of the pool in use or being tried
 	Miners int
 	Shard  int
-	// Difficulty is the pool's current job difficulty.
-	Difficulty uint64
+	// Difficulty is the pool's current job difficulty (CryptoNote);
+	// SV1Difficulty the pool's share difficulty (SV1).
+	Difficulty    uint64
+	SV1Difficulty float64
+	// Algo and Divider describe an SV1 pool's algorithm (hashrate = 2^32 ×
+	// difficulty ÷ divider per share).
+	Algo    string
+	Divider float64
 }
 
 // Miners returns every miner connection. It asks each event loop for a
@@ -114,6 +120,15 @@ func (mp *mapper) view() UpstreamView {
 		if mp.single != nil {
 			v.Miners = 1
 		}
+	case kindSV1Agg, kindSV1Pass:
+		v.Mode = "aggregate"
+		if mp.kind == kindSV1Pass {
+			v.Mode = "passthrough"
+		}
+		if mp.table != nil {
+			v.Miners = mp.table.Len()
+		}
+		v.Algo, v.Divider, v.SV1Difficulty = mp.sv.algo, mp.sv.divider, mp.sv.diff
 	}
 	switch mp.state {
 	case mapperActive:

@@ -1,0 +1,248 @@
+package reactor
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+)
+
+// The RFC's line formats, exactly: UTC RFC 3339 seconds, one space
+// between fields.
+var (
+	reConnect = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CONNECT (\S+) (\S+) (.+)$`)
+	reClose   = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CLOSE (\S+) (\S+) rx=(\d+) tx=(\d+)$`)
+	reAccept  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ACCEPT (\S+) diff=(\d+) latency=(\d+)ms$`)
+	reReject  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ REJECT (\S+) reason="([^"]*)"$`)
+)
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func minerEvent() MinerEvent {
+	return MinerEvent{ID: 7, Addr: netip.MustParseAddrPort("10.1.2.3:40000"), Family: FamilyCryptoNote,
+		User: "WALLET", Worker: "rig-1", RigID: "rig-1", Agent: "XMRig/6.22.2 (Linux x86_64) libuv/1.48.0", Rx: 512, Tx: 4096}
+}
+
+func TestAccessLog_OnLogin_Good(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	l, err := NewAccessLog(path)
+	require.NoError(t, err)
+	e := minerEvent()
+	l.OnLogin(e)
+	l.OnClose(e)
+	require.NoError(t, l.Close())
+
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Zero(t, fi.Mode().Perm()&^0o640, "created rw-r----- (at most)")
+	lines := readLines(t, path)
+	require.Len(t, lines, 2)
+	m := reConnect.FindStringSubmatch(lines[0])
+	require.NotNil(t, m, lines[0])
+	require.Equal(t, []string{"10.1.2.3", "WALLET", e.Agent}, m[1:])
+	m = reClose.FindStringSubmatch(lines[1])
+	require.NotNil(t, m, lines[1])
+	require.Equal(t, []string{"10.1.2.3", "WALLET", "512", "4096"}, m[1:])
+	ts, err := time.Parse(time.RFC3339, lines[0][:20])
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), ts, time.Minute)
+}
+
+func TestAccessLog_OnLogin_Bad(t *testing.T) {
+	// Hostile or missing fields cannot break the line format, and the
+	// password never appears (the event does not carry it).
+	path := filepath.Join(t.TempDir(), "access.log")
+	l, err := NewAccessLog(path)
+	require.NoError(t, err)
+	l.OnLogin(MinerEvent{User: "evil\nFAKE LINE\"", Agent: strings.Repeat("a", 5000)})
+	l.OnClose(MinerEvent{})
+	require.NoError(t, l.Close())
+	lines := readLines(t, path)
+	require.Len(t, lines, 2)
+	m := reConnect.FindStringSubmatch(lines[0])
+	require.NotNil(t, m, lines[0])
+	require.Equal(t, "-", m[1])
+	require.Equal(t, "evil?FAKE_LINE'", m[2], "a user is one field")
+	require.LessOrEqual(t, len(lines[0]), logLineMax)
+	require.NotNil(t, reClose.FindStringSubmatch(lines[1]), lines[1])
+	// Closed: later events are dropped, not written, not panicking.
+	l.OnLogin(minerEvent())
+	require.Equal(t, uint64(1), l.Dropped())
+	require.ErrorIs(t, l.Reopen(), errLogClosed)
+	require.NoError(t, l.Close(), "Close is idempotent")
+}
+
+func TestAccessLog_Reopen_Ugly(t *testing.T) {
+	// Log rotation: the file is renamed away, Reopen (SIGHUP) creates a
+	// new one at the path; nothing is lost or written twice.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	l, err := NewAccessLog(path)
+	require.NoError(t, err)
+	defer l.Close()
+	e := minerEvent()
+	l.OnLogin(e)
+	require.NoError(t, l.Flush())
+	require.NoError(t, os.Rename(path, path+".1"))
+	l.OnClose(e) // buffered: still goes to the renamed file on Reopen's flush
+	require.NoError(t, l.Reopen())
+	l.OnLogin(e)
+	require.NoError(t, l.Flush())
+
+	old := readLines(t, path+".1")
+	require.Len(t, old, 2)
+	require.Regexp(t, reConnect, old[0])
+	require.Regexp(t, reClose, old[1])
+	cur := readLines(t, path)
+	require.Len(t, cur, 1)
+	require.Regexp(t, reConnect, cur[0])
+
+	// A path that cannot be reopened keeps the lines in memory until a
+	// later Reopen succeeds.
+	require.NoError(t, os.Rename(path, path+".2"))
+	require.NoError(t, os.Mkdir(path, 0o700))
+	require.Error(t, l.Reopen())
+	l.OnClose(e)
+	require.Error(t, l.Flush())
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, l.Reopen())
+	require.NoError(t, l.Flush())
+	cur = readLines(t, path)
+	require.Len(t, cur, 1)
+	require.Regexp(t, reClose, cur[0])
+}
+
+func TestShareLog_OnAccept_Good(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shares.log")
+	l, err := NewShareLog(path)
+	require.NoError(t, err)
+	l.OnAccept(ShareEvent{User: "WALLET", Diff: 100000, Actual: 250000, Latency: 82*time.Millisecond + 700*time.Microsecond})
+	l.OnAccept(ShareEvent{User: "WALLET", Diff: 5000, Local: true})
+	l.OnReject(ShareEvent{User: "WALLET", Reason: "Low difficulty share"})
+	l.OnReject(ShareEvent{User: "", Reason: `say "hi"`})
+	require.NoError(t, l.Close())
+	lines := readLines(t, path)
+	require.Len(t, lines, 4)
+	require.Equal(t, []string{"WALLET", "100000", "82"}, reAccept.FindStringSubmatch(lines[0])[1:])
+	require.Equal(t, []string{"WALLET", "5000", "0"}, reAccept.FindStringSubmatch(lines[1])[1:])
+	require.Equal(t, []string{"WALLET", "Low difficulty share"}, reReject.FindStringSubmatch(lines[2])[1:])
+	require.Equal(t, []string{"-", "say 'hi'"}, reReject.FindStringSubmatch(lines[3])[1:])
+}
+
+func TestShareLog_OnAccept_Bad(t *testing.T) {
+	// Many event loops write at once; the flusher and Reopen run
+	// meanwhile. Every line arrives whole (run with -race).
+	path := filepath.Join(t.TempDir(), "shares.log")
+	l, err := NewShareLog(path)
+	require.NoError(t, err)
+	const loops, each = 8, 500
+	var wg sync.WaitGroup
+	for i := 0; i < loops; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				l.OnAccept(ShareEvent{User: "W", Diff: uint64(j), Latency: time.Millisecond})
+			}
+		}()
+	}
+	for i := 0; i < 5; i++ {
+		require.NoError(t, l.Flush())
+		require.NoError(t, l.Reopen())
+	}
+	wg.Wait()
+	require.NoError(t, l.Close())
+	lines := readLines(t, path)
+	require.Len(t, lines, loops*each)
+	for _, line := range lines {
+		require.Regexp(t, reAccept, line)
+	}
+	require.Zero(t, l.Dropped())
+}
+
+func TestShareLog_OnAccept_Ugly(t *testing.T) {
+	// A disk that cannot keep up: the buffer is bounded, extra lines are
+	// dropped and counted, never blocking the caller.
+	path := filepath.Join(t.TempDir(), "shares.log")
+	l, err := NewShareLog(path)
+	require.NoError(t, err)
+	l.f.ioMu.Lock() // the flusher is stuck writing
+	n := 2 * logBufferSize / 40
+	for i := 0; i < n; i++ {
+		l.OnAccept(ShareEvent{User: "W", Diff: 1})
+	}
+	require.NotZero(t, l.Dropped())
+	l.f.ioMu.Unlock()
+	require.NoError(t, l.Close())
+	lines := readLines(t, path)
+	require.Equal(t, uint64(n), uint64(len(lines))+l.Dropped())
+	_, err = NewShareLog(filepath.Join(t.TempDir(), "missing-dir", "x.log"))
+	require.Error(t, err)
+	_, err = NewAccessLog("")
+	require.Error(t, err)
+}
+
+func TestCombineHooks_Good(t *testing.T) {
+	var got []string
+	h := CombineHooks(
+		Hooks{OnLogin: func(MinerEvent) { got = append(got, "a-login") }, OnAccept: func(ShareEvent) { got = append(got, "a-accept") }},
+		Hooks{},
+		Hooks{OnLogin: func(MinerEvent) { got = append(got, "b-login") }, OnClose: func(MinerEvent) { got = append(got, "b-close") }},
+	)
+	require.Nil(t, h.OnReject)
+	h.OnLogin(MinerEvent{})
+	h.OnAccept(ShareEvent{})
+	h.OnClose(MinerEvent{})
+	require.Equal(t, []string{"a-login", "b-login", "a-accept", "b-close"}, got)
+	require.Equal(t, Hooks{}, CombineHooks())
+}
+
+// The logs installed as hooks on a real proxy see a miner's login, its
+// shares and its close, in the RFC formats.
+func TestLogs_Proxy_Good(t *testing.T) {
+	dir := t.TempDir()
+	access, err := NewAccessLog(filepath.Join(dir, "access.log"))
+	require.NoError(t, err)
+	shares, err := NewShareLog(filepath.Join(dir, "shares.log"))
+	require.NoError(t, err)
+	pool := startPool(t, mockpool.Config{})
+	_, addr := startProxy(t, baseConfig(pool.Addr()), WithHooks(CombineHooks(access.Hooks(), shares.Hooks())))
+
+	m := dialMiner(t, addr)
+	require.Nil(t, m.login("WALLET").Error)
+	require.Nil(t, m.submit().Error)
+	r := m.submitRaw(m.session, "no-such-job", "00000000", strings.Repeat("0", 64))
+	require.NotNil(t, r.Error)
+	m.c.Close()
+
+	eventually(t, func() bool {
+		require.NoError(t, access.Flush())
+		return len(readLines(t, access.Path())) == 2
+	}, "CONNECT and CLOSE written")
+	require.NoError(t, shares.Close())
+	require.NoError(t, access.Close())
+	al := readLines(t, access.Path())
+	require.Equal(t, []string{"127.0.0.1", "WALLET", "XMRig/6.22.2"}, reConnect.FindStringSubmatch(al[0])[1:])
+	require.Equal(t, "WALLET", reClose.FindStringSubmatch(al[1])[2])
+	sl := readLines(t, shares.Path())
+	require.Len(t, sl, 2)
+	require.Equal(t, []string{"WALLET", "1000"}, reAccept.FindStringSubmatch(sl[0])[1:3])
+	require.Equal(t, "WALLET", reReject.FindStringSubmatch(sl[1])[1])
+}

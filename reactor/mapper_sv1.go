@@ -1,0 +1,363 @@
+package reactor
+
+import (
+	"errors"
+	"net"
+	"strings"
+
+	"forge.lthn.ai/core/go-proxy/nonce"
+	"forge.lthn.ai/core/go-proxy/stratum"
+	"forge.lthn.ai/core/go-proxy/upstream"
+)
+
+// defaultVersionMask is what go-proxy asks SV1 pools for: BIP320's
+// general-purpose bits, the widest mask miners use.
+const defaultVersionMask = 0x1fffe000
+
+// maxSV1Jobs bounds the jobs an SV1 session keeps valid between clean jobs.
+const maxSV1Jobs = 8
+
+// sv1Up is the SV1 part of a mapper: what the pool gave this session and
+// how it is split between miners.
+type sv1Up struct {
+	e1   []byte // the pool's extranonce1
+	n    int    // the pool's extranonce2 size
+	k    int    // prefix bytes per miner (0: one miner per session)
+	mask uint32 // version-rolling mask granted by the pool (0: none)
+
+	diff   float64 // pool share difficulty in force
+	target stratum.SV1Target
+	jobs   []*sv1Job // valid jobs, newest last
+	// line and lineClean are the newest job's mining.notify, with the
+	// pool's clean flag and forced clean (for miners joining).
+	line, lineClean []byte
+
+	hashable bool    // the proxy can verify shares (sha256d family)
+	algo     string  // algorithm label ("sha256d", "scrypt", ...)
+	divider  float64 // hashrate divider of the algorithm
+}
+
+// sv1Job is one pool job with what a share check needs.
+type sv1Job struct {
+	job    stratum.SV1Job
+	bin    *stratum.SV1JobBinary
+	diff   float64 // pool difficulty when the job was issued
+	target stratum.SV1Target
+}
+
+// sv1Login is the handshake of an SV1 pool connection.
+func (mp *mapper) sv1Login(pc *poolConn) upstream.SV1Login {
+	return upstream.SV1Login{
+		User: pc.pool.User, Pass: pc.pool.Pass, Agent: mp.s.cfg.UserAgent,
+		VersionMask: defaultVersionMask, ExtranonceSubscribe: true,
+	}
+}
+
+// prefixBytes chooses the extranonce prefix width k for an extranonce2 of n
+// bytes: 4 if n ≥ 8, 2 if n ≥ 6, 1 if n ≥ 4, else 0 (no splitting: one
+// miner per pool session); miners always keep at least 2 bytes. A
+// configured width is used when it leaves them 2 bytes.
+func prefixBytes(n, override int) int {
+	if override > 0 && n-override >= 2 {
+		return override
+	}
+	switch {
+	case n >= 8:
+		return 4
+	case n >= 6:
+		return 2
+	case n >= 4:
+		return 1
+	}
+	return 0
+}
+
+// algoInfo returns whether the proxy can hash an SV1 pool's algorithm and
+// its hashrate divider (hashes per difficulty-1 share = 2^32 / divider).
+func algoInfo(algo string) (hashable bool, label string, divider float64) {
+	switch strings.ToLower(algo) {
+	case "", "sha256d", "sha256", "sha-256", "btc", "bitcoin":
+		return true, "sha256d", 1
+	case "scrypt":
+		return false, "scrypt", 65536
+	}
+	return false, strings.ToLower(algo), 1
+}
+
+// handleLineSV1 is an SV1 pool's line (loop-only).
+func (pc *poolConn) handleLineSV1(line []byte) bool {
+	mp, s := pc.mp, pc.mp.s
+	var ev upstream.SV1Event[submitTag]
+	err := pc.sv.Handle(&s.parser, line, mono(), &ev)
+	if err != nil {
+		if errors.Is(err, stratum.ErrInvalidJob) {
+			s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
+			return true
+		}
+		s.p.log.Warn("pool connection failed", "pool", pc.pool.URL, "err", err)
+		return false
+	}
+	switch ev.Kind {
+	case upstream.SV1Ready:
+		if pc.swap {
+			mp.swapTo(pc)
+		}
+		if pc != mp.conn {
+			return true
+		}
+		mp.fo.Active()
+		s.fc[mp.family].PoolConnects++
+		s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", s.idx, "extranonce2_size", ev.Size)
+		mp.sv1Session(pc, ev.Extranonce1, ev.Size, ev.VersionMask, ev.Difficulty)
+		if ev.HasJob {
+			mp.sv1SetJob(&ev.Job)
+		}
+	case upstream.SV1Job:
+		if pc == mp.conn {
+			mp.sv1SetJob(&ev.Job)
+		}
+	case upstream.SV1Difficulty:
+		if pc == mp.conn {
+			mp.sv1SetDifficulty(ev.Difficulty)
+		}
+	case upstream.SV1Extranonce:
+		if pc == mp.conn {
+			mp.sv1Session(pc, ev.Extranonce1, ev.Size, pc.sv.VersionMask(), mp.sv.diff)
+		}
+	case upstream.SV1VersionMask:
+		if pc == mp.conn {
+			mp.sv1SetMask(ev.VersionMask)
+		}
+	case upstream.SV1Result:
+		mp.onResultSV1(&ev)
+		pc.closeIfRetired()
+	case upstream.SV1Reconnect:
+		if pc != mp.conn {
+			return true
+		}
+		if len(ev.Host) > 0 && ev.Port > 0 {
+			to := pc.pool
+			to.URL = net.JoinHostPort(string(ev.Host), itoa(ev.Port))
+			mp.redirect = &to
+		}
+		s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL)
+		mp.waitBeforeReconnect = secs(ev.Wait)
+		return false
+	}
+	return true
+}
+
+// sv1Session installs the extranonce of a (new) pool session. Miners keep
+// their prefixes when the width allows; those that subscribed to
+// extranonce updates are told their new extranonce1, the others are asked
+// to reconnect — nobody keeps mining on a dead extranonce.
+func (mp *mapper) sv1Session(pc *poolConn, e1 []byte, n int, mask uint32, diff float64) {
+	s, sv := mp.s, mp.sv
+	k := prefixBytes(n, s.cfg.SV1PrefixBytes)
+	if mp.kind == kindSV1Pass {
+		k = 0
+	}
+	changed := sv.e1 != nil
+	widthChanged := changed && k != sv.k
+	sv.e1 = append(sv.e1[:0], e1...)
+	sv.n, sv.k = n, k
+	sv.jobs = sv.jobs[:0]
+	sv.line, sv.lineClean = sv.line[:0], sv.lineClean[:0]
+	if widthChanged || mp.table == nil {
+		old := mp.table
+		mp.table = nonce.NewTable[miner](uint64(1) << (8 * uint(k)))
+		if old != nil {
+			old.Each(func(_ uint32, m *miner) { m.sv1Reconnect() })
+		}
+	}
+	mp.state = mapperActive
+	mp.sv1SetDifficulty(diff)
+	mp.sv1SetMask(mask)
+	if changed && !widthChanged {
+		mp.table.Each(func(slot uint32, m *miner) { m.sv1NewExtranonce(mp, slot) })
+	}
+	s.sv1Drain()
+}
+
+// sv1SetDifficulty records the pool's difficulty; miners get it with the
+// next job.
+func (mp *mapper) sv1SetDifficulty(d float64) {
+	sv := mp.sv
+	if d <= 0 || d == sv.diff {
+		return
+	}
+	t, ok := stratum.SV1TargetFromDifficulty(d)
+	if !ok {
+		return
+	}
+	sv.diff, sv.target = d, t
+}
+
+// sv1SetMask relays a changed version-rolling mask to the miners.
+func (mp *mapper) sv1SetMask(mask uint32) {
+	if mask == mp.sv.mask {
+		return
+	}
+	mp.sv.mask = mask
+	if mp.table != nil {
+		mp.table.Each(func(_ uint32, m *miner) { m.sv1MaskChanged(mask) })
+	}
+}
+
+// sv1SetJob installs a pool job and sends it to every miner of the session.
+func (mp *mapper) sv1SetJob(j *stratum.SV1Job) {
+	s, sv := mp.s, mp.sv
+	bin, err := j.Binary()
+	if err != nil {
+		s.p.warnLimited("unusable job from pool", "err", err)
+		return
+	}
+	e := &sv1Job{job: *j, bin: bin, diff: sv.diff, target: sv.target}
+	if j.CleanJobs {
+		clear(sv.jobs)
+		sv.jobs = sv.jobs[:0]
+		if mp.table != nil {
+			mp.table.Release()
+		}
+	} else if len(sv.jobs) >= maxSV1Jobs {
+		copy(sv.jobs, sv.jobs[1:])
+		sv.jobs = sv.jobs[:len(sv.jobs)-1]
+	}
+	sv.jobs = append(sv.jobs, e)
+	sv.line = stratum.AppendSV1Notify(sv.line[:0], j, j.CleanJobs)
+	sv.lineClean = stratum.AppendSV1Notify(sv.lineClean[:0], j, true)
+	mp.hasJob = true
+	mp.jobSeq++
+	mp.job.Algo = sv.algo
+	if mp.table != nil {
+		mp.table.Each(mp.sendJobFn)
+	}
+}
+
+// sv1FindJob returns the valid job with this id, or nil.
+func (mp *mapper) sv1FindJob(id []byte) *sv1Job {
+	for i := len(mp.sv.jobs) - 1; i >= 0; i-- {
+		if mp.sv.jobs[i].job.JobID == string(id) {
+			return mp.sv.jobs[i]
+		}
+	}
+	return nil
+}
+
+// onResultSV1 routes an SV1 pool's answer to the miner.
+func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
+	s := mp.s
+	t := &ev.Pending.Tag
+	m := t.m
+	alive := m.state == stateReady
+	if ev.Accepted {
+		lat := mono() - ev.Pending.Sent
+		s.recordAccept(m, t.diff, t.hashes, t.actual, durationNs(lat))
+		if alive {
+			s.out = stratum.AppendSV1BoolReply(s.out[:0], &t.id, true)
+			m.send(s.out)
+		}
+		if h := s.p.hooks.OnAccept; h != nil {
+			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Latency: durationNs(lat)})
+		}
+		return
+	}
+	s.fc[m.family].Rejected++
+	s.workerRejected(m)
+	if alive {
+		code := ev.Code
+		if code == 0 {
+			code = stratum.SV1CodeOther
+		}
+		s.out = stratum.AppendSV1ErrorReply(s.out[:0], &t.id, &stratum.SV1Error{Code: code, Message: b2s(ev.Message)})
+		m.send(s.out)
+	}
+	if h := s.p.hooks.OnReject; h != nil {
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Reason: string(ev.Message)})
+	}
+}
+
+// routeSV1 places an SV1 miner on a session with a free prefix. It returns
+// false when the miner must wait for a session that is still connecting
+// (it is queued and answered when one is ready) and refuses it when the
+// proxy is full.
+func (s *shard) routeSV1(m *miner) (placed, full bool) {
+	for _, mp := range s.mappers {
+		if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state == mapperActive && mp.table != nil && mp.sv.e1 != nil {
+			if mp.addSV1Miner(m) {
+				return true, false
+			}
+		}
+	}
+	s.sv1Wait = append(s.sv1Wait, m)
+	m.sv.queued = true
+	for _, mp := range s.mappers {
+		if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state != mapperActive && mp.state != mapperClosed {
+			return false, false // one is connecting: it will take the queue
+		}
+	}
+	if len(s.p.enabledPools(s.cfg, FamilySV1)) == 0 || !s.p.reserveUpstream() {
+		s.dequeueSV1(m)
+		return false, true
+	}
+	s.newMapper(FamilySV1, kindSV1Agg)
+	return false, false
+}
+
+// addSV1Miner gives m a prefix on the session.
+func (mp *mapper) addSV1Miner(m *miner) bool {
+	slot, ok := mp.table.Add(m)
+	if !ok {
+		return false
+	}
+	m.fixed, m.mp = slot, mp
+	m.sv1SetExtranonce(mp, slot)
+	return true
+}
+
+// sv1Drain places queued miners on sessions that have room, opening
+// another session when every ready one is full.
+func (s *shard) sv1Drain() {
+	for len(s.sv1Wait) > 0 {
+		m := s.sv1Wait[0]
+		placed := false
+		for _, mp := range s.mappers {
+			if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state == mapperActive && mp.table != nil && mp.addSV1Miner(m) {
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			for _, mp := range s.mappers {
+				if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state != mapperActive && mp.state != mapperClosed {
+					return // wait for it
+				}
+			}
+			if !s.p.reserveUpstream() {
+				for _, w := range s.sv1Wait {
+					w.sv.queued = false
+					w.sv1Refuse(stratum.MsgProxyFull)
+				}
+				s.sv1Wait = s.sv1Wait[:0]
+				return
+			}
+			s.newMapper(FamilySV1, kindSV1Agg)
+			return
+		}
+		s.dequeueSV1(m)
+		m.sv1Placed()
+	}
+}
+
+// dequeueSV1 removes m from the wait queue.
+func (s *shard) dequeueSV1(m *miner) {
+	for i, w := range s.sv1Wait {
+		if w == m {
+			copy(s.sv1Wait[i:], s.sv1Wait[i+1:])
+			s.sv1Wait[len(s.sv1Wait)-1] = nil
+			s.sv1Wait = s.sv1Wait[:len(s.sv1Wait)-1]
+			break
+		}
+	}
+	m.sv.queued = false
+}

@@ -1,0 +1,453 @@
+package reactor
+
+import (
+	"crypto/subtle"
+
+	"forge.lthn.ai/core/go-proxy/upstream"
+	"encoding/binary"
+	"hash/maphash"
+	"time"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
+)
+
+// sv1Miner is the stratum v1 state of a miner (nil for CryptoNote ones).
+type sv1Miner struct {
+	subscribed, authorized bool
+	xsub                   bool // asked for mining.set_extranonce updates
+	queued                 bool // waiting for a pool session
+	subPending             bool // subscribe answered once placed
+	subID                  stratum.RequestID
+	minerMask              uint32 // mask the miner asked for (0: no rolling)
+	mask                   uint32 // mask granted
+	e1                     [2 * stratum.MaxSV1ExtranonceSize]byte
+	e1n                    uint8
+	e2size                 int
+	diff                   float64 // difficulty last sent
+	custom                 float64 // requested difficulty (+N, suggest, custom-diff)
+	target                 stratum.SV1Target
+	session                string // subscribe's session id (passthrough resume)
+	dup                    [32]uint64
+	dupPos                 int
+}
+
+// errSV1Gateway answers shares while no pool session can take them.
+var errSV1Gateway = &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: stratum.MsgBadGateway}
+
+// errSV1AlreadySubscribed answers a second subscribe.
+var errSV1AlreadySubscribed = &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: "Already subscribed"}
+
+var dupSeed = maphash.MakeSeed()
+
+// handleSV1 serves one stratum v1 request (loop-only).
+func (m *miner) handleSV1(line []byte) bool {
+	s := m.s
+	if m.sv == nil {
+		m.sv = &sv1Miner{}
+	}
+	req := &s.sv1Req
+	switch err := stratum.ParseSV1Request(&s.parser, line, req); err {
+	case nil:
+	case stratum.ErrBadID:
+		m.replySV1Error(&stratum.NullID, stratum.ErrSV1Other)
+		return true
+	default:
+		s.fc[0].BadLines++
+		return false
+	}
+	switch req.Method {
+	case stratum.SV1MethodSubscribe:
+		m.sv1Subscribe(req)
+	case stratum.SV1MethodAuthorize:
+		m.sv1Authorize(req)
+	case stratum.SV1MethodConfigure:
+		m.sv1Configure(req)
+	case stratum.SV1MethodExtranonceSubscribe:
+		m.sv.xsub = true
+		m.replySV1Bool(&req.ID, true)
+	case stratum.SV1MethodSuggestDifficulty:
+		if err := req.SuggestDifficulty.Validate(); err != nil {
+			m.replySV1Error(&req.ID, err.(*stratum.SV1Error))
+			break
+		}
+		m.sv1SetCustom(req.SuggestDifficulty.Difficulty)
+		m.replySV1Bool(&req.ID, true)
+	case stratum.SV1MethodSubmit:
+		m.sv1Submit(req)
+	default:
+		m.replySV1Error(&req.ID, stratum.ErrSV1UnknownMethod)
+	}
+	return true
+}
+
+func (m *miner) replySV1Bool(id *stratum.RequestID, v bool) {
+	s := m.s
+	s.out = stratum.AppendSV1BoolReply(s.out[:0], id, v)
+	m.send(s.out)
+}
+
+func (m *miner) replySV1Error(id *stratum.RequestID, e *stratum.SV1Error) {
+	s := m.s
+	s.out = stratum.AppendSV1ErrorReply(s.out[:0], id, e)
+	m.send(s.out)
+}
+
+// sv1Subscribe answers mining.subscribe once the miner has an extranonce:
+// at once when a pool session has room, otherwise when one is ready.
+func (m *miner) sv1Subscribe(req *stratum.SV1Request) {
+	s, sv := m.s, m.sv
+	if sv.subscribed {
+		m.replySV1Error(&req.ID, errSV1AlreadySubscribed)
+		return
+	}
+	sub := &req.Subscribe
+	sub.Sanitize()
+	m.agent = s.intern(sub.UserAgent)
+	sv.session = string(sub.SessionID)
+	sv.subscribed, sv.subID, sv.subPending = true, req.ID, true
+	if m.session[0] == 0 {
+		m.newSession()
+	}
+	if s.cfg.SV1Mode == "passthrough" {
+		// The account (and so the pool) is known only at authorize.
+		m.sv1PassthroughSubscribe()
+		return
+	}
+	placed, full := s.routeSV1(m)
+	switch {
+	case full:
+		m.sv1Refuse(stratum.MsgProxyFull)
+	case placed:
+		m.sv1Placed()
+	default:
+		// Queued for a session still connecting: wait like WaitReady.
+		m.deadline = s.now + int64(s.cfg.IdleTimeout)
+	}
+}
+
+// sv1Placed runs when the miner got a session: answer the subscribe and
+// start mining if it is authorized.
+func (m *miner) sv1Placed() {
+	sv := m.sv
+	if sv.subPending {
+		sv.subPending = false
+		s := m.s
+		s.out = stratum.AppendSV1SubscribeReply(s.out[:0], &sv.subID, m.session[:], sv.e1[:sv.e1n], sv.e2size)
+		m.send(s.out)
+	}
+	if sv.authorized {
+		m.sv1Start()
+	}
+}
+
+// sv1Refuse answers a pending subscribe with an error and closes.
+func (m *miner) sv1Refuse(msg string) {
+	if m.sv.subPending {
+		m.sv.subPending = false
+		m.replySV1Error(&m.sv.subID, &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: msg})
+	}
+	m.close()
+}
+
+// sv1SetExtranonce computes the miner's extranonce1 (the session's
+// extranonce1 followed by its k-byte prefix) and extranonce2 size.
+func (m *miner) sv1SetExtranonce(mp *mapper, slot uint32) {
+	sv, up := m.sv, mp.sv
+	e1 := append(sv.e1[:0], up.e1...)
+	var p [4]byte
+	binary.BigEndian.PutUint32(p[:], slot)
+	e1 = append(e1, p[4-up.k:]...)
+	sv.e1n = uint8(len(e1))
+	sv.e2size = up.n - up.k
+	if sv.minerMask != 0 && sv.mask != sv.minerMask&up.mask {
+		m.sv1MaskChanged(up.mask)
+	}
+}
+
+// sv1NewExtranonce tells the miner about a changed session extranonce, or
+// asks it to reconnect when it cannot be told.
+func (m *miner) sv1NewExtranonce(mp *mapper, slot uint32) {
+	if !m.sv.xsub {
+		m.sv1Reconnect()
+		return
+	}
+	m.sv1SetExtranonce(mp, slot)
+	s := m.s
+	s.out = stratum.AppendSV1SetExtranonce(s.out[:0], m.sv.e1[:m.sv.e1n], m.sv.e2size)
+	m.send(s.out)
+}
+
+// sv1Reconnect asks the miner to reconnect to the proxy and closes it.
+func (m *miner) sv1Reconnect() {
+	s := m.s
+	s.out = stratum.AppendSV1Reconnect(s.out[:0], "", 0, 0)
+	m.send(s.out)
+	m.close()
+}
+
+// sv1MaskChanged applies a session's new version-rolling mask.
+func (m *miner) sv1MaskChanged(up uint32) {
+	sv := m.sv
+	if sv.minerMask == 0 {
+		return
+	}
+	mask := sv.minerMask & up
+	if mask == sv.mask {
+		return
+	}
+	sv.mask = mask
+	if sv.subscribed {
+		s := m.s
+		s.out = stratum.AppendSV1SetVersionMask(s.out[:0], mask)
+		m.send(s.out)
+	}
+}
+
+// sv1Configure answers BIP310 mining.configure.
+func (m *miner) sv1Configure(req *stratum.SV1Request) {
+	s, sv, c := m.s, m.sv, &req.Configure
+	if err := c.Validate(); err != nil {
+		m.replySV1Error(&req.ID, err.(*stratum.SV1Error))
+		return
+	}
+	res := stratum.SV1ConfigureResult{Requested: c.Extensions}
+	if c.Extensions&stratum.SV1ExtVersionRolling != 0 {
+		up := uint32(defaultVersionMask)
+		if m.mp != nil && m.mp.sv != nil && m.mp.sv.e1 != nil {
+			up = m.mp.sv.mask
+		}
+		sv.minerMask = c.VersionMask
+		sv.mask = c.VersionMask & up
+		res.VersionRolling, res.VersionMask = sv.mask != 0, sv.mask
+	}
+	if c.Extensions&stratum.SV1ExtMinimumDifficulty != 0 {
+		if c.MinimumDifficulty > 0 {
+			m.sv1SetCustom(c.MinimumDifficulty)
+		}
+		res.MinimumDifficulty = true
+	}
+	if c.Extensions&stratum.SV1ExtSubscribeExtranonce != 0 {
+		sv.xsub, res.SubscribeExtranonce = true, true
+	}
+	s.out = stratum.AppendSV1ConfigureReply(s.out[:0], &req.ID, &res)
+	m.send(s.out)
+}
+
+// sv1SetCustom records a difficulty the miner asked for (suggest,
+// minimum-difficulty, "+N", custom-diff); it applies below the pool's.
+func (m *miner) sv1SetCustom(d float64) {
+	t, ok := stratum.SV1TargetFromDifficulty(d)
+	if !ok {
+		return
+	}
+	m.sv.custom, m.sv.target = d, t
+}
+
+// sv1Authorize answers mining.authorize (aggregate mode: any name, the
+// pool sees the proxy's own account).
+func (m *miner) sv1Authorize(req *stratum.SV1Request) {
+	s, sv, a := m.s, m.sv, &req.Authorize
+	if err := a.Validate(); err != nil {
+		m.replySV1Error(&req.ID, stratum.ErrSV1Unauthorized)
+		return
+	}
+	if sv.authorized {
+		m.replySV1Bool(&req.ID, true) // another worker on the same connection
+		return
+	}
+	if s.cfg.AccessPassword != "" && subtle.ConstantTimeCompare(a.Pass, []byte(s.cfg.AccessPassword)) != 1 {
+		m.replySV1Error(&req.ID, stratum.ErrSV1Unauthorized)
+		m.close()
+		return
+	}
+	user, suffix := ParseDiffSuffix(a.User)
+	if suffix != 0 {
+		m.sv1SetCustom(float64(suffix))
+	} else if s.cfg.CustomDiff != 0 && sv.custom == 0 {
+		m.sv1SetCustom(float64(s.cfg.CustomDiff))
+	}
+	m.user = s.intern(user)
+	m.worker = s.workerName(m, a.Pass)
+	if s.cfg.SV1Mode == "passthrough" {
+		m.sv1AuthorizePassthrough(req, user)
+		return
+	}
+	sv.authorized = true
+	s.workerLogin(m)
+	if h := s.p.hooks.OnLogin; h != nil {
+		h(m.event())
+	}
+	m.replySV1Bool(&req.ID, true)
+	if sv.subscribed && !sv.subPending && m.mp != nil {
+		m.sv1Start()
+	} else {
+		m.state = stateWaitReady
+		m.deadline = s.now + int64(s.cfg.IdleTimeout)
+	}
+}
+
+// sv1Start sends a subscribed, authorized, placed miner its difficulty and
+// the session's newest job (clean), once the session has one.
+func (m *miner) sv1Start() {
+	s, mp := m.s, m.mp
+	if mp == nil || len(mp.sv.jobs) == 0 {
+		m.state = stateWaitReady
+		m.deadline = s.now + int64(s.cfg.IdleTimeout)
+		return
+	}
+	m.sv.diff = m.sv1Difficulty(mp)
+	s.out = stratum.AppendSV1SetDifficulty(s.out[:0], m.sv.diff)
+	m.send(s.out)
+	m.send(mp.sv.lineClean)
+	m.state = stateReady
+	m.lastSeen = s.now
+	s.workerMapper(m, mp)
+}
+
+// sv1Difficulty is the difficulty the miner works at: its own when lower
+// than the pool's, the pool's otherwise.
+func (m *miner) sv1Difficulty(mp *mapper) float64 {
+	if c := m.sv.custom; c > 0 && c < mp.sv.diff {
+		return c
+	}
+	return mp.sv.diff
+}
+
+// sv1SendJob sends the session's newest job to the miner (fan-out).
+func (m *miner) sv1SendJob(mp *mapper) {
+	switch m.state {
+	case stateWaitReady:
+		if m.sv.authorized && !m.sv.subPending {
+			m.sv1Start()
+		}
+	case stateReady:
+		if d := m.sv1Difficulty(mp); d != m.sv.diff {
+			m.sv.diff = d
+			s := m.s
+			s.out = stratum.AppendSV1SetDifficulty(s.out[:0], d)
+			m.send(s.out)
+			if m.wk != nil {
+				m.wk.Difficulty = d
+			}
+		}
+		m.send(mp.sv.line)
+	}
+}
+
+// sv1Submit checks a share locally (job, duplicate, and for sha256d pools
+// the real header hash against the miner's and the pool's targets), answers
+// what it can, and forwards the rest with the miner's prefix.
+func (m *miner) sv1Submit(req *stratum.SV1Request) {
+	s, sv, sub := m.s, m.sv, &req.Submit
+	switch {
+	case !sv.subscribed:
+		m.sv1Invalid(&req.ID, stratum.ErrSV1NotSubscribed)
+		return
+	case !sv.authorized:
+		m.sv1Invalid(&req.ID, stratum.ErrSV1Unauthorized)
+		return
+	case m.state != stateReady || m.mp == nil:
+		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
+		return
+	}
+	mp := m.mp
+	m.lastSeen = s.now
+	s.workerSubmitted(m, sv.diff)
+	if err := sub.Validate(sv.e2size, sv.mask); err != nil {
+		m.sv1Invalid(&req.ID, err.(*stratum.SV1Error))
+		return
+	}
+	job := mp.sv1FindJob(sub.JobID)
+	if job == nil {
+		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
+		return
+	}
+	if m.sv1Duplicate(sub) {
+		m.sv1Invalid(&req.ID, stratum.ErrSV1Duplicate)
+		return
+	}
+	var actual float64
+	if mp.sv.hashable {
+		e2, _ := stratum.DecodeHex(s.e2[:0], sub.Extranonce2)
+		h := s.hasher.ShareHash(job.bin, sv.e1[:sv.e1n], e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
+		actual = stratum.SV1HashDifficulty(&h)
+		if !job.target.Meets(&h) {
+			if sv.custom > 0 && sv.custom < job.diff && sv.target.Meets(&h) {
+				m.sv1LocalAccept(&req.ID, sv.custom, actual)
+				return
+			}
+			m.sv1Invalid(&req.ID, stratum.ErrSV1LowDifficulty)
+			return
+		}
+	}
+	if !mp.canSubmit() {
+		m.sv1Invalid(&req.ID, errSV1Gateway)
+		return
+	}
+	pc := mp.conn
+	tag := submitTag{m: m, id: req.ID, diff: job.diff, hashes: job.diff * hashesPerDiff / mp.sv.divider, actual: uint64(actual)}
+	prefix := sv.e1[len(mp.sv.e1):sv.e1n]
+	var evicted upstream.Pending[submitTag]
+	var wasEvicted bool
+	s.out, evicted, wasEvicted = pc.sv.AppendSubmit(s.out[:0], tag, prefix, sub, mono())
+	pc.write(s.out)
+	if wasEvicted {
+		mp.failSubmit(evicted, stratum.MsgPoolTimeout)
+	}
+}
+
+// hashesPerDiff is the hashes behind a difficulty-1 sha256d share.
+const hashesPerDiff = 1 << 32
+
+// sv1Duplicate reports (and remembers) a share already seen recently.
+func (m *miner) sv1Duplicate(sub *stratum.SV1Submit) bool {
+	var h maphash.Hash
+	h.SetSeed(dupSeed)
+	h.Write(sub.JobID)
+	h.WriteByte(0)
+	h.Write(sub.Extranonce2)
+	h.WriteByte(0)
+	h.Write(sub.NTime)
+	h.Write(sub.Nonce)
+	h.Write(sub.VersionBits)
+	k := h.Sum64()
+	sv := m.sv
+	for _, d := range sv.dup {
+		if d == k {
+			return true
+		}
+	}
+	sv.dup[sv.dupPos] = k
+	sv.dupPos = (sv.dupPos + 1) % len(sv.dup)
+	return false
+}
+
+// sv1Invalid answers a share the proxy rejects itself and counts it.
+func (m *miner) sv1Invalid(id *stratum.RequestID, e *stratum.SV1Error) {
+	s := m.s
+	s.fc[m.family].Invalid++
+	s.workerInvalid(m)
+	m.replySV1Error(id, e)
+	if h := s.p.hooks.OnReject; h != nil {
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Local: true, Reason: e.Message})
+	}
+}
+
+// sv1LocalAccept answers true for a share meeting the miner's difficulty
+// but not the pool's; it is not forwarded.
+func (m *miner) sv1LocalAccept(id *stratum.RequestID, diff, actual float64) {
+	s := m.s
+	c := &s.fc[m.family]
+	c.CustomAccepted++
+	hashes := diff * hashesPerDiff / m.mp.sv.divider
+	c.CustomHashes += hashes
+	if s.cfg.CustomDiffStats {
+		s.recordAccept(m, diff, hashes, uint64(actual), 0)
+	}
+	m.replySV1Bool(id, true)
+	if h := s.p.hooks.OnAccept; h != nil {
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(diff), Actual: uint64(actual), Local: true})
+	}
+}
+
+func durationNs(ns int64) time.Duration { return time.Duration(ns) }

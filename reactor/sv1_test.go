@@ -1,0 +1,239 @@
+package reactor
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/upstream"
+)
+
+func TestSV1_Aggregate_Good(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	p, addr := startProxy(t, sv1Config(pool.Addr()))
+	miners := make([]*sv1TestMiner, 3)
+	for i := range miners {
+		miners[i] = dialSV1(t, addr)
+		miners[i].login("farm.rig"+string(rune('a'+i)), 0)
+		require.Equal(t, 8-4, miners[i].e2size, "pool e2 size 8 → 4-byte prefix, 4 left for the miner")
+	}
+	for _, m := range miners {
+		r := m.submit()
+		require.Equal(t, "true", string(r.Result), r.raw)
+	}
+	st := pool.Stats()
+	require.Equal(t, int64(3), st.Accepted)
+	require.Zero(t, st.Rejected)
+	require.Equal(t, 1, len(pool.Sessions()), "three miners, one pool connection")
+	eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].Accepted == 3 }, "SV1 shares counted")
+}
+
+func TestSV1_Aggregate_Ugly(t *testing.T) {
+	// 300 SV1 miners: zero invalid shares at a pool that verifies every
+	// share, and no two miners with overlapping extranonce space.
+	var mu sync.Mutex
+	pool := startSV1Pool(t, sv1pool.Config{})
+	_, addr := startProxy(t, sv1Config(pool.Addr()))
+	miners := make([]*sv1TestMiner, 300)
+	for i := range miners {
+		miners[i] = dialSV1(t, addr)
+		miners[i].login("farm.rig", 0)
+	}
+	byE1 := map[string]bool{}
+	for _, m := range miners {
+		mu.Lock()
+		k := string(m.e1)
+		require.False(t, byE1[k], "two miners got extranonce1 %x", m.e1)
+		byE1[k] = true
+		mu.Unlock()
+	}
+	// Same width prefixes: no extranonce1 is a prefix of another.
+	for a := range byE1 {
+		for b := range byE1 {
+			if a != b {
+				require.False(t, bytes.HasPrefix([]byte(a), []byte(b)))
+			}
+		}
+	}
+	for _, m := range miners {
+		r := m.submit()
+		require.Equal(t, "true", string(r.Result), r.raw)
+	}
+	st := pool.Stats()
+	require.Equal(t, int64(300), st.Accepted)
+	require.Zero(t, st.Rejected)
+	require.Zero(t, st.Duplicates)
+	require.Zero(t, st.LowDiff)
+	require.Empty(t, pool.Overlaps())
+}
+
+func TestSV1_VersionRolling_Good(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{VersionRolling: true})
+	_, addr := startProxy(t, sv1Config(pool.Addr()))
+	m := dialSV1(t, addr)
+	m.login("rig", 0xffffffff)
+	require.Equal(t, uint32(0x1fffe000), m.mask, "the AND of the pool's and the miner's masks")
+	for i := 0; i < 5; i++ {
+		r := m.submit()
+		require.Equal(t, "true", string(r.Result), r.raw)
+	}
+	require.Equal(t, int64(5), pool.Stats().Accepted)
+	// Bits outside the mask are refused locally.
+	e2, ntime, nonce, _ := m.share()
+	r := m.submitRaw(m.job.JobID, e2, ntime, nonce, 0x00000001)
+	require.Equal(t, 20, r.errCode(), r.raw)
+	require.Equal(t, int64(5), pool.Stats().Submits)
+}
+
+func TestSV1_SetExtranonce_Ugly(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	_, addr := startProxy(t, sv1Config(pool.Addr()))
+	subscribed := dialSV1(t, addr)
+	subscribed.xsub = true
+	subscribed.login("rig.a", 0)
+	plain := dialSV1(t, addr)
+	plain.login("rig.b", 0)
+	oldE1 := append([]byte(nil), subscribed.e1...)
+	require.Equal(t, 1, pool.SetExtranonce(nil), "the proxy's session subscribed to extranonce updates")
+	// The subscribed miner is told its new extranonce1 and keeps mining.
+	for {
+		if l := subscribed.read(); l.Method == "mining.set_extranonce" {
+			break
+		}
+	}
+	require.NotEqual(t, oldE1, subscribed.e1)
+	subscribed.waitJob()
+	r := subscribed.submit()
+	require.Equal(t, "true", string(r.Result), r.raw)
+	// The other one is asked to reconnect, then closed.
+	for {
+		l := plain.read()
+		if l.Method == "client.reconnect" {
+			break
+		}
+	}
+	_ = plain.c.SetReadDeadline(deadlineIn(5))
+	_, err := plain.r.ReadString('\n')
+	require.Error(t, err, "closed after client.reconnect")
+	require.Zero(t, pool.Stats().Rejected)
+}
+
+func TestSV1_LocalRejects_Bad(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	p, addr := startProxy(t, sv1Config(pool.Addr()))
+	m := dialSV1(t, addr)
+	m.login("rig", 0)
+	e2, ntime, nonce, vbits := m.share()
+	first := m.job.JobID
+	require.Equal(t, "true", string(m.submitRaw(first, e2, ntime, nonce, vbits).Result))
+	r := m.submitRaw(first, e2, ntime, nonce, vbits)
+	require.Equal(t, 22, r.errCode(), "duplicate answered locally: "+r.raw)
+	r = m.submitRaw(first, e2, ntime, nonce+1, vbits)
+	require.Equal(t, 23, r.errCode(), "low difficulty answered locally (a neighbouring nonce misses the target): "+r.raw)
+	pool.BroadcastJob(true)
+	m.waitJob()
+	e2, ntime, nonce, vbits = m.share()
+	r = m.submitRaw(first, e2, ntime, nonce, vbits)
+	require.Equal(t, 21, r.errCode(), "a job retired by clean_jobs: "+r.raw)
+	r = m.submitRaw(m.job.JobID, e2[:1], ntime, nonce, vbits)
+	require.Equal(t, 20, r.errCode(), "wrong extranonce2 size: "+r.raw)
+	require.Equal(t, int64(1), pool.Stats().Submits, "only the good share reached the pool")
+	eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].Invalid == 4 }, "invalid shares counted")
+}
+
+func TestSV1_Requests_Bad(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	_, addr := startProxy(t, sv1Config(pool.Addr()))
+	m := dialSV1(t, addr)
+	r := m.reply(m.send(`"method":"mining.submit","params":["w","j","00000000","00000000","00000000"]}`))
+	require.Equal(t, 25, r.errCode(), "not subscribed")
+	r = m.reply(m.send(`"method":"mining.subscribe","params":["x"]}`))
+	require.Empty(t, r.Error)
+	r = m.reply(m.send(`"method":"mining.submit","params":["w","j","00000000","00000000","00000000"]}`))
+	require.Equal(t, 24, r.errCode(), "not authorized")
+	r = m.reply(m.send(`"method":"mining.get_transactions","params":[]}`))
+	require.Equal(t, 20, r.errCode(), "unknown method")
+	r = m.reply(m.send(`"method":"mining.authorize","params":[42,"x"]}`))
+	require.Equal(t, 24, r.errCode(), "a user that is not a string")
+	r = m.reply(m.send(`"method":"mining.suggest_difficulty","params":[-5]}`))
+	require.Equal(t, 20, r.errCode())
+}
+
+func TestSV1_CustomDifficulty_Good(t *testing.T) {
+	// The miner asks for a quarter of the pool's difficulty: shares between
+	// the two are answered locally and never forwarded.
+	pool := startSV1Pool(t, sv1pool.Config{})
+	p, addr := startProxy(t, sv1Config(pool.Addr()))
+	m := dialSV1(t, addr)
+	id := m.send(`"method":"mining.suggest_difficulty","params":[%v]}`, tinyDiff/4)
+	m.reply(id)
+	m.login("rig", 0)
+	require.Equal(t, tinyDiff/4, m.diff)
+	for i := 0; i < 20; i++ {
+		r := m.submit()
+		require.Equal(t, "true", string(r.Result), r.raw)
+	}
+	st := pool.Stats()
+	require.Less(t, st.Submits, int64(20))
+	require.Equal(t, st.Submits, st.Accepted, "everything forwarded met the pool's difficulty")
+	eventually(t, func() bool {
+		c := p.Summary().ByFamily[FamilySV1]
+		return c.CustomAccepted+uint64(st.Accepted) == 20
+	}, "local accepts counted")
+}
+
+func TestSV1_MixedFamilies_Good(t *testing.T) {
+	// One port, both families; each goes to pools of its own family only.
+	cnPool := startPool(t, mockpool.Config{})
+	svPool := startSV1Pool(t, sv1pool.Config{})
+	cfg := sv1Config(svPool.Addr())
+	cfg.Pools = append(cfg.Pools, upstream.PoolConfig{URL: cnPool.Addr(), User: "W"})
+	p, addr := startProxy(t, cfg)
+	sv := dialSV1(t, addr)
+	sv.login("asic-1", 0)
+	cn := dialMiner(t, addr)
+	require.Nil(t, cn.login("WALLET").Error)
+	require.Equal(t, "true", string(sv.submit().Result))
+	require.Nil(t, cn.submit().Error)
+	require.Equal(t, int64(1), svPool.Stats().Accepted)
+	require.Equal(t, int64(1), cnPool.Stats().Accepted)
+	require.Zero(t, cnPool.Stats().Submits-1)
+	for _, s := range svPool.Sessions() {
+		require.Equal(t, "proxyacct", s.User, "the SV1 pool only ever saw the SV1 session")
+	}
+	miners, err := p.Miners(waitCtx(t))
+	require.NoError(t, err)
+	fams := map[Family]int{}
+	for _, mv := range miners {
+		fams[mv.Family]++
+	}
+	require.Equal(t, map[Family]int{FamilyCryptoNote: 1, FamilySV1: 1}, fams)
+}
+
+func TestSV1_WrongFamily_Bad(t *testing.T) {
+	// Only a CryptoNote pool: an SV1 miner is refused, never sent there.
+	cnPool := startPool(t, mockpool.Config{})
+	cfg := baseConfig(cnPool.Addr())
+	_, addr := startProxy(t, cfg)
+	m := dialSV1(t, addr)
+	r := m.reply(m.send(`"method":"mining.subscribe","params":["cgminer/4.12.0"]}`))
+	require.Equal(t, 20, r.errCode(), r.raw)
+	require.Zero(t, cnPool.Stats().Requests-cnPool.Stats().Requests)
+	require.Equal(t, 1, cnPool.Stats().Logins, "only the proxy's own CryptoNote session")
+}
+
+func TestSV1_PinnedBind_Bad(t *testing.T) {
+	// A bind pinned to cryptonote treats SV1 lines as CryptoNote: unknown method.
+	cnPool := startPool(t, mockpool.Config{})
+	port, _ := freePort()
+	cfg := baseConfig(cnPool.Addr())
+	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: port, Family: "cryptonote"}}
+	_, addr := startProxy(t, cfg)
+	m := dialMiner(t, addr)
+	m.send(`{"id":1,"method":"mining.subscribe","params":[]}`)
+	require.Equal(t, "Invalid method", m.readReply().Error.Message)
+}
