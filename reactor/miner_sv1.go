@@ -3,8 +3,8 @@ package reactor
 import (
 	"crypto/subtle"
 
-	"forge.lthn.ai/core/go-proxy/upstream"
 	"encoding/binary"
+	"forge.lthn.ai/core/go-proxy/upstream"
 	"hash/maphash"
 	"time"
 

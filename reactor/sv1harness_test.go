@@ -63,19 +63,19 @@ func (l sv1Line) errCode() int {
 
 // sv1Miner is a scripted stratum v1 miner that really searches nonces.
 type sv1TestMiner struct {
-	t       testing.TB
-	c       net.Conn
-	r       *bufio.Reader
-	nextID  int
-	e1      []byte
-	e2size  int
-	diff    float64
-	mask    uint32
-	job     stratum.SV1Job
-	bin     *stratum.SV1JobBinary
-	e2      uint64
-	hasher  stratum.SV1Hasher
-	xsub    bool
+	t      testing.TB
+	c      net.Conn
+	r      *bufio.Reader
+	nextID int
+	e1     []byte
+	e2size int
+	diff   float64
+	mask   uint32
+	job    stratum.SV1Job
+	bin    *stratum.SV1JobBinary
+	e2     uint64
+	hasher stratum.SV1Hasher
+	xsub   bool
 }
 
 func dialSV1(t testing.TB, addr string) *sv1TestMiner {
