@@ -157,8 +157,7 @@ func (mp *mapper) sv1Session(pc *poolConn, e1 []byte, n int, mask uint32, diff f
 	if mp.kind == kindSV1Pass {
 		k = 0
 	}
-	changed := sv.e1 != nil
-	widthChanged := changed && k != sv.k
+	widthChanged := sv.e1 != nil && k != sv.k
 	sv.e1 = append(sv.e1[:0], e1...)
 	sv.n, sv.k = n, k
 	sv.jobs = sv.jobs[:0]
@@ -173,8 +172,8 @@ func (mp *mapper) sv1Session(pc *poolConn, e1 []byte, n int, mask uint32, diff f
 	mp.state = mapperActive
 	mp.sv1SetDifficulty(diff)
 	mp.sv1SetMask(mask)
-	if changed && !widthChanged {
-		mp.table.Each(func(slot uint32, m *miner) { m.sv1NewExtranonce(mp, slot) })
+	if !widthChanged {
+		mp.table.Each(func(slot uint32, m *miner) { m.sv1Align(mp, slot) })
 	}
 	s.sv1Drain()
 }

@@ -164,6 +164,26 @@ func (m *miner) sv1SetExtranonce(mp *mapper, slot uint32) {
 	}
 }
 
+// sv1Align brings the miner's extranonce in line with its session after a
+// (re)connection or an extranonce change; nothing is sent when it already
+// matches.
+func (m *miner) sv1Align(mp *mapper, slot uint32) {
+	sv, up := m.sv, mp.sv
+	if sv.e2size == up.n-up.k && int(sv.e1n) == len(up.e1)+up.k &&
+		string(sv.e1[:len(up.e1)]) == string(up.e1) && sv.subscribed && !sv.subPending {
+		var p [4]byte
+		binary.BigEndian.PutUint32(p[:], slot)
+		if string(sv.e1[len(up.e1):sv.e1n]) == string(p[4-up.k:]) {
+			return
+		}
+	}
+	if sv.subPending {
+		m.sv1SetExtranonce(mp, slot) // the subscribe answer will carry it
+		return
+	}
+	m.sv1NewExtranonce(mp, slot)
+}
+
 // sv1NewExtranonce tells the miner about a changed session extranonce, or
 // asks it to reconnect when it cannot be told.
 func (m *miner) sv1NewExtranonce(mp *mapper, slot uint32) {
@@ -359,6 +379,12 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	}
 	job := mp.sv1FindJob(sub.JobID)
 	if job == nil {
+		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
+		return
+	}
+	if int(sv.e1n) < len(mp.sv.e1) || string(sv.e1[:len(mp.sv.e1)]) != string(mp.sv.e1) {
+		// Work for an extranonce the session no longer has (a change the
+		// miner has not applied yet): nobody could verify it.
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
 	}

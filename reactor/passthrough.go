@@ -94,23 +94,14 @@ func (m *miner) sv1Authorized(id stratum.RequestID) {
 	m.replySV1Bool(&id, true)
 	mp := m.mp
 	if mp.sv.e1 != nil {
-		m.sv1Adopt(mp)
-		m.sv1Start()
+		m.sv1Align(mp, 0)
+		if m.state < stateClosing {
+			m.sv1Start()
+		}
 		return
 	}
 	m.state = stateWaitReady
 	m.deadline = s.now + int64(s.cfg.IdleTimeout)
-}
-
-// sv1Adopt brings a passthrough miner's extranonce in line with its
-// session: set_extranonce when the miner accepts it, a reconnect request
-// otherwise (it comes back with its session id and resumes at once).
-func (m *miner) sv1Adopt(mp *mapper) {
-	sv := m.sv
-	if string(sv.e1[:sv.e1n]) == string(mp.sv.e1) && sv.e2size == mp.sv.n {
-		return
-	}
-	m.sv1NewExtranonce(mp, 0)
 }
 
 // newPassthroughMapper opens the pool session of one account.

@@ -227,3 +227,9 @@ func (jsonParser) notify(t testing.TB, line string) stratum.SV1Job {
 }
 
 func newFastjson() *fastjson.Parser { return new(fastjson.Parser) }
+
+func mustHex(t testing.TB, s string) []byte {
+	b, err := hex.DecodeString(s)
+	require.NoError(t, err)
+	return b
+}

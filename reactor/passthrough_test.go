@@ -1,0 +1,156 @@
+package reactor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/registry"
+)
+
+// memAccounts is an in-memory account store.
+type memAccounts struct {
+	mu      sync.Mutex
+	byName  map[string]registry.Credentials
+	touched map[string]int
+}
+
+func (a *memAccounts) Credentials(_ context.Context, name string) (registry.Credentials, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.byName[name]
+	if !ok {
+		return registry.Credentials{}, fmt.Errorf("account %w", registry.ErrNotFound)
+	}
+	return c, nil
+}
+
+func (a *memAccounts) Touch(_ context.Context, name string, _ time.Time) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touched[name]++
+	return nil
+}
+
+func passthroughConfig(keep int) *Config {
+	return &Config{EventLoops: 1, SV1Mode: "passthrough", PoolTimeout: 3, ConnectTimeout: 2, Registry: RegistryConfig{Keep: keep}}
+}
+
+func account(pool *sv1pool.Pool, user string) registry.Credentials {
+	return registry.Credentials{Pool: pool.Addr(), User: user, Password: "pw-" + user, Algorithm: "sha256d", Divider: 1, Family: registry.FamilySV1}
+}
+
+func TestPassthrough_TwoAccounts_Good(t *testing.T) {
+	var seen sync.Map
+	auth := func(user, pass string) error { seen.Store(user, pass); return nil }
+	poolA := startSV1Pool(t, sv1pool.Config{Authorize: auth, Seed: 1})
+	poolB := startSV1Pool(t, sv1pool.Config{Authorize: auth, Seed: 2})
+	accts := &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{
+		"acctaaaaaaaaaaaaaaaaaaaaaa": account(poolA, "alice"),
+		"acctbbbbbbbbbbbbbbbbbbbbbb": account(poolB, "bob"),
+	}}
+	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(accts))
+	a := dialSV1(t, addr)
+	a.xsub = true
+	a.login("acctaaaaaaaaaaaaaaaaaaaaaa", 0)
+	b := dialSV1(t, addr)
+	b.xsub = true
+	b.login("acctbbbbbbbbbbbbbbbbbbbbbb", 0)
+	require.Equal(t, "true", string(a.submit().Result))
+	require.Equal(t, "true", string(b.submit().Result))
+	require.Equal(t, int64(1), poolA.Stats().Accepted)
+	require.Equal(t, int64(1), poolB.Stats().Accepted)
+	pass, _ := seen.Load("alice")
+	require.Equal(t, "pw-alice", pass, "the pool got the account's own credentials")
+	require.Equal(t, "alice", poolA.Sessions()[0].User)
+	require.Equal(t, "bob", poolB.Sessions()[0].User)
+	require.Equal(t, poolA.Sessions()[0].Extranonce1, fmt.Sprintf("%x", a.e1), "passthrough: the pool's extranonce, unsplit")
+}
+
+func TestPassthrough_Resume_Good(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	accts := &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{"acct1": account(pool, "u1")}}
+	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(accts))
+	a := dialSV1(t, addr)
+	// Not subscribed to extranonce updates: asked to reconnect once the
+	// account's pool session is up, then resumes it by session id.
+	id := a.send(`"method":"mining.subscribe","params":["cpuminer/2.5.1"]}`)
+	var res []json.RawMessage
+	require.NoError(t, json.Unmarshal(a.reply(id).Result, &res))
+	var sub [][]string
+	require.NoError(t, json.Unmarshal(res[0], &sub))
+	session := sub[0][1]
+	require.Equal(t, "true", string(a.reply(a.send(`"method":"mining.authorize","params":["acct1","x"]}`)).Result))
+	for {
+		if l := a.read(); l.Method == "client.reconnect" {
+			break
+		}
+	}
+	a.c.Close()
+	require.NoError(t, pool.WaitFor(waitCtx(t), func(s sv1pool.Stats) bool { return s.Authorizes == 1 }))
+
+	b := dialSV1(t, addr)
+	id = b.send(`"method":"mining.subscribe","params":["cpuminer/2.5.1",%q]}`, session)
+	require.NoError(t, json.Unmarshal(b.reply(id).Result, &res))
+	var e1 string
+	require.NoError(t, json.Unmarshal(res[1], &e1))
+	require.Equal(t, pool.Sessions()[0].Extranonce1, e1, "resumed: the session's real extranonce at once")
+	require.NoError(t, json.Unmarshal(res[2], &b.e2size))
+	b.e1 = mustHex(t, e1)
+	require.Equal(t, "true", string(b.reply(b.send(`"method":"mining.authorize","params":["acct1","x"]}`)).Result))
+	b.waitJob()
+	require.Equal(t, pool.CurrentJob().JobID, b.job.JobID, "the last job")
+	require.Equal(t, tinyDiff, b.diff, "the last difficulty")
+	require.Equal(t, "true", string(b.submit().Result))
+	require.Len(t, pool.Sessions(), 1, "same upstream: the pool saw one connection")
+}
+
+func TestPassthrough_KeepTimeout_Ugly(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	accts := &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{"acct1": account(pool, "u1")}}
+	_, addr := startProxy(t, passthroughConfig(1), WithAccounts(accts))
+	m := dialSV1(t, addr)
+	m.xsub = true
+	m.login("acct1", 0)
+	m.c.Close()
+	require.NoError(t, pool.WaitFor(waitCtx(t), func(s sv1pool.Stats) bool { return s.ActiveConnections == 0 }), "closed after the keep time")
+}
+
+func TestPassthrough_UnknownName_Bad(t *testing.T) {
+	accts := &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{}}
+	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(accts))
+	m := dialSV1(t, addr)
+	m.reply(m.send(`"method":"mining.subscribe","params":["cgminer/4.12.0"]}`))
+	r := m.reply(m.send(`"method":"mining.authorize","params":["nobody","x"]}`))
+	require.Equal(t, 24, r.errCode(), r.raw)
+	_ = m.c.SetReadDeadline(deadlineIn(5))
+	_, err := m.r.ReadString('\n')
+	require.Error(t, err, "closed")
+}
+
+func TestPassthrough_Registry_Good(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	store, err := registry.Open(filepath.Join(t.TempDir(), "accounts.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	ctx := context.Background()
+	require.NoError(t, store.AddPool(ctx, registry.Pool{Address: pool.Addr(), Family: registry.FamilySV1, Algorithm: "sha256d"}))
+	acct, err := store.CreateAccount(ctx, pool.Addr(), "miner-user", "secret")
+	require.NoError(t, err)
+	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(store))
+	m := dialSV1(t, addr)
+	m.xsub = true
+	m.login(acct.Name, 0)
+	require.Equal(t, "true", string(m.submit().Result))
+	require.Equal(t, "miner-user", pool.Sessions()[0].User)
+	got, err := store.Account(ctx, acct.Name)
+	require.NoError(t, err)
+	require.False(t, got.LastSeen.IsZero(), "last seen recorded at authorize")
+}

@@ -1,0 +1,59 @@
+package reactor
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+)
+
+// TestStats_OnAccept_Bad through a real proxy: 100 goroutines read
+// Summary (and the loop snapshots) while shares flow; under -race no
+// reader ever touches what an event loop is writing, and the counts add
+// up.
+func TestSummary_ConcurrentReaders_Bad(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	p, addr := startProxy(t, baseConfig(pool.Addr()))
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		readers.Add(1)
+		ctx := waitCtx(t)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := p.Summary()
+				if s.Counters.Accepted > 40 {
+					panic("over-counted")
+				}
+				if i%25 == 0 {
+					_, _ = p.Workers(ctx)
+					_, _ = p.Miners(ctx)
+					_, _ = p.Upstreams(ctx)
+				}
+			}
+		}()
+	}
+	miners := []*testMiner{dialMiner(t, addr), dialMiner(t, addr)}
+	for _, m := range miners {
+		require.Nil(t, m.login("WALLET").Error)
+	}
+	for i := 0; i < 20; i++ {
+		for _, m := range miners {
+			require.Nil(t, m.submit().Error)
+		}
+	}
+	eventually(t, func() bool { return p.Summary().Counters.Accepted == 40 }, "40 accepted")
+	close(stop)
+	readers.Wait()
+	s := p.Summary()
+	require.Equal(t, float64(40*1000), s.ByFamily[FamilyCryptoNote].Hashes)
+	require.Equal(t, uint64(2), s.MinersNow)
+}
