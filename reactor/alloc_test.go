@@ -3,6 +3,7 @@
 package reactor
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -76,4 +77,29 @@ func appendUintTest(b []byte, v uint64) []byte {
 		}
 	}
 	return append(b, buf[n:]...)
+}
+
+// The SV1 share path — parse, validate, duplicate check, sha256d header
+// hash against both targets, forward with the prefix, answer — allocates
+// nothing either.
+func TestAllocs_SV1SubmitRoundTrip(t *testing.T) {
+	ms, mp := newMemShardSV1(t, 1.0/(1<<40))
+	m, sink := ms.addSV1Miner(t)
+	const runs = 1000
+	lines := make([][]byte, runs+1)
+	answers := make([][]byte, runs+1)
+	for i := range lines {
+		lines[i] = benchSubmitLine(uint32(i + 1))
+		answers[i] = []byte(fmt.Sprintf(`{"id":%d,"result":true,"error":null}`, 5+i))
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		if !m.handleLine(lines[i]) || !mp.conn.handleLine(answers[i]) {
+			t.Fatal("refused")
+		}
+		i++
+	})
+	require.Zero(t, allocs)
+	require.Equal(t, `{"id":9,"result":true,"error":null}`+"\n", string(sink.last))
+	require.Equal(t, uint64(runs+1), ms.s.fc[FamilySV1].Accepted)
 }

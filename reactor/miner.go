@@ -46,6 +46,8 @@ type miner struct {
 	family Family
 	// extAlgo: the miner sent an algo list (it gets "algo" in jobs).
 	extAlgo bool
+	// loggedIn: the login completed (OnLogin ran), so OnClose will too.
+	loggedIn bool
 	// fixed is the NiceHash byte (or SV1 prefix) on mp; valid while mp != nil.
 	fixed uint32
 	mp    *mapper
@@ -161,7 +163,7 @@ func (m *miner) closed() {
 	if m.state == stateClosed {
 		return
 	}
-	wasLoggedIn := m.user != "" && (m.sv == nil || m.sv.authorized)
+	wasLoggedIn := m.loggedIn
 	m.state = stateClosed
 	s := m.s
 	if m.sv != nil && m.sv.queued {

@@ -81,6 +81,7 @@ func (m *miner) loginCN(req *stratum.Request) {
 	m.lastSeen = s.now
 	m.deadline = s.now + int64(cfg.IdleTimeout)
 	s.workerLogin(m)
+	m.loggedIn = true
 	if h := s.p.hooks.OnLogin; h != nil {
 		h(m.event())
 	}

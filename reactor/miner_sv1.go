@@ -294,6 +294,7 @@ func (m *miner) sv1Authorize(req *stratum.SV1Request) {
 	}
 	sv.authorized = true
 	s.workerLogin(m)
+	m.loggedIn = true
 	if h := s.p.hooks.OnLogin; h != nil {
 		h(m.event())
 	}
@@ -394,8 +395,8 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	}
 	var actual float64
 	if mp.sv.hashable {
-		e2, _ := stratum.DecodeHex(s.e2[:0], sub.Extranonce2)
-		h := s.hasher.ShareHash(job.bin, sv.e1[:sv.e1n], e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
+		s.e2, _ = stratum.DecodeHex(s.e2[:0], sub.Extranonce2)
+		h := s.hasher.ShareHash(job.bin, sv.e1[:sv.e1n], s.e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
 		actual = stratum.SV1HashDifficulty(&h)
 		if !job.target.Meets(&h) {
 			if sv.custom > 0 && sv.custom < job.diff && sv.target.Meets(&h) {

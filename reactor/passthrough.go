@@ -88,6 +88,7 @@ func (m *miner) sv1Authorized(id stratum.RequestID) {
 	s := m.s
 	m.sv.authorized = true
 	s.workerLogin(m)
+	m.loggedIn = true
 	if h := s.p.hooks.OnLogin; h != nil {
 		h(m.event())
 	}

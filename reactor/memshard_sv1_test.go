@@ -1,0 +1,71 @@
+package reactor
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/upstream"
+)
+
+// sv1Notify is a mining.notify a pool could send: empty merkle branch, a
+// coinbase with room for the extranonces.
+const sv1TestNotify = `{"id":null,"method":"mining.notify","params":["job-1","` +
+	`000000000000000000000000000000000000000000000000000000000000abcd","01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff0804ffff001d02","0a2f676f2d70726f78792fffffffff0100f2052a010000001976a914000000000000000000000000000000000000000088ac00000000",[],"20000000","1d00ffff","5f5e1000",true]}`
+
+// newMemShardSV1 is a loop-free shard with one SV1 aggregate session that
+// completed its handshake (extranonce1 0800001a, size 8) at difficulty d.
+func newMemShardSV1(t testing.TB, d float64) (*memShard, *mapper) {
+	t.Helper()
+	cfg := &Config{Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "acct", Family: upstream.SV1}}}
+	ms := newMemShard(t, &Config{Pools: []upstream.PoolConfig{{URL: "cnpool:3333", User: "W"}, cfg.Pools[0]}})
+	s := ms.s
+	mp := &mapper{s: s, id: 2, family: FamilySV1, kind: kindSV1Agg, pools: s.p.enabledPools(s.cfg, FamilySV1)}
+	mp.init()
+	s.mappers = append(s.mappers, mp)
+	sink := &memSink{}
+	pc := &poolConn{mp: mp, pool: mp.pools[0], conn: connRef{mem: sink}}
+	mp.conn = pc
+	pc.attached()
+	for _, l := range []string{
+		`{"id":1,"result":{"version-rolling":true,"version-rolling.mask":"1fffe000"},"error":null}`,
+		`{"id":2,"result":[[["mining.notify","s1"]],"0800001a",8],"error":null}`,
+		`{"id":3,"result":true,"error":null}`,
+		fmt.Sprintf(`{"id":null,"method":"mining.set_difficulty","params":[%v]}`, d),
+		`{"id":4,"result":true,"error":null}`,
+		sv1TestNotify,
+	} {
+		require.True(t, pc.handleLine([]byte(l)), l)
+	}
+	require.Equal(t, mapperActive, mp.state)
+	require.Len(t, mp.sv.jobs, 1)
+	return ms, mp
+}
+
+func (ms *memShard) addSV1Miner(t testing.TB) (*miner, *memSink) {
+	t.Helper()
+	ms.s.p.conns.Add(1)
+	sink := &memSink{}
+	m := ms.s.addMiner(connRef{mem: sink}, netip.MustParseAddrPort("10.0.0.3:7000"), ms.s.p.binds[0])
+	require.True(t, m.handleLine([]byte(`{"id":1,"method":"mining.subscribe","params":["bmminer/2.0.0"]}`)))
+	require.True(t, m.handleLine([]byte(`{"id":2,"method":"mining.authorize","params":["farm.rig1","x"]}`)))
+	require.Equal(t, stateReady, m.state, string(sink.last))
+	return m, sink
+}
+
+func TestMemShardSV1_Submit_Good(t *testing.T) {
+	ms, mp := newMemShardSV1(t, 1.0/(1<<40))
+	m, sink := ms.addSV1Miner(t)
+	require.Equal(t, []byte{0x08, 0, 0, 0x1a, 0, 0, 0, 0}, m.sv.e1[:m.sv.e1n], "pool e1 then a 4-byte prefix")
+	require.True(t, m.handleLine([]byte(`{"id":9,"method":"mining.submit","params":["farm.rig1","job-1","00000001","5f5e1000","00000000"]}`)))
+	require.Contains(t, string(mp.conn.conn.mem.(*memSink).last), `"mining.submit","params":["acct","job-1","0000000000000001","5f5e1000","00000000"]`)
+	require.True(t, mp.conn.handleLine([]byte(`{"id":5,"result":true,"error":null}`)))
+	require.Equal(t, `{"id":9,"result":true,"error":null}`+"\n", string(sink.last))
+	require.Equal(t, uint64(1), ms.s.fc[FamilySV1].Accepted)
+}
+
+func benchSubmitLine(n uint32) []byte {
+	return []byte(fmt.Sprintf(`{"id":9,"method":"mining.submit","params":["farm.rig1","job-1","%08x","5f5e1000","00000000"]}`, n))
+}
