@@ -238,3 +238,58 @@ func TestSV1_PinnedBind_Bad(t *testing.T) {
 	m.send(`{"id":1,"method":"mining.subscribe","params":[]}`)
 	require.Equal(t, "Invalid method", m.readReply().Error.Message)
 }
+
+func TestSV1_PrefixExhaustion_Ugly(t *testing.T) {
+	// extranonce2 of 4 bytes → 1-byte prefixes → 256 miners per session;
+	// the 257th opens a second pool connection.
+	pool := startSV1Pool(t, sv1pool.Config{Extranonce2Size: 4})
+	_, addr := startProxy(t, sv1Config(pool.Addr()))
+	miners := make([]*sv1TestMiner, 260)
+	for i := range miners {
+		miners[i] = dialSV1(t, addr)
+		miners[i].login("rig", 0)
+		require.Equal(t, 3, miners[i].e2size)
+	}
+	require.Len(t, pool.Sessions(), 2)
+	for _, m := range miners[250:] {
+		r := m.submit()
+		require.Equal(t, "true", string(r.Result), r.raw)
+	}
+	require.Zero(t, pool.Stats().Rejected)
+}
+
+func TestSV1_NoRoomToSplit_Ugly(t *testing.T) {
+	// extranonce2 of 3 bytes cannot be split (miners keep at least 2): one
+	// miner per pool session.
+	pool := startSV1Pool(t, sv1pool.Config{Extranonce2Size: 3})
+	_, addr := startProxy(t, sv1Config(pool.Addr()))
+	for i := 0; i < 3; i++ {
+		m := dialSV1(t, addr)
+		m.login("rig", 0)
+		require.Equal(t, 3, m.e2size, "the whole extranonce2, unsplit")
+		require.Equal(t, "true", string(m.submit().Result))
+	}
+	require.GreaterOrEqual(t, len(pool.Sessions()), 3)
+}
+
+func TestSV1_Failover_Ugly(t *testing.T) {
+	// The pool connection drops; the new one brings another extranonce1.
+	// Miners that take set_extranonce keep mining without reconnecting.
+	pool := startSV1Pool(t, sv1pool.Config{})
+	_, addr := startProxy(t, sv1Config(pool.Addr()))
+	m := dialSV1(t, addr)
+	m.xsub = true
+	m.login("rig", 0)
+	old := append([]byte(nil), m.e1...)
+	pool.DropConnections()
+	for {
+		if l := m.read(); l.Method == "mining.set_extranonce" {
+			break
+		}
+	}
+	require.NotEqual(t, old, m.e1)
+	m.waitJob()
+	r := m.submit()
+	require.Equal(t, "true", string(r.Result), r.raw)
+	require.Zero(t, pool.Stats().Rejected)
+}
