@@ -60,10 +60,15 @@ type Config struct {
 
 // Defaults applied by Start.
 const (
-	DefaultAddr            = "127.0.0.1:0"
+	// DefaultAddr is a random loopback port.
+	DefaultAddr = "127.0.0.1:0"
+	// DefaultExtranonce1Size is 4 bytes, as most pools hand out.
 	DefaultExtranonce1Size = 4
+	// DefaultExtranonce2Size is 8 bytes: room for a proxy's 4-byte prefix.
 	DefaultExtranonce2Size = 8
-	DefaultDifficulty      = 1.0 / 65536
+	// DefaultDifficulty is 1/65536: a share every ~65536 hashes, ~13 ms of
+	// one core.
+	DefaultDifficulty = 1.0 / 65536
 	// DefaultVersionMask is the mask a version-rolling pool offers
 	// (BIP320, stratum.SV1DefaultVersionMask) until SetVersionMask.
 	DefaultVersionMask = stratum.SV1DefaultVersionMask
@@ -161,4 +166,4 @@ type Submit struct {
 }
 
 // Accepted reports whether the share was accepted.
-func (s *Submit) Accepted() bool { return s.Code == 0 }
+func (s Submit) Accepted() bool { return s.Code == 0 }

@@ -203,7 +203,6 @@ func (p *Pool) newSessionLocked(conn net.Conn) *session {
 		remote: conn.RemoteAddr().String(),
 		id:     string(stratum.AppendHex(nil, raw[:])),
 		e1:     p.nextExtranonce1Locked(),
-		diff:   p.diff,
 	}
 	s.connected.Store(true)
 	return s

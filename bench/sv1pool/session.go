@@ -261,11 +261,11 @@ func (s *session) handleAuthorize(b *Behavior, req *stratum.SV1Request) error {
 	if !slices.Contains(s.users, user) && len(s.users) < maxUsersPerSession {
 		s.users = append(s.users, user)
 	}
-	s.wbuf = stratum.AppendSV1BoolReply(s.wbuf[:0], &req.ID, true)
-	err := s.writeLocked(s.wbuf)
 	s.mu.Unlock()
+	// Count before answering, so that a client that has its answer sees it
+	// in Stats.
 	s.p.update(func(st *Stats) { st.Authorizes++ })
-	if err != nil {
+	if err := s.replyBool(&req.ID, true); err != nil {
 		return err
 	}
 	return s.maybeStart()
@@ -286,6 +286,7 @@ func (s *session) maybeStart() error {
 	// this first job goes out before it.
 	s.started.Store(true)
 	rec := p.current
+	s.diff = p.diff // SetDifficulty may have come after the connection
 	p.mu.Unlock()
 	defer s.mu.Unlock()
 	s.wbuf = stratum.AppendSV1SetDifficulty(s.wbuf[:0], s.diff)

@@ -59,8 +59,9 @@ type Session struct {
 	// VersionRolling: version rolling was granted, with VersionMask.
 	VersionRolling bool
 	VersionMask    uint32
-	// Difficulty is the connection's share difficulty; SuggestedDifficulty
-	// the last mining.suggest_difficulty (recorded, not applied).
+	// Difficulty is the connection's share difficulty (0 until its first
+	// job); SuggestedDifficulty the last mining.suggest_difficulty
+	// (recorded, not applied).
 	Difficulty, SuggestedDifficulty float64
 	// Submits, Accepted and Rejected count this connection's shares.
 	Submits, Accepted, Rejected int64

@@ -1,0 +1,137 @@
+//go:build linux
+
+package sv1swarm
+
+// This file is a private copy of bench/swarm's socket helpers, which are
+// unexported there; it could move to a shared bench/internal package.
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// openSocket creates a non-blocking TCP socket for family, configured for the
+// swarm (SO_LINGER 0, SO_TIMESTAMPNS, TCP_NODELAY) and bound to src when src
+// is non-nil (with IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect
+// time per destination and a source address serves many sockets).
+func openSocket(family int, src *unix.SockaddrInet4) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, err
+	}
+	if err := configureSocket(fd, src); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func configureSocket(fd int, src *unix.SockaddrInet4) error {
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		return fmt.Errorf("SO_LINGER: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return fmt.Errorf("SO_TIMESTAMPNS: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return fmt.Errorf("TCP_NODELAY: %w", err)
+	}
+	if src != nil {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
+			return fmt.Errorf("IP_BIND_ADDRESS_NO_PORT: %w", err)
+		}
+		if err := unix.Bind(fd, src); err != nil {
+			return fmt.Errorf("bind %d.%d.%d.%d: %w", src.Addr[0], src.Addr[1], src.Addr[2], src.Addr[3], err)
+		}
+	}
+	return nil
+}
+
+// openStampKeeper opens a socket with SO_TIMESTAMPNS on and returns it, or
+// -1. The kernel stamps received packets only while some socket wants
+// timestamps, and switches that on asynchronously (a deferred static key):
+// packets that arrive before it is on carry no timestamp. Holding one such
+// socket from Start to Close switches it on before the first miner
+// connects and keeps it on between runs.
+func openStampKeeper() int {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) != nil {
+		_ = unix.Close(fd)
+		return -1
+	}
+	return fd
+}
+
+func closeStampKeeper(fd int) {
+	if fd >= 0 {
+		_ = unix.Close(fd)
+	}
+}
+
+// errnoText returns the short text of a socket error ("connection refused").
+func errnoText(err error) string {
+	var en unix.Errno
+	if errors.As(err, &en) {
+		return en.Error()
+	}
+	return err.Error()
+}
+
+// receiver reads with recvmsg and extracts the SO_TIMESTAMPNS control
+// message. Owned by one loop; it allocates nothing per call.
+type receiver struct {
+	msg unix.Msghdr
+	iov unix.Iovec
+	oob [8]uint64 // 64 bytes, 8-byte aligned for the cmsg headers
+}
+
+// recv reads into buf from fd. ts is the kernel receive time in Unix ns of
+// the data, or 0 when no timestamp came with it.
+func (r *receiver) recv(fd int, buf []byte) (n int, ts int64, err error) {
+	r.iov.Base = &buf[0]
+	r.iov.SetLen(len(buf))
+	r.msg.Iov = &r.iov
+	r.msg.SetIovlen(1)
+	r.msg.Control = (*byte)(unsafe.Pointer(&r.oob[0]))
+	r.msg.SetControllen(len(r.oob) * 8)
+	r.msg.Flags = 0
+	r0, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.msg)), 0)
+	if e != 0 {
+		return 0, 0, e
+	}
+	n = int(r0)
+	if n > 0 {
+		ctl := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[0])), len(r.oob)*8)
+		ts = timestampNS(ctl[:r.msg.Controllen])
+	}
+	return n, ts, nil
+}
+
+// timestampNS returns the SCM_TIMESTAMPNS time in ctl (a control buffer
+// starting on an 8-byte boundary) in Unix ns, or 0.
+func timestampNS(ctl []byte) int64 {
+	hdr := unix.CmsgLen(0)
+	for len(ctl) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(ctl) {
+			return 0
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_TIMESTAMPNS && l >= hdr+int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&ctl[hdr]))
+			return ts.Nano()
+		}
+		next := unix.CmsgSpace(l - hdr)
+		if next > len(ctl) {
+			return 0
+		}
+		ctl = ctl[next:]
+	}
+	return 0
+}
