@@ -15,6 +15,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/swarm"
+	"forge.lthn.ai/core/go-proxy/httpapi"
 	"forge.lthn.ai/core/go-proxy/reactor"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
@@ -64,11 +65,18 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "go-proxy demo:", err)
 		return exitFailed
 	}
+	apiPort, err := freePort()
+	if err != nil {
+		fmt.Fprintln(stderr, "go-proxy demo:", err)
+		return exitFailed
+	}
 	cfg := &reactor.Config{
 		Bind:       []reactor.BindConfig{{Host: "127.0.0.1", Port: port}},
 		Pools:      []upstream.PoolConfig{{URL: pool.Addr(), User: "DEMO-WALLET", Pass: "x"}},
 		Retries:    2,
 		RetryPause: 1,
+		// A read-only API without a token, on loopback.
+		HTTP: reactor.HTTPConfig{Enabled: true, Host: "127.0.0.1", Port: apiPort},
 	}
 	p, err := reactor.New(cfg, reactor.WithLogger(log))
 	if err == nil {
@@ -80,6 +88,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	defer p.Stop(context.Background())
 	proxyAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	api := httpapi.NewServer(p, httpapi.Options{Logger: log})
+	if err := api.Start(); err != nil {
+		fmt.Fprintln(stderr, "go-proxy demo: API:", err)
+		return exitFailed
+	}
+	defer api.Shutdown(context.Background())
 
 	sw, err := swarm.Start(ctx, swarm.Config{
 		ProxyAddr:       proxyAddr,
@@ -97,6 +111,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "go-proxy demo: mock pool %s ← proxy %s ← %d simulated miners (%.0f shares/s). Ctrl-C to stop.\n",
 		pool.Addr(), proxyAddr, *miners, *shares)
 	fmt.Fprintf(stdout, "point a real XMRig here too: xmrig -o %s -u WALLET --nicehash\n", proxyAddr)
+	fmt.Fprintf(stdout, "HTTP API: http://%s/1/summary (also /1/workers, /1/miners, /metrics)\n", api.Addr())
 	start := time.Now()
 	t := time.NewTicker(*every)
 	defer t.Stop()

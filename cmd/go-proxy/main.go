@@ -2,7 +2,7 @@
 // thousands of miners onto a few pool connections and splits the nonce
 // space so no two miners repeat work.
 //
-//	go-proxy -c config.json        run the proxy
+//	go-proxy -c config.json        run the proxy (SIGHUP reopens the log files)
 //	go-proxy --check-config -c F   validate a configuration and exit
 //	go-proxy demo                  mock pool + proxy + simulated miners
 //	go-proxy version               print the version
@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"forge.lthn.ai/core/go-proxy/reactor"
 )
@@ -72,37 +70,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, cfg, log)
-}
-
-// serve runs the proxy until ctx ends (a signal) or the engine fails.
-func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger) int {
-	p, err := reactor.New(cfg, reactor.WithLogger(log))
-	if err != nil {
-		log.Error("configuration rejected", "err", err)
-		return exitConfig
-	}
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = p.Start(startCtx)
-	cancel()
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		return exitFailed
-	}
-	select {
-	case <-ctx.Done():
-		log.Info("stopping: waiting up to 5 s for submits in flight")
-		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := p.Stop(stopCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("stop", "err", err)
-		}
-		log.Info("stopped")
-		return exitOK
-	case <-p.Done():
-		log.Error("event engine stopped", "err", p.Err())
-		return exitFailed
-	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serve(ctx, cfg, log, serveOptions{path: *path, hup: hup})
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

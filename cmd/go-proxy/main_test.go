@@ -59,5 +59,6 @@ func TestRun_Demo_Good(t *testing.T) {
 	text := out.String()
 	require.Contains(t, text, "miners 20/20 ready", text)
 	require.Contains(t, text, "go-proxy demo: stopped")
+	require.Regexp(t, `HTTP API: http://127\.0\.0\.1:\d+/1/summary`, text)
 	require.NotContains(t, text, " 0 accepted |", "shares flowed: "+text)
 }

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"forge.lthn.ai/core/go-proxy/httpapi"
+	"forge.lthn.ai/core/go-proxy/reactor"
+)
+
+// serveOptions are serve's inputs besides the configuration.
+type serveOptions struct {
+	// path is the configuration file, watched when the config says
+	// "watch": true ("" = nothing to watch).
+	path string
+	// watchEvery is the watcher's polling interval (default 1 s).
+	watchEvery time.Duration
+	// hup delivers SIGHUP: reopen the log files.
+	hup <-chan os.Signal
+	// ready, when set, is called once the proxy and the API are up, with
+	// the API's address (nil without the API).
+	ready func(api net.Addr)
+}
+
+// serve runs the proxy, its HTTP API, log files and config watcher until
+// ctx ends (a signal) or the engine fails, then shuts them down in order:
+// watcher, HTTP API, proxy (which waits for submits in flight), logs.
+func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serveOptions) int {
+	logs := &logSwitch{log: log}
+	if err := logs.apply(cfg); err != nil {
+		log.Error("cannot open a log file", "err", err)
+		logs.close()
+		return exitFailed
+	}
+	defer logs.close()
+	p, err := reactor.New(cfg, reactor.WithLogger(log), reactor.WithHooks(logs.hooks()))
+	if err != nil {
+		log.Error("configuration rejected", "err", err)
+		return exitConfig
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = p.Start(startCtx)
+	cancel()
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	ctl := &controller{Proxy: p, logs: logs, log: log}
+
+	var api *httpapi.Server
+	var apiAddr net.Addr
+	if p.Config().HTTP.Enabled {
+		api = httpapi.NewServer(ctl, httpapi.Options{Logger: log})
+		if err := api.Start(); err != nil {
+			log.Error("cannot start the HTTP API", "err", err)
+			stopProxy(p, log)
+			return exitFailed
+		}
+		apiAddr = api.Addr()
+	}
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	var watching sync.WaitGroup
+	if cfg.Watch && opts.path != "" {
+		watching.Add(1)
+		go func() {
+			defer watching.Done()
+			reactor.WatchConfig(watchCtx, opts.path, opts.watchEvery, ctl.applyFile)
+		}()
+		log.Info("watching the configuration file", "path", opts.path)
+	}
+	if opts.ready != nil {
+		opts.ready(apiAddr)
+	}
+
+	code := exitOK
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping: waiting up to 5 s for submits in flight")
+			break wait
+		case <-opts.hup:
+			logs.reopen()
+		case <-p.Done():
+			log.Error("event engine stopped", "err", p.Err())
+			code = exitFailed
+			break wait
+		}
+	}
+	stopWatch()
+	watching.Wait()
+	if api != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := api.Shutdown(shutCtx); err != nil {
+			log.Warn("HTTP API shutdown", "err", err)
+		}
+		cancel()
+	}
+	stopProxy(p, log)
+	logs.close()
+	log.Info("stopped")
+	return code
+}
+
+func stopProxy(p *reactor.Proxy, log *slog.Logger) {
+	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := p.Stop(stopCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("stop", "err", err)
+	}
+}
+
+// controller is the proxy as the HTTP API and the config watcher see it:
+// a reload also moves the log files and reports settings that need a
+// restart. Safe for concurrent use; reloads run one at a time.
+type controller struct {
+	*reactor.Proxy
+	logs *logSwitch
+	log  *slog.Logger
+	mu   sync.Mutex
+}
+
+// Reload applies cfg to the proxy (see reactor.Proxy.Reload), then to the
+// log files.
+func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.Proxy.Config()
+	warnings, err := c.Proxy.Reload(cfg)
+	if err != nil {
+		return warnings, err
+	}
+	cur := c.Proxy.Config()
+	var mine []string
+	if err := c.logs.apply(cur); err != nil {
+		mine = append(mine, "log files: "+err.Error()+"; keeping the current ones")
+	}
+	if cur.HTTP.Enabled != old.HTTP.Enabled || cur.HTTP.Host != old.HTTP.Host || cur.HTTP.Port != old.HTTP.Port {
+		mine = append(mine, "http enabled/host/port changes need a restart (access-token and restricted apply now)")
+	}
+	if cur.Watch != old.Watch {
+		mine = append(mine, "watch changes need a restart")
+	}
+	for _, w := range mine {
+		c.log.Warn("reload: " + w)
+	}
+	return append(warnings, mine...), nil
+}
+
+// applyFile is the config watcher's callback.
+func (c *controller) applyFile(cfg *reactor.Config, ignored []string, err error) {
+	if err != nil {
+		c.log.Error("configuration file rejected; keeping the running configuration", "err", err)
+		return
+	}
+	for _, k := range ignored {
+		c.log.Warn("config: xmrig-proxy key ignored", "key", k)
+	}
+	if _, err := c.Reload(cfg); err != nil {
+		c.log.Error("configuration reload rejected; keeping the running configuration", "err", err)
+	}
+}

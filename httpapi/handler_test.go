@@ -1,0 +1,268 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// goldenDir is the repository's golden-file directory.
+const goldenDir = "../testdata/golden"
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newTestHandler(src Source) *Handler {
+	return NewHandler(src, Options{Logger: quietLogger(), NoRuntimeMetrics: true})
+}
+
+// do sends one request to h and returns the recorded response.
+func do(h http.Handler, method, path string, header map[string]string, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+var bearer = map[string]string{"Authorization": "Bearer s3cret"}
+
+// The three JSON endpoints match their golden files byte for byte (after
+// indentation), which pins key order, column order and number formats.
+func TestAPI_Golden_Good(t *testing.T) {
+	h := newTestHandler(newFake())
+	for _, name := range []string{"summary", "workers", "miners"} {
+		t.Run(name, func(t *testing.T) {
+			w := do(h, "GET", "/1/"+name, bearer, "")
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			require.Equal(t, "application/json", w.Header().Get("Content-Type"))
+			require.Equal(t, "*", w.Header().Get("Access-Control-Allow-Origin"))
+			var pretty bytes.Buffer
+			require.NoError(t, json.Indent(&pretty, w.Body.Bytes(), "", "  "))
+			path := filepath.Join(goldenDir, name+".json")
+			if *update {
+				require.NoError(t, os.MkdirAll(goldenDir, 0o755))
+				require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run go test ./httpapi -update to create it")
+			require.Equal(t, string(want), pretty.String())
+		})
+	}
+}
+
+// The summary keeps the RFC's keys first, in the RFC's order; the
+// additions come after.
+func TestAPI_Summary_Good(t *testing.T) {
+	w := do(newTestHandler(newFake()), "GET", "/1/summary", bearer, "")
+	require.Equal(t, http.StatusOK, w.Code)
+	body := w.Body.String()
+	order := []string{`"version"`, `"mode"`, `"hashrate"`, `"total"`, `"miners"`, `"now"`, `"max"`, `"workers"`,
+		`"upstreams"`, `"active"`, `"sleep"`, `"error"`, `"total"`, `"ratio"`, `"results"`, `"accepted"`, `"rejected"`,
+		`"invalid"`, `"expired"`, `"avg_time"`, `"latency"`, `"hashes_total"`, `"best"`, `"uptime"`}
+	at := 0
+	for _, k := range order {
+		i := strings.Index(body[at:], k)
+		require.GreaterOrEqual(t, i, 0, "%s after position %d in %s", k, at, body)
+		at += i + len(k)
+	}
+	var r SummaryResponse
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
+	require.Equal(t, 142.0, r.Upstreams.Ratio, "miners per active upstream")
+	require.Equal(t, uint64(226587/4821), r.Results.AvgTime)
+	require.Equal(t, uint64(4821000000), r.Results.HashesTotal)
+	require.Equal(t, 12345.68, r.Hashrate.Total[0], "H/s, two decimals")
+	for _, alias := range []string{"/2/summary", "/api.json"} {
+		require.Equal(t, w.Body.String(), do(newTestHandler(newFake()), "GET", alias, bearer, "").Body.String())
+	}
+}
+
+func TestAPI_Miners_Good(t *testing.T) {
+	w := do(newTestHandler(newFake()), "GET", "/1/miners", bearer, "")
+	var r struct {
+		Format []string `json:"format"`
+		Miners [][]any  `json:"miners"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
+	require.Equal(t, []string{"id", "ip", "tx", "rx", "state", "diff", "user", "password", "rig_id", "agent"}, r.Format)
+	require.Len(t, r.Miners, 2)
+	require.Equal(t, []any{1.0, "10.0.0.1:49152", 4096.0, 512.0, 2.0, 100000.0, "WALLET", "********", "rig-alpha", "XMRig/6.21.0"}, r.Miners[0])
+	for _, m := range r.Miners {
+		require.Equal(t, "********", m[7], "password always masked")
+	}
+}
+
+func TestAPI_Workers_Bad(t *testing.T) {
+	// The event loops do not answer (proxy stopping): 503, not a hang.
+	src := newFake()
+	src.loopErr = errStopped
+	h := newTestHandler(src)
+	for _, p := range []string{"/1/workers", "/1/miners"} {
+		w := do(h, "GET", p, bearer, "")
+		require.Equal(t, http.StatusServiceUnavailable, w.Code)
+		require.Contains(t, w.Body.String(), "stopped")
+	}
+	require.Equal(t, http.StatusOK, do(h, "GET", "/1/summary", bearer, "").Code, "summary never waits for the loops")
+}
+
+// The authentication matrix, as xmrig-proxy decides it.
+func TestAPI_Auth_Good(t *testing.T) {
+	none := map[string]string{}
+	wrong := map[string]string{"Authorization": "Bearer nope"}
+	basic := map[string]string{"Authorization": "Basic czNjcmV0"}
+	right := bearer
+	jsonRight := map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+	cfgBody := `{"pools":[{"url":"pool.example.com:3333","user":"W"}],"http":{"enabled":true,"port":8080,"access-token":"s3cret","restricted":false}}`
+	cases := []struct {
+		name       string
+		token      string
+		restricted bool
+		method     string
+		header     map[string]string
+		want       int
+	}{
+		// No token, restricted (the default): reads are open, writes refused.
+		{"open read", "", true, "GET", none, 200},
+		{"open read with a header", "", true, "GET", right, 401},
+		{"open write", "", true, "PUT", jsonRight, 401},
+		{"open write, no header", "", true, "PUT", map[string]string{"Content-Type": "application/json"}, 403},
+		// Token, restricted.
+		{"token read, none", "s3cret", true, "GET", none, 401},
+		{"token read, wrong", "s3cret", true, "GET", wrong, 403},
+		{"token read, basic", "s3cret", true, "GET", basic, 403},
+		{"token read, right", "s3cret", true, "GET", right, 200},
+		{"token write, none", "s3cret", true, "PUT", none, 401},
+		{"token write, wrong", "s3cret", true, "PUT", wrong, 403},
+		{"token write, right", "s3cret", true, "PUT", jsonRight, 403},
+		// Token, unrestricted: writes allowed with the token.
+		{"rw read, none", "s3cret", false, "GET", none, 401},
+		{"rw read, wrong", "s3cret", false, "GET", wrong, 403},
+		{"rw read, right", "s3cret", false, "GET", right, 200},
+		{"rw write, none", "s3cret", false, "PUT", none, 401},
+		{"rw write, wrong", "s3cret", false, "PUT", wrong, 403},
+		{"rw write, right", "s3cret", false, "PUT", jsonRight, 204},
+		{"rw write, right, not json", "s3cret", false, "PUT", right, 415},
+		// Unrestricted without a token: nothing is served (xmrig's rule:
+		// an API that accepts writes needs a token).
+		{"unsafe read", "", false, "GET", none, 401},
+		{"unsafe write", "", false, "PUT", map[string]string{"Content-Type": "application/json"}, 401},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := newFake()
+			src.setHTTP(c.token, c.restricted)
+			path, body := "/1/summary", ""
+			if c.method == "PUT" {
+				path, body = "/1/config", cfgBody
+			}
+			w := do(newTestHandler(src), c.method, path, c.header, body)
+			require.Equal(t, c.want, w.Code, w.Body.String())
+			require.Equal(t, "*", w.Header().Get("Access-Control-Allow-Origin"))
+			if c.want == 401 {
+				require.Contains(t, w.Header().Get("WWW-Authenticate"), "Bearer")
+			}
+			require.NotContains(t, w.Body.String(), "s3cret", "the token never appears")
+		})
+	}
+}
+
+func TestAPI_Routes_Bad(t *testing.T) {
+	src := newFake()
+	src.setHTTP("s3cret", false)
+	h := newTestHandler(src)
+	jsonRight := map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+
+	w := do(h, "GET", "/1/nothing", bearer, "")
+	require.Equal(t, http.StatusNotFound, w.Code)
+	require.JSONEq(t, `{"status":404,"error":"Not Found"}`, w.Body.String())
+	w = do(h, "POST", "/1/summary", jsonRight, "{}")
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	require.Equal(t, "GET", w.Header().Get("Allow"))
+	w = do(h, "DELETE", "/1/config", jsonRight, "")
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	require.Equal(t, "GET, PUT, POST", w.Header().Get("Allow"))
+	require.Equal(t, http.StatusMethodNotAllowed, do(h, "PATCH", "/1/config", jsonRight, "{}").Code)
+
+	// CORS preflight needs no credentials.
+	w = do(h, "OPTIONS", "/1/config", nil, "")
+	require.Equal(t, http.StatusNoContent, w.Code)
+	require.Equal(t, "*", w.Header().Get("Access-Control-Allow-Origin"))
+	require.Contains(t, w.Header().Get("Access-Control-Allow-Headers"), "Authorization")
+	require.Contains(t, w.Header().Get("Access-Control-Allow-Methods"), "PUT")
+
+	// HEAD is a GET without a body.
+	w = do(h, "HEAD", "/1/summary", bearer, "")
+	require.Equal(t, http.StatusOK, w.Code)
+}
+
+func TestAPI_Config_Good(t *testing.T) {
+	src := newFake()
+	h := newTestHandler(src)
+	// Restricted: the configuration is not shown.
+	require.Equal(t, http.StatusForbidden, do(h, "GET", "/1/config", bearer, "").Code)
+
+	src.setHTTP("s3cret", false)
+	w := do(h, "GET", "/1/config", bearer, "")
+	require.Equal(t, http.StatusOK, w.Code)
+	body := w.Body.String()
+	for _, secret := range []string{"s3cret", "poolsecret", "minerpass"} {
+		require.NotContains(t, body, secret)
+	}
+	require.Contains(t, body, `"pass":"********"`)
+	require.Contains(t, body, `"access-token":"********"`)
+
+	// What GET returned can be sent back (masked secrets included).
+	jsonRight := map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "application/json; charset=utf-8"}
+	edited := strings.Replace(body, "pool.example.com:3333", "pool2.example.com:3333", 1)
+	w = do(h, "PUT", "/1/config", jsonRight, edited)
+	require.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	require.Len(t, src.reloaded, 1)
+	require.Equal(t, "stratum+tcp://pool2.example.com:3333", src.reloaded[0].Pools[0].URL)
+	w = do(h, "POST", "/1/config", jsonRight, edited)
+	require.Equal(t, http.StatusNoContent, w.Code, "POST works like PUT")
+}
+
+func TestAPI_Config_Bad(t *testing.T) {
+	src := newFake()
+	src.setHTTP("s3cret", false)
+	h := newTestHandler(src)
+	jsonRight := map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+	for body, reason := range map[string]string{
+		`not json`: "config",
+		`{"pools":[{"url":"pool:3333"}],"mode":"turbo"}`: "mode",
+		`{"pools":[]}`: "pools",
+		`{"pools":[{"url":"pool:3333"}],"bogus":1}`: "bogus",
+	} {
+		w := do(h, "PUT", "/1/config", jsonRight, body)
+		require.Equal(t, http.StatusBadRequest, w.Code, body)
+		var e errorBody
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &e))
+		require.Contains(t, e.Error, reason, body)
+	}
+	require.Empty(t, src.reloaded, "nothing reloaded")
+
+	// The proxy refuses it (e.g. not running): 400 with its reason.
+	src.reloadErr = errStopped
+	w := do(h, "PUT", "/1/config", jsonRight, `{"pools":[{"url":"pool:3333"}],"http":{"access-token":"s3cret","restricted":false}}`)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.Contains(t, w.Body.String(), "stopped")
+
+	// Bodies over 1 MiB are refused.
+	big := `{"pools":[{"url":"pool:3333","user":"` + strings.Repeat("x", MaxBodyBytes) + `"}]}`
+	require.Equal(t, http.StatusRequestEntityTooLarge, do(h, "PUT", "/1/config", jsonRight, big).Code)
+	require.Equal(t, http.StatusUnsupportedMediaType,
+		do(h, "PUT", "/1/config", map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "text/plain"}, "{}").Code)
+}

@@ -1,0 +1,333 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"forge.lthn.ai/core/go-proxy/reactor"
+	"forge.lthn.ai/core/go-proxy/stats"
+	"forge.lthn.ai/core/go-proxy/upstream"
+)
+
+// newMetricsHandler serves /metrics from a private registry holding the
+// proxy collector (and, when runtime is set, Go runtime and process
+// metrics). The global registry is never used.
+func newMetricsHandler(src Source, log *slog.Logger, timeout time.Duration, runtimeMetrics bool) http.Handler {
+	reg := prometheus.NewRegistry()
+	cs := []prometheus.Collector{newCollector(src, timeout)}
+	if runtimeMetrics {
+		cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			log.Error("metrics: collector not registered", "err", err)
+		}
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            promLogger{log},
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+		Timeout:             2 * timeout,
+	})
+}
+
+// promLogger adapts slog to promhttp's error log.
+type promLogger struct{ log *slog.Logger }
+
+func (l promLogger) Println(v ...any) {
+	l.log.Warn("metrics: " + strings.TrimSpace(fmt.Sprintln(v...)))
+}
+
+// windowName is the window label of a hashrate window index.
+func windowName(i int) string {
+	return [stats.NumWindows]string{"1m", "10m", "1h", "12h", "24h", "all"}[i]
+}
+
+// collector builds every go-proxy metric at scrape time from the
+// Source's snapshots: nothing on the share path touches Prometheus, and a
+// worker's series vanish on the first scrape after it is evicted. Safe
+// for concurrent scrapes.
+type collector struct {
+	src     Source
+	timeout time.Duration
+	errors  atomic.Uint64
+
+	buildInfo, uptime                         *prometheus.Desc
+	shares, shareDifficulty, hashes, hashrate *prometheus.Desc
+	bestDifficulty                            *prometheus.Desc
+	miners, minersPeak, connections           *prometheus.Desc
+	refused, closed, bytes                    *prometheus.Desc
+	upstreams, submitLatency, latencyMedian   *prometheus.Desc
+	poolSessions, poolMiners                  *prometheus.Desc
+	workers, workersEvicted, workersDropped   *prometheus.Desc
+	workersOmitted, scrapeErrors              *prometheus.Desc
+	workerUp, poolUp, poolDivider             *prometheus.Desc
+	workerSended, workerOneSended             *prometheus.Desc
+	workerAccepted, workerOneAccepted         *prometheus.Desc
+	workerSpeed, workerDifficulty             *prometheus.Desc
+}
+
+func newCollector(src Source, timeout time.Duration) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	seedWorker := []string{"proxy", "worker", "user", "hash", "pool"}
+	return &collector{
+		src: src, timeout: timeout,
+		buildInfo:       d("goproxy_build_info", "go-proxy build information (always 1).", "version", "goversion"),
+		uptime:          d("goproxy_uptime_seconds", "Seconds since the proxy started."),
+		shares:          d("goproxy_shares_total", "Shares by outcome: accepted/rejected by the pool, invalid (rejected by the proxy), expired (accepted for the previous job, also counted as accepted), custom (answered OK locally at a custom difficulty), timeout (never answered by the pool).", "family", "result"),
+		shareDifficulty: d("goproxy_share_difficulty_total", "Sum of the difficulties of accepted shares (1-difficulty shares).", "family"),
+		hashes:          d("goproxy_hashes_total", "Hashes behind accepted shares (CryptoNote: difficulty; SV1: difficulty × 2^32 / divider); rate() is the hashrate.", "family"),
+		hashrate:        d("goproxy_hashrate_hashes_per_second", "Proxy hashrate averaged over a window (all = since start).", "window"),
+		bestDifficulty:  d("goproxy_best_share_difficulty", "Highest difficulty met by an accepted share since start."),
+		miners:          d("goproxy_miners", "Miner connections open now (unknown = no request received yet).", "family"),
+		minersPeak:      d("goproxy_miners_peak", "Highest number of miner connections open at once since start."),
+		connections:     d("goproxy_connections_total", "Miner connections accepted."),
+		refused:         d("goproxy_refused_connections_total", "Miner connections refused at accept, by reason (cap = connection cap or shutting down).", "reason"),
+		closed:          d("goproxy_closed_connections_total", "Miner connections closed by the proxy, by reason.", "reason"),
+		bytes:           d("goproxy_bytes_total", "Bytes of miner traffic (in = from miners).", "direction", "family"),
+		upstreams:       d("goproxy_upstreams", "Pool sessions by state (error = connecting or waiting to retry).", "state"),
+		submitLatency:   d("goproxy_upstream_submit_latency_seconds", "Time from forwarding a share to the pool's answer."),
+		latencyMedian:   d("goproxy_upstream_submit_latency_median_seconds", "Median pool answer time over the recent shares."),
+		poolSessions:    d("goproxy_pool_sessions", "Pool sessions by pool and state (active, connecting, retry, idle).", "pool", "family", "state"),
+		poolMiners:      d("goproxy_pool_miners", "Miners served through a pool.", "pool", "family"),
+		workers:         d("goproxy_workers", "Workers in the worker table."),
+		workersEvicted:  d("goproxy_workers_evicted_total", "Workers removed from the table after workers-expire seconds idle."),
+		workersDropped:  d("goproxy_workers_dropped_total", "Logins not tracked per worker because the table was full (workers-max)."),
+		workersOmitted:  d("goproxy_metrics_workers_omitted", "Workers left out of the per-worker series of this scrape (http.metrics-workers-max)."),
+		scrapeErrors:    d("goproxy_metrics_scrape_errors_total", "Scrapes that could not read the per-worker or per-pool snapshots."),
+
+		workerUp:          d("proxy_worker_up", "1 while the worker has a miner connected, 0 while it is idle (series vanish when the worker expires).", "proxy", "worker", "user"),
+		poolUp:            d("proxy_pool_up", "1 when the proxy has a logged-in session to the pool.", "proxy", "hash", "pool"),
+		poolDivider:       d("proxy_pool_divider", "The divider of the pool's algorithm (1 for sha256d and CryptoNote).", "proxy", "hash", "pool"),
+		workerSended:      d("proxy_worker_sended", "Shares sent by the worker.", seedWorker...),
+		workerOneSended:   d("proxy_worker_one_sended", "Difficulty of the shares sent by the worker ÷ divider (1-difficulty shares).", seedWorker...),
+		workerAccepted:    d("proxy_worker_accepted", "Shares of the worker accepted by the pool.", seedWorker...),
+		workerOneAccepted: d("proxy_worker_one_accepted", "Difficulty of the worker's accepted shares ÷ divider (1-difficulty shares).", seedWorker...),
+		workerSpeed:       d("proxy_worker_speed", "Worker hashrate in H/s over the last five whole minutes, updated every minute.", seedWorker...),
+		workerDifficulty:  d("proxy_worker_difficulty", "The difficulty the pool set for the worker.", seedWorker...),
+	}
+}
+
+// Describe sends every descriptor.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.buildInfo, c.uptime, c.shares, c.shareDifficulty, c.hashes, c.hashrate, c.bestDifficulty,
+		c.miners, c.minersPeak, c.connections, c.refused, c.closed, c.bytes, c.upstreams,
+		c.submitLatency, c.latencyMedian, c.poolSessions, c.poolMiners, c.workers, c.workersEvicted,
+		c.workersDropped, c.workersOmitted, c.scrapeErrors, c.workerUp, c.poolUp, c.poolDivider,
+		c.workerSended, c.workerOneSended, c.workerAccepted, c.workerOneAccepted, c.workerSpeed, c.workerDifficulty,
+	} {
+		ch <- d
+	}
+}
+
+// Collect builds the metrics from one Summary and, for the per-pool and
+// per-worker series, one Upstreams and one Workers snapshot.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Summary()
+	cfg := c.src.Config()
+	c.collectSummary(ch, &s)
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	ups, uerr := c.src.Upstreams(ctx)
+	views, werr := c.src.Workers(ctx)
+	if uerr != nil || werr != nil {
+		c.errors.Add(1)
+	}
+	proxy := ""
+	if len(cfg.Bind) > 0 {
+		proxy = cfg.Bind[0].Address()
+	}
+	if uerr == nil {
+		c.collectPools(ch, cfg, proxy, ups, views)
+	}
+	if werr == nil {
+		c.collectWorkers(ch, cfg, proxy, views)
+	}
+	emit(ch, c.scrapeErrors, prometheus.CounterValue, float64(c.errors.Load()))
+}
+
+func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary) {
+	const counter, gauge = prometheus.CounterValue, prometheus.GaugeValue
+	emit(ch, c.buildInfo, gauge, 1, reactor.Version, runtime.Version())
+	emit(ch, c.uptime, gauge, float64(s.Uptime))
+	for f := reactor.FamilyCryptoNote; f <= reactor.FamilySV1; f++ {
+		fc, name := &s.ByFamily[f], f.String()
+		for _, r := range [...]struct {
+			result string
+			n      uint64
+		}{
+			{"accepted", fc.Accepted}, {"rejected", fc.Rejected}, {"invalid", fc.Invalid},
+			{"expired", fc.Expired}, {"custom", fc.CustomAccepted}, {"timeout", fc.Timeouts},
+		} {
+			emit(ch, c.shares, counter, float64(r.n), name, r.result)
+		}
+		emit(ch, c.shareDifficulty, counter, fc.DiffSum, name)
+		emit(ch, c.hashes, counter, fc.Hashes, name)
+	}
+	for i, h := range s.Hashrate {
+		emit(ch, c.hashrate, gauge, h, windowName(i))
+	}
+	emit(ch, c.bestDifficulty, gauge, float64(s.Best[0]))
+	for f := range s.MinersByFamily {
+		name := reactor.Family(f).String()
+		emit(ch, c.miners, gauge, float64(s.MinersByFamily[f]), name)
+		emit(ch, c.bytes, counter, float64(s.ByFamily[f].BytesIn), "in", name)
+		emit(ch, c.bytes, counter, float64(s.ByFamily[f].BytesOut), "out", name)
+	}
+	emit(ch, c.minersPeak, gauge, float64(s.MinersMax))
+	t := &s.Counters
+	emit(ch, c.connections, counter, float64(t.Connections))
+	capRefused := t.Refused - min(t.Refused, t.RateLimited+t.Banned)
+	emit(ch, c.refused, counter, float64(capRefused), "cap")
+	emit(ch, c.refused, counter, float64(t.RateLimited), "rate_limit")
+	emit(ch, c.refused, counter, float64(t.Banned), "ban")
+	emit(ch, c.closed, counter, float64(t.SlowClosed), "slow_reader")
+	emit(ch, c.closed, counter, float64(t.BadLines), "bad_line")
+	emit(ch, c.closed, counter, float64(t.LoginTimeouts), "login_timeout")
+	emit(ch, c.closed, counter, float64(t.IdleTimeouts), "idle_timeout")
+	emit(ch, c.upstreams, gauge, float64(s.Upstreams.Active), "active")
+	emit(ch, c.upstreams, gauge, float64(s.Upstreams.Sleep), "sleep")
+	emit(ch, c.upstreams, gauge, float64(s.Upstreams.Error), "error")
+	h := &s.SubmitLatency
+	buckets := make(map[float64]uint64, len(stats.LatencyBuckets))
+	var cum uint64
+	for i, le := range stats.LatencyBuckets {
+		cum += h.Counts[i]
+		buckets[le/1000] = cum
+	}
+	if m, err := prometheus.NewConstHistogram(c.submitLatency, h.Count(), h.SumMs/1000, buckets); err == nil {
+		ch <- m
+	}
+	emit(ch, c.latencyMedian, gauge, float64(s.LatencyMs)/1000)
+	emit(ch, c.workers, gauge, float64(s.Workers))
+	emit(ch, c.workersEvicted, counter, float64(s.WorkersEvicted))
+	emit(ch, c.workersDropped, counter, float64(s.WorkersDropped))
+}
+
+// poolKey groups pool sessions for the per-pool series.
+type poolKey struct{ pool, family, state string }
+
+// collectPools emits the per-pool series. A pool's algorithm and divider
+// come from the workers mining through it, else from its configuration
+// (UpstreamView carries neither).
+func (c *collector) collectPools(ch chan<- prometheus.Metric, cfg *reactor.Config, proxy string, ups []reactor.UpstreamView, views []stats.WorkerView) {
+	sessions := map[poolKey]int{}
+	miners := map[[2]string]int{}
+	up := map[string]bool{}
+	var order []string
+	for _, u := range ups {
+		if u.Pool == "" {
+			continue
+		}
+		p := hostPort(u.Pool)
+		if _, seen := up[p]; !seen {
+			order = append(order, p)
+			up[p] = false
+		}
+		up[p] = up[p] || u.State == "active"
+		sessions[poolKey{p, u.Family.String(), u.State}]++
+		miners[[2]string{p, u.Family.String()}] += u.Miners
+	}
+	for k, n := range sessions {
+		emit(ch, c.poolSessions, prometheus.GaugeValue, float64(n), k.pool, k.family, k.state)
+	}
+	for k, n := range miners {
+		emit(ch, c.poolMiners, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+	algo := map[string]string{}
+	divider := map[string]float64{}
+	for i := range views {
+		v := &views[i]
+		p := hostPort(v.Pool)
+		if v.Pool == "" || algo[p] != "" {
+			continue
+		}
+		algo[p], divider[p] = v.Algo, v.Divider
+	}
+	for i := range cfg.Pools {
+		p := hostPort(cfg.Pools[i].URL)
+		if algo[p] == "" {
+			algo[p] = cfg.Pools[i].Algo
+		}
+	}
+	for _, p := range order {
+		hash, div := labelValue(algo[p]), divider[p]
+		if div <= 0 {
+			div = 1
+		}
+		v := 0.0
+		if up[p] {
+			v = 1
+		}
+		emit(ch, c.poolUp, prometheus.GaugeValue, v, proxy, hash, p)
+		emit(ch, c.poolDivider, prometheus.GaugeValue, div, proxy, hash, p)
+	}
+}
+
+// collectWorkers emits the seed's per-worker series for the first
+// http.metrics-workers-max workers by name, and how many were left out.
+func (c *collector) collectWorkers(ch chan<- prometheus.Metric, cfg *reactor.Config, proxy string, views []stats.WorkerView) {
+	limit := cfg.HTTP.MetricsWorkersMax
+	if limit <= 0 {
+		limit = 1000
+	}
+	omitted := 0
+	if len(views) > limit {
+		omitted = len(views) - limit
+		views = views[:limit]
+	}
+	emit(ch, c.workersOmitted, prometheus.GaugeValue, float64(omitted))
+	const counter, gauge = prometheus.CounterValue, prometheus.GaugeValue
+	for i := range views {
+		v := &views[i]
+		worker, user := labelValue(v.Name), labelValue(v.User)
+		hash, pool := labelValue(v.Algo), hostPort(v.Pool)
+		connected := 0.0
+		if v.Connections > 0 {
+			connected = 1
+		}
+		emit(ch, c.workerUp, gauge, connected, proxy, worker, user)
+		emit(ch, c.workerSended, counter, float64(v.Submitted), proxy, worker, user, hash, pool)
+		emit(ch, c.workerOneSended, counter, v.SubmittedOne, proxy, worker, user, hash, pool)
+		emit(ch, c.workerAccepted, counter, float64(v.Accepted), proxy, worker, user, hash, pool)
+		emit(ch, c.workerOneAccepted, counter, v.OneAccepted, proxy, worker, user, hash, pool)
+		emit(ch, c.workerSpeed, gauge, v.Speed, proxy, worker, user, hash, pool)
+		emit(ch, c.workerDifficulty, gauge, v.Difficulty, proxy, worker, user, hash, pool)
+	}
+}
+
+// emit sends one const metric; a value the client library refuses is
+// skipped rather than failing the scrape.
+func emit(ch chan<- prometheus.Metric, d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+	if m, err := prometheus.NewConstMetric(d, t, v, labels...); err == nil {
+		ch <- m
+	}
+}
+
+// hostPort turns a pool URL into the "host:port" label value.
+func hostPort(url string) string {
+	if url == "" {
+		return ""
+	}
+	if e, err := upstream.ParseURL(url); err == nil {
+		return e.Address()
+	}
+	return labelValue(url)
+}
+
+// labelValue makes a miner-supplied string a valid label value.
+func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

@@ -1,0 +1,139 @@
+package stats
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// t0 is a minute boundary, so minute buckets line up with the test's
+// arithmetic.
+const t0 = int64(1_700_000_040)
+
+func TestWindows_Rates_Good(t *testing.T) {
+	// Every second for 25 hours, a share worth s%100 hashes at second s:
+	// each window's rate is its exact sum over its length.
+	var w Windows
+	const span = 25 * 3600
+	for s := int64(0); s < span; s++ {
+		w.Add(t0+s, float64(s%100))
+	}
+	now := t0 + span - 1 // the last second of a minute
+	require.Zero(t, (now+1)%60)
+	sum := func(seconds int64) float64 {
+		var x float64
+		for s := span - seconds; s < span; s++ {
+			x += float64(s % 100)
+		}
+		return x
+	}
+	r := w.Rates(now)
+	for i, win := range WindowSeconds {
+		require.InDelta(t, sum(win)/float64(win), r[i], 1e-9, "window %d s", win)
+	}
+	require.InDelta(t, sum(span)/float64(span), r[WindowAll], 1e-9)
+	require.InDelta(t, sum(span), w.Total(), 1e-6)
+}
+
+func TestWindows_Rates_Bad(t *testing.T) {
+	// Nothing recorded: zero rates; then a gap longer than every ring
+	// clears them all (ring wrap without stale buckets).
+	var w Windows
+	require.Equal(t, [NumWindows]float64{}, w.Rates(t0))
+	for s := int64(0); s < 600; s++ {
+		w.Add(t0+s, 1000)
+	}
+	later := t0 + 2*86400
+	w.Add(later, 60)
+	r := w.Rates(later)
+	require.InDelta(t, 1.0, r[Window60s], 1e-9, "only the new share")
+	require.InDelta(t, 0.1, r[Window600s], 1e-9)
+	require.InDelta(t, 60.0/86400, r[Window24h], 1e-12)
+	require.InDelta(t, (600*1000+60)/float64(later-t0+1), r[WindowAll], 1e-9, "all-time keeps everything")
+	// A sample older than the rings hold is dropped, not misfiled.
+	w.Add(later-5000, 1e9)
+	require.Equal(t, r[Window60s], w.Rates(later)[Window60s])
+}
+
+func TestWindows_Rates_Ugly(t *testing.T) {
+	// A fresh proxy: windows longer than the uptime average over the
+	// time elapsed, so the first minute does not under-report.
+	var w Windows
+	w.Add(t0, 100)
+	r := w.Rates(t0)
+	for i := range r {
+		require.InDelta(t, 100.0, r[i], 1e-9, "window %d after one second", i)
+	}
+	for s := int64(1); s < 10; s++ {
+		w.Add(t0+s, 100)
+	}
+	r = w.Rates(t0 + 9)
+	for i := range r {
+		require.InDelta(t, 100.0, r[i], 1e-9, "steady 100 H/s for 10 s, window %d", i)
+	}
+	// Ring wrap of the per-second ring: 30 minutes at 10 H/s then 5
+	// minutes at 0: the 10-minute window holds exactly 5 minutes of work.
+	var v Windows
+	for s := int64(0); s < 1800; s++ {
+		v.Add(t0+s, 10)
+	}
+	now := t0 + 1800 + 300 - 1
+	r = v.Rates(now)
+	require.InDelta(t, 0.0, r[Window60s], 1e-9)
+	require.InDelta(t, 5.0, r[Window600s], 1e-9)
+	require.InDelta(t, 1800*10/float64(now-t0+1), r[Window1h], 1e-9, "1 h window covers all 35 minutes")
+	require.False(t, math.IsNaN(r[Window12h]))
+}
+
+func TestRates_At_Good(t *testing.T) {
+	// Steady mining: the decaying estimate matches the windowed average
+	// (within 1 %) once a window has elapsed.
+	var r Rates
+	for s := int64(0); s < 6*86400; s++ { // six 24 h time constants
+		r.Add(t0+s, 500) // 500 H/s
+	}
+	at := r.At(t0 + 6*86400 - 1)
+	for i, v := range at {
+		require.InDelta(t, 500, v, 5, "window %d", WindowSeconds[i])
+	}
+}
+
+func TestRates_At_Bad(t *testing.T) {
+	// After mining stops the estimate decays by e per window length
+	// instead of dropping to zero; nothing recorded reads zero.
+	var zero Rates
+	require.Equal(t, [NumWindows - 1]float64{}, zero.At(t0))
+	var r Rates
+	for s := int64(0); s < 2*86400; s++ {
+		r.Add(t0+s, 100)
+	}
+	end := t0 + 2*86400 - 1
+	before := r.At(end)
+	for i, win := range WindowSeconds {
+		after := r.At(end + win)
+		require.InDelta(t, before[i]/math.E, after[i], before[i]*1e-9, "window %d", win)
+	}
+	require.Equal(t, before, r.At(end), "At does not change the estimate")
+	require.Equal(t, before, r.At(end-100), "a time in the past does not decay")
+}
+
+func TestRates_Merge_Ugly(t *testing.T) {
+	// Merging two loops' estimates of one worker adds them, each decayed
+	// to the same instant.
+	var a, b Rates
+	for s := int64(0); s < 7200; s++ {
+		a.Add(t0+s, 10)
+	}
+	for s := int64(0); s < 3600; s++ {
+		b.Add(t0+s, 30)
+	}
+	now := t0 + 7200
+	want := a.At(now)
+	bw := b.At(now)
+	for i := range want {
+		want[i] += bw[i]
+	}
+	a.Merge(&b, now)
+	require.Equal(t, want, a.At(now))
+}
