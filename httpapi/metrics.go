@@ -222,8 +222,8 @@ func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary
 type poolKey struct{ pool, family, state string }
 
 // collectPools emits the per-pool series. A pool's algorithm and divider
-// come from the workers mining through it, else from its configuration
-// (UpstreamView carries neither).
+// come from its sessions, else from the workers mining through it, else
+// from its configuration.
 func (c *collector) collectPools(ch chan<- prometheus.Metric, cfg *reactor.Config, proxy string, ups []reactor.UpstreamView, views []stats.WorkerView) {
 	sessions := map[poolKey]int{}
 	miners := map[[2]string]int{}
@@ -250,6 +250,11 @@ func (c *collector) collectPools(ch chan<- prometheus.Metric, cfg *reactor.Confi
 	}
 	algo := map[string]string{}
 	divider := map[string]float64{}
+	for _, u := range ups {
+		if p := hostPort(u.Pool); u.Pool != "" && u.Algo != "" && algo[p] == "" {
+			algo[p], divider[p] = u.Algo, u.Divider
+		}
+	}
 	for i := range views {
 		v := &views[i]
 		p := hostPort(v.Pool)

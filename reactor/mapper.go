@@ -95,6 +95,7 @@ type poolConn struct {
 	pool   upstream.PoolConfig
 	conn   connRef
 	proto  poolProto // cn or sv, once attached
+	addr   string    // the pool's host:port (labels, logs)
 	cn     *upstream.CNClient[submitTag]
 	sv     *upstream.SV1Client[submitTag]
 	opened bool
@@ -244,6 +245,9 @@ func (pc *poolConn) attached() {
 	}
 	pc.opened = true
 	s := mp.s
+	if ep, err := pc.pool.Endpoint(); err == nil {
+		pc.addr = ep.Address()
+	}
 	if mp.family == FamilySV1 {
 		pc.sv = upstream.NewSV1Client[submitTag](mp.sv1Login(pc), maxPendingSubmits)
 		pc.proto = pc.sv

@@ -62,16 +62,21 @@ func (s *shard) workerLogin(m *miner) {
 	wk.User = m.user
 }
 
-// workerMapper records where a worker mines (metric labels).
+// workerMapper records where a worker mines (metric labels): the pool as
+// host:port, the algorithm, its divider and the miner's difficulty.
 func (s *shard) workerMapper(m *miner, mp *mapper) {
-	if wk := m.wk; wk != nil {
-		if mp.conn != nil {
-			wk.Pool = mp.conn.pool.URL
-		}
-		wk.Algo = mp.job.Algo
-		wk.Divider = 1
-		wk.Difficulty = float64(m.diff)
+	wk := m.wk
+	if wk == nil {
+		return
 	}
+	if mp.conn != nil {
+		wk.Pool = mp.conn.addr
+	}
+	if mp.sv != nil {
+		wk.Algo, wk.Divider, wk.Difficulty = mp.sv.algo, mp.sv.divider, m.sv.diff
+		return
+	}
+	wk.Algo, wk.Divider, wk.Difficulty = mp.job.Algo, 1, float64(m.diff)
 }
 
 // workerSubmitted counts a share a worker sent, whatever its fate.

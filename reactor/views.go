@@ -147,5 +147,8 @@ func (mp *mapper) view() UpstreamView {
 	} else if len(mp.pools) > 0 {
 		v.Pool = mp.pools[mp.fo.Current()].URL
 	}
+	if mp.sv == nil {
+		v.Algo, v.Divider = mp.job.Algo, 1
+	}
 	return v
 }
