@@ -24,8 +24,10 @@
 // Cost: no goroutine per miner. I/O runs on a few event loops (one per
 // GOMAXPROCS by default), each owning a fixed share of the miners and one
 // epoll instance over raw non-blocking sockets bound round robin to
-// 127.0.0.2, 127.0.0.3, ... (closed with SO_LINGER 0, no TIME_WAIT). A
-// miner is a ~200-byte struct; jobs are decoded once per loop and shared.
+// 127.0.0.2, 127.0.0.3, ... (closed with SO_LINGER 0, no TIME_WAIT); this
+// machinery is shared with bench/swarm (bench/internal/evloop,
+// bench/internal/rawsock). A miner is ~150 bytes (its protocol state plus
+// its connection in the loop); jobs are decoded once per loop and shared.
 // Nonce searches run on a small worker pool (Config.Workers goroutines),
 // never on the loops: each loop hands out searches at its share of
 // Config.SharesPerSecond (a token bucket proportional to its authorized

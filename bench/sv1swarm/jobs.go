@@ -3,6 +3,7 @@ package sv1swarm
 import (
 	"slices"
 
+	"forge.lthn.ai/core/go-proxy/bench/internal/evloop"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -28,12 +29,8 @@ func (d *jobData) sameWork(j *stratum.SV1Job) bool {
 
 // jobEntry is one job a loop has seen.
 type jobEntry struct {
-	data   *jobData // nil for an unused entry
-	first  int64    // first arrival in this loop, ns since the swarm started
-	count  int      // miners of this loop that switched to this job
-	sentNs int64    // Config.JobSentAt, Unix ns, when known
-	sent   bool     // sentNs is valid
-	looked bool     // Config.JobSentAt was asked
+	data *jobData // nil for an unused entry
+	evloop.JobArrival
 }
 
 // jobTable is a loop's ring of recent jobs: it decodes each job once so
@@ -59,7 +56,7 @@ func (t *jobTable) get(j *stratum.SV1Job, now int64) (*jobEntry, error) {
 	}
 	e := &t.ents[t.next]
 	t.next = (t.next + 1) % jobTableSize
-	*e = jobEntry{data: &jobData{job: *j, bin: bin}, first: now}
+	*e = jobEntry{data: &jobData{job: *j, bin: bin}, JobArrival: evloop.JobArrival{First: now}}
 	return e, nil
 }
 
@@ -67,7 +64,7 @@ func (t *jobTable) get(j *stratum.SV1Job, now int64) (*jobEntry, error) {
 func (t *jobTable) newest() *jobEntry {
 	var best *jobEntry
 	for i := range t.ents {
-		if e := &t.ents[i]; e.data != nil && (best == nil || e.first > best.first) {
+		if e := &t.ents[i]; e.data != nil && (best == nil || e.First > best.First) {
 			best = e
 		}
 	}
@@ -79,7 +76,7 @@ func (t *jobTable) countOf(id string) int {
 	n := 0
 	for i := range t.ents {
 		if e := &t.ents[i]; e.data != nil && e.data.job.JobID == id {
-			n += e.count
+			n += e.Count
 		}
 	}
 	return n

@@ -3,154 +3,59 @@
 package sv1swarm
 
 import (
-	"errors"
-	"fmt"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
-	"golang.org/x/sys/unix"
 
-	"forge.lthn.ai/core/go-proxy/bench/internal/hist"
+	"forge.lthn.ai/core/go-proxy/bench/internal/evloop"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
-// Loop tuning.
-const (
-	readBufSize = 64 << 10
-	maxEvents   = 256
-	// maxStartsPerPass bounds connects started between two epoll waits so
-	// that a fast ramp does not starve reads.
-	maxStartsPerPass = 256
-	// notifyInterval is the shortest gap between two change notifications
-	// from one loop (WaitFor re-evaluations).
-	notifyInterval = 5 * time.Millisecond
-	// maxSweepInterval is the longest gap between timeout sweeps; shorter
-	// Timeouts sweep at a quarter of the timeout (but not under minSweep).
-	maxSweepInterval = time.Second
-	minSweepInterval = 10 * time.Millisecond
-	idleWait         = time.Second
-	// queueRetry is how soon a loop whose search was refused by a full
-	// queue (the workers are saturated) tries again.
-	queueRetry    = 5 * time.Millisecond
-	maxErrorKinds = 64
-	// maxDests bounds the client.reconnect destinations a loop remembers.
-	maxDests = 16
-	wakeSlot = -1 // epoll data of the wake eventfd
-)
+// queueRetry is how soon a loop whose search was refused by a full queue
+// (the workers are saturated) tries again.
+const queueRetry = 5 * time.Millisecond
 
-// loopStats is what Stats reads; guarded by loop.mu.
+// loopStats is what Stats reads beyond evloop.Tally; guarded by the loop
+// lock.
 type loopStats struct {
-	waiting, connecting, connected, subscribed, authorized, closed int
+	subscribed int
 
-	reconnects, jobs, diffChanges, e1Changes, maskChanges int64
-	rollingGranted, xsubGranted                           int64
-	searches, hashes, discarded                           int64
-	sent, accepted, rejected                              int64
-	kernelTS, fallbackTS                                  int64
-	rejectedByCode                                        map[int]int64
-	errors                                                map[string]*int64
-	loginLat, submitRTT, jobLat                           hist.Recorder
+	diffChanges, e1Changes, maskChanges int64
+	rollingGranted, xsubGranted         int64
+	searches, hashes, discarded         int64
+	rejectedByCode                      map[int]int64
 }
 
-// dest is a destination miners connect to. bind says whether sockets to it
-// are bound to the configured source addresses.
-type dest struct {
-	sa     unix.Sockaddr // this loop's own copy
-	family int
-	ip     string
-	port   int
-	bind   bool
-}
-
-// loop is one event loop and the miners it owns: global indexes idx,
-// idx+n, idx+2n, ... Only its goroutine touches miners and buffers. mu is
-// held by that goroutine while it handles a batch of events, and by Stats.
+// loop is the stratum v1 protocol side of one event loop (an
+// evloop.Handler): miners[k] is the state of the loop's connection slot k.
+// Its Handler methods run on the loop goroutine with the loop lock held.
 // The inbox (finished searches) is guarded by inMu and may be appended to
 // by any worker.
 type loop struct {
 	s      *Swarm
-	idx, n int
-	epfd   int
-	wakefd int
-	dsts   []dest                // [0] is Config.ProxyAddr; then client.reconnect targets
-	srcs   []*unix.SockaddrInet4 // this loop's copies, per source IP
+	ev     *evloop.Loop
+	miners []miner
 
-	miners   []miner
-	started  int     // miners[:started] have been started by the ramp
-	ready    []int32 // slots of authorized miners, for the search round robin
-	cursor   int
-	waitList []int32 // slots waiting to reconnect
-
-	events    []unix.EpollEvent
-	rbuf      []byte
-	rx        receiver
-	wbuf      []byte
-	scratch   []byte // error kinds
-	hexbuf    []byte // submit fields
-	parser    fastjson.Parser
-	msg       stratum.SV1PoolMessage
-	queueFull bool // the search queue refused a task in this pass
-
-	connTokens, shareTokens float64
-	lastSched, lastSweep    int64 // Unix ns
-	lastNotify              int64
-	dirty                   bool
+	wbuf   []byte
+	hexbuf []byte // submit fields
+	parser fastjson.Parser
+	msg    stratum.SV1PoolMessage
 
 	inMu   sync.Mutex
 	inbox  []*task
 	inbox2 []*task // the other buffer, swapped with inbox by the loop
 
-	mu   sync.Mutex
-	st   loopStats
-	jobs jobTable // guarded by mu as well (Stats reads it)
-	logs []string // written under mu, emitted after it is released
+	st   loopStats // guarded by the loop lock
+	jobs jobTable  // likewise (Stats reads it)
 }
 
-func newLoop(s *Swarm, idx, n int) (*loop, error) {
-	count := (s.cfg.Miners - idx + n - 1) / n
-	l := &loop{
-		s: s, idx: idx, n: n, epfd: -1, wakefd: -1,
-		miners:     make([]miner, count),
-		ready:      make([]int32, 0, count),
-		events:     make([]unix.EpollEvent, maxEvents),
-		rbuf:       make([]byte, readBufSize),
-		connTokens: 1,
+func newLoop(s *Swarm, ev *evloop.Loop) *loop {
+	return &loop{
+		s: s, ev: ev,
+		miners: make([]miner, ev.Slots()),
+		st:     loopStats{rejectedByCode: make(map[int]int64)},
 	}
-	d, srcs := s.sockaddrs()
-	d.bind = len(srcs) > 0
-	l.dsts, l.srcs = []dest{d}, srcs
-	l.st.waiting = count
-	l.st.errors = make(map[string]*int64)
-	l.st.rejectedByCode = make(map[int]int64)
-	for i := range l.miners {
-		l.miners[i] = miner{fd: -1, readyPos: -1}
-	}
-	var err error
-	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
-	}
-	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
-		l.release()
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeSlot}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.wakefd, &ev); err != nil {
-		l.release()
-		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
-	}
-	now := time.Now().UnixNano()
-	l.lastSched, l.lastSweep = now, now
-	return l, nil
-}
-
-// wake interrupts the loop's epoll wait. Safe from any goroutine until
-// release.
-func (l *loop) wake() {
-	var one [8]byte
-	one[0] = 1
-	_, _ = unix.Write(l.wakefd, one[:])
 }
 
 // post hands a finished search back to the loop (taskSink). Called by
@@ -161,203 +66,75 @@ func (l *loop) post(t *task) {
 	first := len(l.inbox) == 1
 	l.inMu.Unlock()
 	if first {
-		l.wake()
+		l.ev.Wake()
 	}
 }
 
-// release closes the epoll and eventfd descriptors; after the loop and the
-// workers ended.
-func (l *loop) release() {
-	if l.epfd >= 0 {
-		_ = unix.Close(l.epfd)
-		l.epfd = -1
+// Connected starts the handshake: mining.configure when version rolling
+// is wanted, else mining.subscribe. Login latency and timeout count from
+// the start of the connect.
+func (l *loop) Connected(k int, _ int64) {
+	m := &l.miners[k]
+	cfg := &l.s.cfg
+	if cfg.VersionRolling {
+		m.state = stConfiguring
+		l.wbuf = stratum.AppendSV1PoolConfigure(l.wbuf[:0], idConfigure, cfg.VersionMask, versionMinBitCount)
+		l.ev.Write(k, l.wbuf)
+		return
 	}
-	if l.wakefd >= 0 {
-		_ = unix.Close(l.wakefd)
-		l.wakefd = -1
-	}
+	l.sendSubscribe(m, k)
 }
 
-// source returns the bind address of global miner index gi for destination
-// d, or nil.
-func (l *loop) source(gi int, d *dest) *unix.SockaddrInet4 {
-	if len(l.srcs) == 0 || !d.bind {
-		return nil
+// Line handles one line from the upstream.
+func (l *loop) Line(k int, line []byte, ts, now int64) { l.handleLine(k, line, ts, now) }
+
+// Work hands a search for the miner to the workers.
+func (l *loop) Work(k int, _ int64) evloop.Work {
+	m := &l.miners[k]
+	if !m.canSearch() {
+		return evloop.WorkSkipped
 	}
-	return l.srcs[gi%len(l.srcs)]
+	t := &task{
+		sink: l, slot: int32(k), job: m.job,
+		e1: m.e1, e1Len: m.e1Len, e2Len: m.e2Size,
+		rolled: m.rolling, diff: m.searchDiff(),
+	}
+	if m.rolling {
+		t.mask = m.mask
+	}
+	t.unit = unitOf(m.searches, int(m.e2Size), t.mask)
+	t.ntime = m.job.bin.NTime
+	if !l.s.searcher.offer(t) {
+		return evloop.WorkBusy
+	}
+	m.searches++
+	m.task = t
+	return evloop.WorkDone
 }
 
-// globalIndex returns the swarm-wide index of miner slot k.
-func (l *loop) globalIndex(k int) int { return l.idx + k*l.n }
-
-// run is the loop goroutine.
-func (l *loop) run() {
-	defer l.s.wg.Done()
-	defer l.shutdown()
-	for {
-		n, err := unix.EpollWait(l.epfd, l.events, l.waitMillis())
-		if l.s.stop.Load() {
-			return
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			l.s.logf("sv1swarm: loop %d: epoll_wait: %v; loop stopped", l.idx, err)
-			return
-		}
-		now := time.Now().UnixNano()
-		l.mu.Lock()
-		for i := 0; i < n; i++ {
-			ev := &l.events[i]
-			if ev.Fd == wakeSlot {
-				var b [8]byte
-				_, _ = unix.Read(l.wakefd, b[:])
-				continue
-			}
-			l.onEvent(&l.miners[ev.Fd], int(ev.Fd), ev.Events, now)
-		}
-		l.drainInbox(now)
-		l.schedule(now)
-		if n > 0 {
-			l.dirty = true
-		}
-		logs := l.logs
-		l.logs = nil
-		l.mu.Unlock()
-		for _, line := range logs {
-			l.s.logf("%s", line)
-		}
-		if l.dirty && now-l.lastNotify >= int64(notifyInterval) {
-			l.dirty = false
-			l.lastNotify = now
-			l.s.changed.Notify()
-		}
+// Dropped voids the miner's search and resets it, keeping its search
+// counter.
+func (l *loop) Dropped(k int) {
+	m := &l.miners[k]
+	if m.state == stAuthorizing || m.state == stMining {
+		l.st.subscribed--
 	}
+	l.voidSearch(m)
+	*m = miner{searches: m.searches}
 }
 
-// waitMillis is how long the next epoll wait may block: until the next
-// connect, reconnect or search is due, a pending notification, or the next
-// sweep.
-func (l *loop) waitMillis() int {
-	wait := min(idleWait, l.sweepInterval())
-	if l.started < len(l.miners) {
-		if l.s.cfg.ConnectRate == 0 {
-			return 0
-		}
-		perLoop := float64(l.s.cfg.ConnectRate) / float64(l.n)
-		wait = min(wait, time.Duration((1-l.connTokens)/perLoop*float64(time.Second)))
-	}
-	if len(l.waitList) > 0 {
-		now := time.Now().UnixNano()
-		for _, k := range l.waitList {
-			wait = min(wait, time.Duration(l.miners[k].since-now))
-		}
-	}
-	if rate := l.loopShareRate(); rate > 0 {
-		if l.queueFull {
-			wait = min(wait, queueRetry)
-		} else {
-			wait = min(wait, time.Duration((1-l.shareTokens)/rate*float64(time.Second)))
-		}
-	}
-	if l.dirty {
-		wait = min(wait, notifyInterval)
-	}
-	return max(1, int(math.Ceil(float64(wait)/float64(time.Millisecond))))
-}
+// Pass takes the finished searches.
+func (l *loop) Pass(now int64) { l.drainInbox(now) }
 
-// loopShareRate is this loop's share of SharesPerSecond: proportional to its
-// authorized miners.
-func (l *loop) loopShareRate() float64 {
-	rate := l.s.cfg.SharesPerSecond
-	if rate <= 0 || len(l.ready) == 0 {
-		return 0
-	}
-	total := max(l.s.ready.Load(), int64(len(l.ready)))
-	return rate * float64(len(l.ready)) / float64(total)
-}
-
-// schedule starts due connects and reconnects, hands out due searches and
-// sweeps timeouts. Called with mu held.
-func (l *loop) schedule(now int64) {
-	dt := float64(now-l.lastSched) / float64(time.Second)
-	l.lastSched = now
-
-	if l.started < len(l.miners) {
-		if rate := l.s.cfg.ConnectRate; rate > 0 {
-			perLoop := float64(rate) / float64(l.n)
-			l.connTokens = min(l.connTokens+perLoop*dt, max(1, perLoop/10))
-		} else {
-			l.connTokens = maxStartsPerPass
-		}
-		for k := 0; k < maxStartsPerPass && l.connTokens >= 1 && l.started < len(l.miners); k++ {
-			l.connTokens--
-			l.startMiner(l.started, now)
-			l.started++
-			l.dirty = true
+// Shutdown cancels every search.
+func (l *loop) Shutdown() {
+	for k := range l.miners {
+		if m := &l.miners[k]; m.task != nil {
+			m.task.cancel.Store(true)
+			m.task = nil
 		}
 	}
-	for i := 0; i < len(l.waitList); {
-		k := l.waitList[i]
-		if l.miners[k].since > now {
-			i++
-			continue
-		}
-		l.waitList[i] = l.waitList[len(l.waitList)-1]
-		l.waitList = l.waitList[:len(l.waitList)-1]
-		l.startMiner(int(k), now)
-		l.dirty = true
-	}
-
-	if rate := l.loopShareRate(); rate > 0 {
-		l.shareTokens = min(l.shareTokens+rate*dt, max(2, rate))
-		l.queueFull = false
-		for l.shareTokens >= 1 && l.startSearch() {
-			l.shareTokens--
-			l.dirty = true
-		}
-	} else {
-		l.shareTokens = 0
-	}
-
-	if now-l.lastSweep >= int64(l.sweepInterval()) {
-		l.lastSweep = now
-		l.sweep(now)
-	}
-}
-
-// startSearch hands a search for the next authorized miner (round robin)
-// that may search to the workers; false when none may or the queue is
-// full.
-func (l *loop) startSearch() bool {
-	for tries := len(l.ready); tries > 0; tries-- {
-		if l.cursor >= len(l.ready) {
-			l.cursor = 0
-		}
-		slot := l.ready[l.cursor]
-		l.cursor++
-		m := &l.miners[slot]
-		if !m.canSearch() {
-			continue
-		}
-		t := &task{
-			sink: l, slot: slot, job: m.job,
-			e1: m.e1, e1Len: m.e1Len, e2Len: m.e2Size,
-			rolled: m.rolling, diff: m.searchDiff(),
-		}
-		if m.rolling {
-			t.mask = m.mask
-		}
-		t.unit = unitOf(m.searches, int(m.e2Size), t.mask)
-		t.ntime = m.job.bin.NTime
-		if !l.s.searcher.offer(t) {
-			l.queueFull = true
-			l.cursor-- // this miner is next again
-			return false
-		}
-		m.searches++
-		m.task = t
-		return true
-	}
-	return false
+	l.st.subscribed = 0
 }
 
 // drainInbox takes the finished searches: submits the shares that are
@@ -368,7 +145,7 @@ func (l *loop) drainInbox(now int64) {
 	l.inbox = l.inbox2[:0]
 	l.inMu.Unlock()
 	if len(batch) > 0 {
-		l.dirty = true
+		l.ev.MarkDirty()
 	}
 	for i, t := range batch {
 		batch[i] = nil
@@ -386,7 +163,7 @@ func (l *loop) drainInbox(now int64) {
 			l.st.discarded++
 			continue
 		}
-		l.submit(m, int(t.slot), t, now)
+		l.submit(int(t.slot), t, now)
 	}
 	l.inbox2 = batch[:0]
 }
@@ -417,88 +194,4 @@ func (l *loop) voidSearch(m *miner) {
 		m.task = nil
 		l.st.discarded++
 	}
-}
-
-// sweepInterval is how often timeouts are checked.
-func (l *loop) sweepInterval() time.Duration {
-	return min(maxSweepInterval, max(minSweepInterval, l.s.cfg.Timeout/4))
-}
-
-// sweep closes miners whose connect or handshake timed out and forgets
-// submits that were never answered.
-func (l *loop) sweep(now int64) {
-	limit := int64(l.s.cfg.Timeout)
-	for k := range l.miners {
-		m := &l.miners[k]
-		switch m.state {
-		case stConnecting:
-			if now-m.since > limit {
-				l.fail(m, k, "timeout: connect")
-			}
-		case stConfiguring, stSubscribing, stAuthorizing:
-			if now-m.since > limit {
-				l.fail(m, k, "timeout: login")
-			}
-		case stMining:
-			for i := range m.pend {
-				if p := &m.pend[i]; p.id != 0 && now-p.at > limit {
-					*p = pending{}
-					l.countError("timeout: submit", nil, k)
-				}
-			}
-		}
-	}
-}
-
-// countError counts one error of kind prefix+detail (detail is sanitised
-// network text, may be nil) for miner slot k.
-func (l *loop) countError(prefix string, detail []byte, k int) {
-	l.dirty = true
-	l.scratch = append(l.scratch[:0], prefix...)
-	for i, c := range detail {
-		if i == 80 {
-			l.scratch = append(l.scratch, "..."...)
-			break
-		}
-		if c < 0x20 || c == 0x7f {
-			c = '?'
-		}
-		l.scratch = append(l.scratch, c)
-	}
-	if p := l.st.errors[string(l.scratch)]; p != nil {
-		*p++
-		return
-	}
-	key := string(l.scratch)
-	if len(l.st.errors) >= maxErrorKinds {
-		key = "other"
-		if p := l.st.errors[key]; p != nil {
-			*p++
-			return
-		}
-	}
-	one := int64(1)
-	l.st.errors[key] = &one
-	l.logs = append(l.logs, fmt.Sprintf("sv1swarm: miner %d: %s (first of its kind in loop %d)", l.globalIndex(k), key, l.idx))
-}
-
-// shutdown closes every miner socket and voids every search; the loop
-// goroutine's last act.
-func (l *loop) shutdown() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k := range l.miners {
-		m := &l.miners[k]
-		if m.task != nil {
-			m.task.cancel.Store(true)
-			m.task = nil
-		}
-		if m.fd >= 0 {
-			_ = unix.Close(int(m.fd))
-			m.fd = -1
-		}
-	}
-	l.st.waiting, l.st.connecting, l.st.connected, l.st.subscribed, l.st.authorized = 0, 0, 0, 0, 0
-	l.ready = l.ready[:0]
-	l.waitList = l.waitList[:0]
 }

@@ -50,12 +50,12 @@ func (t *task) version() uint32 {
 // searcher is the pool of search goroutines shared by every loop.
 type searcher struct {
 	queue chan *task
-	stop  *atomic.Bool
+	stop  func() bool // the swarm is closing: abandon every search
 	wg    sync.WaitGroup
 }
 
 // newSearcher starts workers goroutines serving a queue of queueLen tasks.
-func newSearcher(workers, queueLen int, stop *atomic.Bool) *searcher {
+func newSearcher(workers, queueLen int, stop func() bool) *searcher {
 	sr := &searcher{queue: make(chan *task, queueLen), stop: stop}
 	for i := 0; i < workers; i++ {
 		sr.wg.Add(1)
@@ -101,11 +101,11 @@ func (sr *searcher) work() {
 
 // search tries nonces from unit.start until one meets target, the whole
 // 2^32 range is done, or the task or the swarm is cancelled.
-func (t *task) search(h *stratum.SV1Hasher, target *stratum.SV1Target, stop *atomic.Bool) {
+func (t *task) search(h *stratum.SV1Hasher, target *stratum.SV1Target, stop func() bool) {
 	hdr := h.Header(t.job.bin, t.e1[:t.e1Len], t.unit.e2[:t.e2Len], t.version(), t.ntime, 0)
 	n := t.unit.start
 	for done := uint64(0); done < 1<<32; done += searchChunk {
-		if t.cancel.Load() || stop.Load() {
+		if t.cancel.Load() || stop() {
 			t.hashes = done
 			return
 		}

@@ -11,12 +11,14 @@
 //
 // Cost: no goroutine per miner. The swarm runs a few event loops (one per
 // GOMAXPROCS by default), each owning a fixed share of the miners and one
-// epoll instance over raw non-blocking sockets. A miner is a 176-byte
-// struct plus its session id; buffers are per loop, and a per-miner buffer
-// exists only while a line is split across reads or a write is pending.
-// Sockets are bound round robin to 127.0.0.2, 127.0.0.3, ... so that more
-// than one address's worth of ephemeral ports is available, and closed
-// with SO_LINGER 0 so no TIME_WAIT builds up.
+// epoll instance over raw non-blocking sockets. A miner is 160 bytes (its
+// protocol state plus its connection in the loop) and its session id;
+// buffers are per loop, and a per-miner buffer exists only while a line is
+// split across reads or a write is pending. Sockets are bound round robin
+// to 127.0.0.2, 127.0.0.3, ... so that more than one address's worth of
+// ephemeral ports is available, and closed with SO_LINGER 0 so no
+// TIME_WAIT builds up. The loop and socket machinery is shared with
+// bench/sv1swarm (bench/internal/evloop, bench/internal/rawsock).
 //
 // The epoll implementation is Linux only; elsewhere Start returns an error.
 package swarm

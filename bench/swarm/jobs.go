@@ -1,16 +1,14 @@
 package swarm
 
+import "forge.lthn.ai/core/go-proxy/bench/internal/evloop"
+
 // jobTableSize is how many recent job ids a loop remembers.
 const jobTableSize = 16
 
 // jobEntry is one job id a loop has seen. Miners share its id slice.
 type jobEntry struct {
-	id     []byte // interned job id; nil for an unused entry
-	first  int64  // first arrival in this loop, ns since the swarm started
-	count  int    // miners of this loop that switched to this job
-	sentNs int64  // Config.JobSentAt, Unix ns, when known
-	sent   bool   // sentNs is valid
-	looked bool   // Config.JobSentAt was asked
+	id []byte // interned job id; nil for an unused entry
+	evloop.JobArrival
 }
 
 // jobTable is a loop's ring of recent job ids: it interns job ids so that
@@ -30,7 +28,7 @@ func (t *jobTable) get(id string, now int64) *jobEntry {
 	}
 	e := &t.ents[t.next]
 	t.next = (t.next + 1) % jobTableSize
-	*e = jobEntry{id: []byte(id), first: now}
+	*e = jobEntry{id: []byte(id), JobArrival: evloop.JobArrival{First: now}}
 	return e
 }
 
@@ -38,7 +36,7 @@ func (t *jobTable) get(id string, now int64) *jobEntry {
 func (t *jobTable) newest() *jobEntry {
 	var best *jobEntry
 	for i := range t.ents {
-		if e := &t.ents[i]; e.id != nil && (best == nil || e.first > best.first) {
+		if e := &t.ents[i]; e.id != nil && (best == nil || e.First > best.First) {
 			best = e
 		}
 	}
@@ -49,7 +47,7 @@ func (t *jobTable) newest() *jobEntry {
 func (t *jobTable) countOf(id string) int {
 	for i := range t.ents {
 		if e := &t.ents[i]; e.id != nil && string(e.id) == id {
-			return e.count
+			return e.Count
 		}
 	}
 	return 0

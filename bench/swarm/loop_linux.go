@@ -3,351 +3,63 @@
 package swarm
 
 import (
-	"errors"
-	"fmt"
-	"math"
-	"sync"
-	"time"
-
 	"github.com/valyala/fastjson"
-	"golang.org/x/sys/unix"
 
-	"forge.lthn.ai/core/go-proxy/bench/internal/hist"
+	"forge.lthn.ai/core/go-proxy/bench/internal/evloop"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
-// Loop tuning.
-const (
-	readBufSize = 64 << 10
-	maxEvents   = 256
-	// maxStartsPerPass bounds connects started between two epoll waits so
-	// that a fast ramp does not starve reads.
-	maxStartsPerPass = 256
-	// notifyInterval is the shortest gap between two change notifications
-	// from one loop (WaitFor re-evaluations).
-	notifyInterval = 5 * time.Millisecond
-	// maxSweepInterval is the longest gap between timeout sweeps; shorter
-	// Timeouts sweep at a quarter of the timeout (but not under minSweep).
-	maxSweepInterval = time.Second
-	minSweepInterval = 10 * time.Millisecond
-	idleWait         = time.Second
-	maxErrorKinds    = 64
-	wakeSlot         = -1 // epoll data of the wake eventfd
-)
-
-// loopStats is what Stats reads; guarded by loop.mu.
-type loopStats struct {
-	waiting, connecting, connected, loggedIn, closed int
-	jobs, sent, accepted, rejected                   int64
-	kernelTS, fallbackTS                             int64
-	errors                                           map[string]*int64
-	loginLat, submitRTT, jobLat                      hist.Recorder
-}
-
-// loop is one event loop and the miners it owns: global indexes idx,
-// idx+n, idx+2n, ... Only its goroutine touches miners and buffers. mu is
-// held by that goroutine while it handles a batch of events, and by Stats.
+// loop is the XMRig protocol side of one event loop (an evloop.Handler):
+// miners[k] is the state of the loop's connection slot k. Every method runs
+// on the loop goroutine with the loop lock held.
 type loop struct {
 	s      *Swarm
-	idx, n int
-	epfd   int
-	wakefd int
-	dst    unix.Sockaddr         // this loop's copy
-	srcs   []*unix.SockaddrInet4 // this loop's copies, per source IP
+	ev     *evloop.Loop
+	miners []miner
 
-	miners  []miner
-	started int     // miners[:started] have been started
-	ready   []int32 // slots of logged-in miners, for share round robin
-	cursor  int
-
-	events  []unix.EpollEvent
-	rbuf    []byte
-	rx      receiver
-	wbuf    []byte
-	scratch []byte
-	parser  fastjson.Parser
-	msg     stratum.PoolMessage
-	login   stratum.PoolLogin
-	algos   [][]byte
-	logs    []string // written under mu, emitted after it is released
-
-	connTokens, shareTokens float64
-	lastSched, lastSweep    int64 // Unix ns
-	lastNotify              int64
-	dirty                   bool
-
-	mu   sync.Mutex
-	st   loopStats
-	jobs jobTable // guarded by mu as well (Stats reads it)
+	wbuf   []byte
+	parser fastjson.Parser
+	msg    stratum.PoolMessage
+	login  stratum.PoolLogin
+	algos  [][]byte
+	jobs   jobTable // guarded by the loop lock (Stats reads it)
 }
 
-func newLoop(s *Swarm, idx, n int) (*loop, error) {
-	count := (s.cfg.Miners - idx + n - 1) / n
-	l := &loop{
-		s: s, idx: idx, n: n, epfd: -1, wakefd: -1,
-		miners: make([]miner, count),
-		ready:  make([]int32, 0, count),
-		events: make([]unix.EpollEvent, maxEvents),
-		rbuf:   make([]byte, readBufSize),
+func newLoop(s *Swarm, ev *evloop.Loop) *loop {
+	return &loop{
+		s: s, ev: ev,
+		miners: make([]miner, ev.Slots()),
 		login: stratum.PoolLogin{
 			Login: s.cfg.Login, Pass: s.cfg.Pass, Agent: s.cfg.Agent, Algos: s.cfg.Algos,
 		},
-		connTokens: 1,
-	}
-	l.dst, l.srcs = s.sockaddrs()
-	l.st.waiting = count
-	l.st.errors = make(map[string]*int64)
-	for i := range l.miners {
-		l.miners[i] = miner{fd: -1, readyPos: -1}
-	}
-	var err error
-	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
-	}
-	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
-		l.release()
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeSlot}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.wakefd, &ev); err != nil {
-		l.release()
-		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
-	}
-	now := time.Now().UnixNano()
-	l.lastSched, l.lastSweep = now, now
-	return l, nil
-}
-
-// wake interrupts the loop's epoll wait. Safe from any goroutine until
-// release.
-func (l *loop) wake() {
-	var one [8]byte
-	one[0] = 1
-	_, _ = unix.Write(l.wakefd, one[:])
-}
-
-// release closes the epoll and eventfd descriptors; after the loop ended.
-func (l *loop) release() {
-	if l.epfd >= 0 {
-		_ = unix.Close(l.epfd)
-		l.epfd = -1
-	}
-	if l.wakefd >= 0 {
-		_ = unix.Close(l.wakefd)
-		l.wakefd = -1
 	}
 }
 
-// source returns the bind address of global miner index gi, or nil.
-func (l *loop) source(gi int) *unix.SockaddrInet4 {
-	if len(l.srcs) == 0 {
-		return nil
-	}
-	return l.srcs[gi%len(l.srcs)]
+// Connected sends the login; login latency and timeout count from now.
+func (l *loop) Connected(k int, now int64) {
+	l.ev.StartClock(k, now)
+	l.sendLogin(k)
 }
 
-// globalIndex returns the swarm-wide index of miner slot k.
-func (l *loop) globalIndex(k int) int { return l.idx + k*l.n }
+// Line handles one line from the proxy.
+func (l *loop) Line(k int, line []byte, ts, _ int64) { l.handleLine(k, line, ts) }
 
-// run is the loop goroutine.
-func (l *loop) run() {
-	defer l.s.wg.Done()
-	defer l.shutdown()
-	for {
-		n, err := unix.EpollWait(l.epfd, l.events, l.waitMillis())
-		if l.s.stop.Load() {
-			return
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			l.s.logf("swarm: loop %d: epoll_wait: %v; loop stopped", l.idx, err)
-			return
-		}
-		now := time.Now().UnixNano()
-		l.mu.Lock()
-		for i := 0; i < n; i++ {
-			ev := &l.events[i]
-			if ev.Fd == wakeSlot {
-				var b [8]byte
-				_, _ = unix.Read(l.wakefd, b[:])
-				continue
-			}
-			l.onEvent(&l.miners[ev.Fd], int(ev.Fd), ev.Events, now)
-		}
-		l.schedule(now)
-		if n > 0 {
-			l.dirty = true
-		}
-		logs := l.logs
-		l.logs = nil
-		l.mu.Unlock()
-		for _, line := range logs {
-			l.s.logf("%s", line)
-		}
-		if l.dirty && now-l.lastNotify >= int64(notifyInterval) {
-			l.dirty = false
-			l.lastNotify = now
-			l.s.changed.Notify()
-		}
+// Work submits one share for the miner's current job, unless its NiceHash
+// partition is used up.
+func (l *loop) Work(k int, now int64) evloop.Work {
+	m := &l.miners[k]
+	if nonceExhausted(m.nicehash, m.nonce) {
+		return evloop.WorkSkipped
 	}
+	l.submit(m, k, now)
+	return evloop.WorkDone
 }
 
-// waitMillis is how long the next epoll wait may block: until the next
-// connect or share is due, a pending notification, or the next sweep.
-func (l *loop) waitMillis() int {
-	wait := min(idleWait, l.sweepInterval())
-	if l.started < len(l.miners) {
-		if l.s.cfg.ConnectRate == 0 {
-			return 0
-		}
-		perLoop := float64(l.s.cfg.ConnectRate) / float64(l.n)
-		wait = min(wait, time.Duration((1-l.connTokens)/perLoop*float64(time.Second)))
-	}
-	if rate := l.loopShareRate(); rate > 0 {
-		wait = min(wait, time.Duration((1-l.shareTokens)/rate*float64(time.Second)))
-	}
-	if l.dirty {
-		wait = min(wait, notifyInterval)
-	}
-	return max(1, int(math.Ceil(float64(wait)/float64(time.Millisecond))))
-}
+// Dropped forgets the miner's session and job.
+func (l *loop) Dropped(k int) { l.miners[k] = miner{} }
 
-// loopShareRate is this loop's share of SharesPerSecond: proportional to its
-// logged-in miners.
-func (l *loop) loopShareRate() float64 {
-	rate := l.s.cfg.SharesPerSecond
-	if rate <= 0 || len(l.ready) == 0 {
-		return 0
-	}
-	total := max(l.s.ready.Load(), int64(len(l.ready)))
-	return rate * float64(len(l.ready)) / float64(total)
-}
+// Pass has nothing to do: shares are sent by Work.
+func (l *loop) Pass(int64) {}
 
-// schedule starts due connects, sends due shares and sweeps timeouts.
-// Called with mu held.
-func (l *loop) schedule(now int64) {
-	dt := float64(now-l.lastSched) / float64(time.Second)
-	l.lastSched = now
-
-	if l.started < len(l.miners) {
-		if rate := l.s.cfg.ConnectRate; rate > 0 {
-			perLoop := float64(rate) / float64(l.n)
-			l.connTokens = min(l.connTokens+perLoop*dt, max(1, perLoop/10))
-		} else {
-			l.connTokens = maxStartsPerPass
-		}
-		for k := 0; k < maxStartsPerPass && l.connTokens >= 1 && l.started < len(l.miners); k++ {
-			l.connTokens--
-			l.startMiner(l.started, now)
-			l.started++
-			l.dirty = true
-		}
-	}
-
-	if rate := l.loopShareRate(); rate > 0 {
-		l.shareTokens = min(l.shareTokens+rate*dt, max(2, rate))
-		for l.shareTokens >= 1 && l.sendShare(now) {
-			l.shareTokens--
-			l.dirty = true
-		}
-	} else {
-		l.shareTokens = 0
-	}
-
-	if now-l.lastSweep >= int64(l.sweepInterval()) {
-		l.lastSweep = now
-		l.sweep(now)
-	}
-}
-
-// sendShare submits one share from the next logged-in miner (round robin)
-// that has a free request slot; false when none has.
-func (l *loop) sendShare(now int64) bool {
-	for tries := len(l.ready); tries > 0; tries-- {
-		if l.cursor >= len(l.ready) {
-			l.cursor = 0
-		}
-		slot := l.ready[l.cursor]
-		l.cursor++
-		if m := &l.miners[slot]; m.canSubmit() {
-			l.submit(m, int(slot), now)
-			return true
-		}
-	}
-	return false
-}
-
-// sweepInterval is how often timeouts are checked.
-func (l *loop) sweepInterval() time.Duration {
-	return min(maxSweepInterval, max(minSweepInterval, l.s.cfg.Timeout/4))
-}
-
-// sweep applies the connect, login and submit timeouts.
-func (l *loop) sweep(now int64) {
-	limit := int64(l.s.cfg.Timeout)
-	for k := 0; k < l.started; k++ {
-		m := &l.miners[k]
-		switch m.state {
-		case stConnecting:
-			if now-m.since > limit {
-				l.fail(m, k, "timeout: connect")
-			}
-		case stLoggingIn:
-			if now-m.since > limit {
-				l.fail(m, k, "timeout: login")
-			}
-		case stLoggedIn:
-			for i := range m.pend {
-				if p := &m.pend[i]; p.id != 0 && now-p.at > limit {
-					*p = pending{}
-					l.countError("timeout: submit", nil, k)
-				}
-			}
-		}
-	}
-}
-
-// countError counts one error of kind prefix+detail (detail is sanitised
-// network text, may be nil) for miner slot k.
-func (l *loop) countError(prefix string, detail []byte, k int) {
-	l.dirty = true
-	l.scratch = append(l.scratch[:0], prefix...)
-	for i, c := range detail {
-		if i == 80 {
-			l.scratch = append(l.scratch, "..."...)
-			break
-		}
-		if c < 0x20 || c == 0x7f {
-			c = '?'
-		}
-		l.scratch = append(l.scratch, c)
-	}
-	if p := l.st.errors[string(l.scratch)]; p != nil {
-		*p++
-		return
-	}
-	key := string(l.scratch)
-	if len(l.st.errors) >= maxErrorKinds {
-		key = "other"
-		if p := l.st.errors[key]; p != nil {
-			*p++
-			return
-		}
-	}
-	one := int64(1)
-	l.st.errors[key] = &one
-	l.logs = append(l.logs, fmt.Sprintf("swarm: miner %d: %s (first of its kind in loop %d)", l.globalIndex(k), key, l.idx))
-}
-
-// shutdown closes every miner socket; the loop goroutine's last act.
-func (l *loop) shutdown() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k := range l.miners {
-		if m := &l.miners[k]; m.fd >= 0 {
-			_ = unix.Close(int(m.fd))
-			m.fd = -1
-		}
-	}
-	l.st.waiting, l.st.connecting, l.st.connected, l.st.loggedIn = 0, 0, 0, 0
-	l.ready = l.ready[:0]
-}
+// Shutdown has nothing to release.
+func (l *loop) Shutdown() {}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"forge.lthn.ai/core/go-proxy/bench/internal/evloop"
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
@@ -243,8 +244,9 @@ func TestSwarm_Start_Bad(t *testing.T) {
 }
 
 func TestMiner_Size_Good(t *testing.T) {
-	// Memory per simulated miner on the Go side (plus its session id).
-	require.LessOrEqual(t, unsafe.Sizeof(miner{}), uintptr(192))
+	// Memory per simulated miner on the Go side (plus its session id): its
+	// protocol state and its connection in the event loop.
+	require.LessOrEqual(t, unsafe.Sizeof(miner{})+evloop.ConnSize, uintptr(192))
 }
 
 // TestSwarm_LateLogin_Good runs miners against a scripted proxy that holds

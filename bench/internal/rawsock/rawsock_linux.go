@@ -1,9 +1,6 @@
 //go:build linux
 
-package sv1swarm
-
-// This file is a private copy of bench/swarm's socket helpers, which are
-// unexported there; it could move to a shared bench/internal package.
+package rawsock
 
 import (
 	"errors"
@@ -13,23 +10,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openSocket creates a non-blocking TCP socket for family, configured for the
-// swarm (SO_LINGER 0, SO_TIMESTAMPNS, TCP_NODELAY) and bound to src when src
-// is non-nil (with IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect
-// time per destination and a source address serves many sockets).
-func openSocket(family int, src *unix.SockaddrInet4) (int, error) {
+// Open creates a non-blocking TCP socket for family (unix.AF_INET or
+// unix.AF_INET6), configured for a swarm (SO_LINGER 0, SO_TIMESTAMPNS,
+// TCP_NODELAY) and bound to src when src is non-nil (with
+// IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect time per
+// destination and a source address serves many sockets).
+func Open(family int, src *unix.SockaddrInet4) (int, error) {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
 		return -1, err
 	}
-	if err := configureSocket(fd, src); err != nil {
+	if err := configure(fd, src); err != nil {
 		_ = unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
 }
 
-func configureSocket(fd int, src *unix.SockaddrInet4) error {
+func configure(fd int, src *unix.SockaddrInet4) error {
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
 		return fmt.Errorf("SO_LINGER: %w", err)
 	}
@@ -50,13 +48,13 @@ func configureSocket(fd int, src *unix.SockaddrInet4) error {
 	return nil
 }
 
-// openStampKeeper opens a socket with SO_TIMESTAMPNS on and returns it, or
+// OpenStampKeeper opens a socket with SO_TIMESTAMPNS on and returns it, or
 // -1. The kernel stamps received packets only while some socket wants
 // timestamps, and switches that on asynchronously (a deferred static key):
 // packets that arrive before it is on carry no timestamp. Holding one such
-// socket from Start to Close switches it on before the first miner
-// connects and keeps it on between runs.
-func openStampKeeper() int {
+// socket from a swarm's start to its close switches it on before the first
+// miner connects and keeps it on between runs.
+func OpenStampKeeper() int {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1
@@ -68,14 +66,15 @@ func openStampKeeper() int {
 	return fd
 }
 
-func closeStampKeeper(fd int) {
+// CloseStampKeeper closes a socket from OpenStampKeeper; -1 is ignored.
+func CloseStampKeeper(fd int) {
 	if fd >= 0 {
 		_ = unix.Close(fd)
 	}
 }
 
-// errnoText returns the short text of a socket error ("connection refused").
-func errnoText(err error) string {
+// ErrnoText returns the short text of a socket error ("connection refused").
+func ErrnoText(err error) string {
 	var en unix.Errno
 	if errors.As(err, &en) {
 		return en.Error()
@@ -83,17 +82,18 @@ func errnoText(err error) string {
 	return err.Error()
 }
 
-// receiver reads with recvmsg and extracts the SO_TIMESTAMPNS control
-// message. Owned by one loop; it allocates nothing per call.
-type receiver struct {
+// Receiver reads with recvmsg and extracts the SO_TIMESTAMPNS control
+// message. The zero value is ready to use. Owned by one goroutine (a loop);
+// it allocates nothing per call.
+type Receiver struct {
 	msg unix.Msghdr
 	iov unix.Iovec
 	oob [8]uint64 // 64 bytes, 8-byte aligned for the cmsg headers
 }
 
-// recv reads into buf from fd. ts is the kernel receive time in Unix ns of
-// the data, or 0 when no timestamp came with it.
-func (r *receiver) recv(fd int, buf []byte) (n int, ts int64, err error) {
+// Recv reads into buf (not empty) from fd. ts is the kernel receive time in
+// Unix ns of the data, or 0 when no timestamp came with it.
+func (r *Receiver) Recv(fd int, buf []byte) (n int, ts int64, err error) {
 	r.iov.Base = &buf[0]
 	r.iov.SetLen(len(buf))
 	r.msg.Iov = &r.iov
