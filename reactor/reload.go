@@ -3,6 +3,8 @@ package reactor
 import (
 	"errors"
 	"reflect"
+
+	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 // secretMask is what Redacted puts in place of secrets; a reloaded config
@@ -92,5 +94,71 @@ func (s *shard) reload(c *Config, poolsChanged bool) {
 	}
 	if s.firstMapper(FamilyCryptoNote) == nil && len(s.p.enabledPools(c, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
 		s.newMapper(FamilyCryptoNote, s.cnKind())
+	}
+}
+
+// reload points the mapper at a new pool list. Without a working
+// connection it simply redials; with one, it prepares a connection to the
+// new primary and switches once that one is logged in (swapTo), so miners
+// never lose their pool.
+func (mp *mapper) reload(pools []upstream.PoolConfig) {
+	mp.pools = pools
+	mp.fo = upstream.NewFailover(len(pools), mp.s.cfg.Retries, secs(mp.s.cfg.RetryPause))
+	if mp.pending != nil {
+		mp.pending.dead = true
+		mp.pending.conn.close()
+		mp.pending = nil
+	}
+	if mp.state != mapperActive && mp.state != mapperIdle {
+		if mp.retry != nil {
+			mp.retry.Stop()
+		}
+		if mp.conn != nil {
+			mp.conn.dead = true
+			mp.conn.conn.close()
+			mp.conn = nil
+		}
+		mp.dial()
+		return
+	}
+	if len(pools) == 0 {
+		return
+	}
+	mp.pendingIdx = 0
+	mp.dialPending()
+}
+
+func (mp *mapper) dialPending() {
+	pc := &poolConn{mp: mp, pool: mp.pools[mp.pendingIdx], swap: true}
+	mp.pending = pc
+	mp.s.p.dial(mp.s, pc)
+}
+
+// pendingFailed moves the reload candidate to the next new pool, or gives
+// up and keeps the current connection (the new list is used on the next
+// failover).
+func (mp *mapper) pendingFailed() {
+	mp.pendingIdx++
+	if mp.pendingIdx < len(mp.pools) {
+		mp.dialPending()
+		return
+	}
+	mp.s.p.log.Error("reload: no pool of the new list answered; keeping the current connection", "mapper", mp.id)
+}
+
+// swapTo makes the reload candidate the mapper's connection. The old one
+// retires: it stays open until its pending submits are answered.
+func (mp *mapper) swapTo(pc *poolConn) {
+	old := mp.conn
+	mp.pending = nil
+	pc.swap = false
+	mp.conn = pc
+	mp.gen++
+	pc.gen = mp.gen
+	mp.fo.Reset(len(mp.pools))
+	mp.fo.Active()
+	if old != nil && !old.dead {
+		mp.retiring = append(mp.retiring, old)
+		old.closeIfRetired()
 	}
 }

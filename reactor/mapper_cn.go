@@ -1,0 +1,206 @@
+package reactor
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
+	"forge.lthn.ai/core/go-proxy/upstream"
+)
+
+// The CryptoNote side of a mapper: pool lines, jobs to miners, shares to
+// the pool and answers back.
+
+// handleLine is the pool's line (loop-only).
+func (pc *poolConn) handleLine(line []byte) bool {
+	mp := pc.mp
+	if pc.dead || mp.state == mapperClosed || pc.proto == nil {
+		return false
+	}
+	if pc.sv != nil {
+		return pc.handleLineSV1(line)
+	}
+	s := mp.s
+	var ev upstream.CNEvent[submitTag]
+	err := pc.cn.Handle(&s.parser, line, mono(), &ev)
+	if err != nil {
+		if errors.Is(err, stratum.ErrInvalidJob) {
+			s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
+			return true
+		}
+		s.p.log.Warn("pool connection failed", "pool", pc.pool.URL, "err", err)
+		return false
+	}
+	switch ev.Kind {
+	case upstream.CNLogin:
+		if pc.swap {
+			mp.swapTo(pc)
+		}
+		if pc != mp.conn {
+			return true
+		}
+		mp.fo.Active()
+		mp.state = mapperActive
+		s.fc[mp.family].PoolConnects++
+		s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", s.idx)
+		mp.setJob(&ev.Job, false)
+	case upstream.CNJob:
+		if pc == mp.conn {
+			mp.setJob(&ev.Job, true)
+		}
+	case upstream.CNResult:
+		mp.onResult(&ev)
+		pc.closeIfRetired()
+	case upstream.CNReconnect:
+		if pc != mp.conn {
+			return true
+		}
+		if len(ev.Host) > 0 {
+			to := pc.pool
+			to.URL = net.JoinHostPort(string(ev.Host), itoa(ev.Port))
+			mp.redirect = &to
+		}
+		s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL, "to", string(ev.Host), "port", ev.Port)
+		mp.waitBeforeReconnect = time.Duration(ev.Wait) * time.Second
+		return false
+	}
+	return true
+}
+
+// setJob installs a new job and sends it to every miner of the mapper.
+// sameConn says whether it came on the connection that sent the previous
+// job (otherwise the previous job is forgotten).
+func (mp *mapper) setJob(j *stratum.Job, sameConn bool) {
+	if mp.kind == kindNiceHash && !j.SupportsNiceHash() {
+		mp.s.p.warnLimited("job blob too short for nicehash mode; job dropped", "job", j.JobID, "blob_len", len(j.Blob))
+		return
+	}
+	if sameConn {
+		mp.prevDiff, mp.prevAlgo = mp.jobDiff, mp.job.Algo
+	} else {
+		mp.prevDiff, mp.prevAlgo = 0, ""
+	}
+	mp.job = *j
+	mp.hasJob = true
+	mp.jobDiff = j.Difficulty()
+	mp.jobs.Set(j.JobID, sameConn)
+	mp.jobSeq++
+	if mp.state != mapperIdle {
+		mp.state = mapperActive
+	}
+	switch mp.kind {
+	case kindNiceHash:
+		mp.table.Release()
+		mp.table.Each(mp.sendJobFn)
+	case kindSimple:
+		if mp.single != nil {
+			mp.sendJob(0, mp.single)
+		}
+	}
+}
+
+// sendJob sends the current job to one miner: the login answer for a
+// miner still waiting for its first job, a job notification otherwise.
+func (mp *mapper) sendJob(_ uint32, m *miner) {
+	if m.family == FamilySV1 {
+		m.sv1SendJob(mp)
+		return
+	}
+	switch m.state {
+	case stateWaitReady:
+		mp.sendFirstJob(m)
+	case stateReady:
+		s := mp.s
+		s.out = stratum.AppendJobNotify(s.out[:0], &mp.job, m.sessionID(), mp.jobOptions(m))
+		m.send(s.out)
+	}
+}
+
+// sendFirstJob answers a miner's login with its first job.
+func (mp *mapper) sendFirstJob(m *miner) {
+	s := mp.s
+	ext := stratum.ExtKeepalive
+	if mp.kind == kindNiceHash {
+		ext |= stratum.ExtNiceHash
+	}
+	if *s.cfg.AlgoExt {
+		ext |= stratum.ExtAlgo
+	}
+	s.out = stratum.AppendLoginReply(s.out[:0], &m.loginID, m.sessionID(), &mp.job, mp.jobOptions(m), ext)
+	m.send(s.out)
+	if m.state == stateWaitReady {
+		m.state = stateReady
+		m.lastSeen = s.now
+		s.workerMapper(m, mp)
+	}
+}
+
+// jobOptions says how miner m sees the current job.
+func (mp *mapper) jobOptions(m *miner) stratum.JobOptions {
+	o := stratum.JobOptions{FixedByte: -1, Algo: *mp.s.cfg.AlgoExt && m.extAlgo}
+	if mp.kind == kindNiceHash {
+		o.FixedByte = int(m.fixed)
+	}
+	m.diff = mp.jobDiff
+	if m.customDiff != 0 && m.customDiff < mp.jobDiff {
+		o.Target = m.target
+		m.diff = m.customDiff
+	}
+	if m.wk != nil {
+		m.wk.Difficulty = float64(m.diff)
+	}
+	return o
+}
+
+// submitCN forwards a validated share to the pool.
+func (mp *mapper) submitCN(m *miner, req *stratum.Request, diff, actual uint64, expired bool) {
+	s, pc, p := mp.s, mp.conn, &req.Params
+	tag := submitTag{m: m, id: req.ID, diff: float64(diff), hashes: float64(diff), actual: actual, expired: expired}
+	var evicted upstream.Pending[submitTag]
+	var wasEvicted bool
+	s.out, evicted, wasEvicted = pc.cn.AppendSubmit(s.out[:0], tag, p.JobID, p.Nonce, p.Result, p.Algo, mono())
+	pc.write(s.out)
+	if wasEvicted {
+		mp.failSubmit(evicted, stratum.MsgPoolTimeout)
+	}
+}
+
+// onResult routes a pool's answer to the miner that submitted the share.
+func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
+	s := mp.s
+	t := &ev.Pending.Tag
+	m := t.m
+	alive := m.state == stateReady
+	if ev.Accepted {
+		if t.expired {
+			s.fc[m.family].Expired++
+		}
+		lat := time.Duration(mono() - ev.Pending.Sent)
+		s.recordAccept(m, t.diff, t.hashes, t.actual, lat)
+		if alive {
+			s.out = stratum.AppendStatusReply(s.out[:0], &t.id, "OK")
+			m.send(s.out)
+		}
+		if h := s.p.hooks.OnAccept; h != nil {
+			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Latency: lat, Expired: t.expired})
+		}
+		return
+	}
+	s.fc[m.family].Rejected++
+	s.workerRejected(m)
+	if alive {
+		s.out = stratum.AppendErrorReply(s.out[:0], &t.id, b2s(ev.Message))
+		m.send(s.out)
+	}
+	if h := s.p.hooks.OnReject; h != nil {
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Expired: t.expired, Reason: string(ev.Message)})
+	}
+}
+
+func algoList(a string) []string {
+	if a == "" {
+		return nil
+	}
+	return []string{a}
+}
