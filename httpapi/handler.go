@@ -30,6 +30,10 @@ type Options struct {
 	// NoRuntimeMetrics leaves the Go runtime and process collectors out
 	// of /metrics.
 	NoRuntimeMetrics bool
+	// Accounts, when set, is the SV1 passthrough account store, managed
+	// through /api/v1 (users, pools, algorithms; see registration.go).
+	// Nil leaves those routes out (404).
+	Accounts AccountStore
 }
 
 // Handler is the API's http.Handler. Authentication settings (token,
@@ -40,6 +44,7 @@ type Handler struct {
 	log     *slog.Logger
 	timeout time.Duration
 	metrics http.Handler
+	reg     *registration // nil without Options.Accounts
 }
 
 // NewHandler returns the API handler over src.
@@ -52,6 +57,9 @@ func NewHandler(src Source, opts Options) *Handler {
 		h.timeout = DefaultTimeout
 	}
 	h.metrics = newMetricsHandler(src, h.log, h.timeout, !opts.NoRuntimeMetrics)
+	if opts.Accounts != nil {
+		h.reg = newRegistration(opts.Accounts)
+	}
 	return h
 }
 
@@ -90,14 +98,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch method {
 	case http.MethodOptions:
-		hdr.Set("Access-Control-Allow-Methods", "GET, PUT, POST, OPTIONS")
+		hdr.Set("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, OPTIONS")
 		hdr.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 		hdr.Set("Access-Control-Max-Age", "86400")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete:
 	default:
-		writeStatus(w, http.StatusMethodNotAllowed)
+		h.fail(w, r, http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
 		return
 	}
 	hc := &h.src.Config().HTTP
@@ -105,27 +113,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusUnauthorized {
 			hdr.Set("WWW-Authenticate", `Bearer realm="go-proxy"`)
 		}
-		writeStatus(w, status)
+		h.fail(w, r, status, http.StatusText(status))
 		return
 	}
+	apiV1 := strings.HasPrefix(r.URL.Path, apiPrefix)
 	if method != http.MethodGet {
 		if restricted(hc) {
-			writeError(w, http.StatusForbidden, "the API is restricted (read-only); set http.restricted to false and an access token to allow changes")
+			h.fail(w, r, http.StatusForbidden, "the API is restricted (read-only); set http.restricted to false and an access token to allow changes")
 			return
 		}
-		if !isJSON(r.Header.Get("Content-Type")) {
-			writeStatus(w, http.StatusUnsupportedMediaType)
+		// /api/v1 writes: DELETE has no body, and a JSON body may come
+		// without a type or as curl -d's form type (see apiBodyTypeOK).
+		ct := r.Header.Get("Content-Type")
+		if !isJSON(ct) && !(apiV1 && (method == http.MethodDelete || apiBodyTypeOK(ct))) {
+			h.fail(w, r, http.StatusUnsupportedMediaType, http.StatusText(http.StatusUnsupportedMediaType))
 			return
 		}
 	}
 	rt, ok := lookup(r.URL.Path)
+	if !ok && apiV1 && h.reg != nil {
+		rt, ok = apiLookup(r.URL.Path)
+	}
 	if !ok {
-		writeStatus(w, http.StatusNotFound)
+		h.fail(w, r, http.StatusNotFound, http.StatusText(http.StatusNotFound))
 		return
 	}
 	if !hasMethod(rt.methods, method) {
 		hdr.Set("Allow", strings.ReplaceAll(rt.methods, " ", ", "))
-		writeStatus(w, http.StatusMethodNotAllowed)
+		h.fail(w, r, http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
 		return
 	}
 	rt.serve(h, w, r)
@@ -232,10 +247,6 @@ func (h *Handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 type errorBody struct {
 	Status int    `json:"status"`
 	Error  string `json:"error"`
-}
-
-func writeStatus(w http.ResponseWriter, status int) {
-	writeError(w, status, http.StatusText(status))
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -27,9 +29,10 @@ type serveOptions struct {
 	ready func(api net.Addr)
 }
 
-// serve runs the proxy, its HTTP API, log files and config watcher until
-// ctx ends (a signal) or the engine fails, then shuts them down in order:
-// watcher, HTTP API, proxy (which waits for submits in flight), logs.
+// serve runs the proxy, its HTTP API, log files, config watcher and (in
+// SV1 passthrough mode) account store until ctx ends (a signal) or the
+// engine fails, then shuts them down in order: watcher, HTTP API, proxy
+// (which waits for submits in flight), account store, logs.
 func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serveOptions) int {
 	logs := &logSwitch{log: log}
 	if err := logs.apply(cfg); err != nil {
@@ -38,7 +41,14 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 		return exitFailed
 	}
 	defer logs.close()
-	p, err := reactor.New(cfg, reactor.WithLogger(log), reactor.WithHooks(logs.hooks()))
+	accts, err := openAccounts(cfg, log)
+	if err != nil {
+		log.Error("cannot open the account store", "path", cfg.Registry.Path, "err", err)
+		return exitFailed
+	}
+	defer accts.close() // on the early returns; after stopProxy otherwise
+	popts := append([]reactor.Option{reactor.WithLogger(log), reactor.WithHooks(logs.hooks())}, accts.proxyOptions()...)
+	p, err := reactor.New(cfg, popts...)
 	if err != nil {
 		log.Error("configuration rejected", "err", err)
 		return exitConfig
@@ -55,7 +65,7 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 	var api *httpapi.Server
 	var apiAddr net.Addr
 	if p.Config().HTTP.Enabled {
-		api = httpapi.NewServer(ctl, httpapi.Options{Logger: log})
+		api = httpapi.NewServer(ctl, httpapi.Options{Logger: log, Accounts: accts.api()})
 		if err := api.Start(); err != nil {
 			log.Error("cannot start the HTTP API", "err", err)
 			stopProxy(p, log)
@@ -104,6 +114,7 @@ wait:
 		cancel()
 	}
 	stopProxy(p, log)
+	accts.close()
 	logs.close()
 	log.Info("stopped")
 	return code
@@ -133,6 +144,9 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.Proxy.Config()
+	if mode := cmp.Or(cfg.SV1Mode, "aggregate"); mode != old.SV1Mode {
+		return nil, fmt.Errorf("sv1-mode %q → %q needs a restart (the account store is opened at start); keeping the running configuration", old.SV1Mode, mode)
+	}
 	warnings, err := c.Proxy.Reload(cfg)
 	if err != nil {
 		return warnings, err
@@ -147,6 +161,9 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	}
 	if cur.Watch != old.Watch {
 		mine = append(mine, "watch changes need a restart")
+	}
+	if cur.Registry.Path != old.Registry.Path || cur.Registry.Expire != old.Registry.Expire {
+		mine = append(mine, "registry.path and registry.expire-days changes need a restart (registry.keep applies now)")
 	}
 	for _, w := range mine {
 		c.log.Warn("reload: " + w)
