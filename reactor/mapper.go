@@ -268,6 +268,50 @@ func (pc *poolConn) write(b []byte) {
 	}
 }
 
+// handleError decides what a protocol error from the pool means: an
+// invalid job is dropped (the connection lives on), anything else ends
+// the connection. It returns whether to keep it.
+func (pc *poolConn) handleError(err error) bool {
+	s := pc.mp.s
+	if errors.Is(err, stratum.ErrInvalidJob) {
+		s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
+		return true
+	}
+	s.p.log.Warn("pool connection failed", "pool", pc.pool.URL, "err", err)
+	return false
+}
+
+// loggedIn runs when a pool accepted the connection's login: a reload
+// candidate takes over, and the mapper becomes active on its current
+// connection. It returns false when pc is not (or no longer) current.
+func (pc *poolConn) loggedIn() bool {
+	mp := pc.mp
+	if pc.swap {
+		mp.swapTo(pc)
+	}
+	if pc != mp.conn {
+		return false
+	}
+	mp.fo.Active()
+	mp.state = mapperActive
+	mp.s.fc[mp.family].PoolConnects++
+	mp.s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", mp.s.idx)
+	return true
+}
+
+// reconnectRequested honours client.reconnect: the connection ends and the
+// next dial goes to host:port (when given) after wait seconds.
+func (pc *poolConn) reconnectRequested(host []byte, port, wait int) {
+	mp := pc.mp
+	if len(host) > 0 && port > 0 {
+		to := pc.pool
+		to.URL = net.JoinHostPort(string(host), itoa(port))
+		mp.redirect = &to
+	}
+	mp.s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL, "to", string(host), "port", port)
+	mp.waitBeforeReconnect = secs(wait)
+}
+
 // closed runs when a pool connection is gone (loop-only). Submits still
 // waiting on it are answered with an error; the mapper fails over.
 func (pc *poolConn) closed() {

@@ -1,8 +1,6 @@
 package reactor
 
 import (
-	"errors"
-	"net"
 	"time"
 
 	"forge.lthn.ai/core/go-proxy/stratum"
@@ -23,28 +21,14 @@ func (pc *poolConn) handleLine(line []byte) bool {
 	}
 	s := mp.s
 	var ev upstream.CNEvent[submitTag]
-	err := pc.cn.Handle(&s.parser, line, mono(), &ev)
-	if err != nil {
-		if errors.Is(err, stratum.ErrInvalidJob) {
-			s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
-			return true
-		}
-		s.p.log.Warn("pool connection failed", "pool", pc.pool.URL, "err", err)
-		return false
+	if err := pc.cn.Handle(&s.parser, line, mono(), &ev); err != nil {
+		return pc.handleError(err)
 	}
 	switch ev.Kind {
 	case upstream.CNLogin:
-		if pc.swap {
-			mp.swapTo(pc)
+		if pc.loggedIn() {
+			mp.setJob(&ev.Job, false)
 		}
-		if pc != mp.conn {
-			return true
-		}
-		mp.fo.Active()
-		mp.state = mapperActive
-		s.fc[mp.family].PoolConnects++
-		s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", s.idx)
-		mp.setJob(&ev.Job, false)
 	case upstream.CNJob:
 		if pc == mp.conn {
 			mp.setJob(&ev.Job, true)
@@ -56,13 +40,7 @@ func (pc *poolConn) handleLine(line []byte) bool {
 		if pc != mp.conn {
 			return true
 		}
-		if len(ev.Host) > 0 {
-			to := pc.pool
-			to.URL = net.JoinHostPort(string(ev.Host), itoa(ev.Port))
-			mp.redirect = &to
-		}
-		s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL, "to", string(ev.Host), "port", ev.Port)
-		mp.waitBeforeReconnect = time.Duration(ev.Wait) * time.Second
+		pc.reconnectRequested(ev.Host, ev.Port, ev.Wait)
 		return false
 	}
 	return true

@@ -1,8 +1,6 @@
 package reactor
 
 import (
-	"errors"
-	"net"
 	"strings"
 
 	"forge.lthn.ai/core/go-proxy/nonce"
@@ -88,29 +86,16 @@ func algoInfo(algo string) (hashable bool, label string, divider float64) {
 func (pc *poolConn) handleLineSV1(line []byte) bool {
 	mp, s := pc.mp, pc.mp.s
 	var ev upstream.SV1Event[submitTag]
-	err := pc.sv.Handle(&s.parser, line, mono(), &ev)
-	if err != nil {
-		if errors.Is(err, stratum.ErrInvalidJob) {
-			s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
-			return true
-		}
-		s.p.log.Warn("pool connection failed", "pool", pc.pool.URL, "err", err)
-		return false
+	if err := pc.sv.Handle(&s.parser, line, mono(), &ev); err != nil {
+		return pc.handleError(err)
 	}
 	switch ev.Kind {
 	case upstream.SV1Ready:
-		if pc.swap {
-			mp.swapTo(pc)
-		}
-		if pc != mp.conn {
-			return true
-		}
-		mp.fo.Active()
-		s.fc[mp.family].PoolConnects++
-		s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", s.idx, "extranonce2_size", ev.Size)
-		mp.sv1Session(pc, ev.Extranonce1, ev.Size, ev.VersionMask, ev.Difficulty)
-		if ev.HasJob {
-			mp.sv1SetJob(&ev.Job)
+		if pc.loggedIn() {
+			mp.sv1Session(pc, ev.Extranonce1, ev.Size, ev.VersionMask, ev.Difficulty)
+			if ev.HasJob {
+				mp.sv1SetJob(&ev.Job)
+			}
 		}
 	case upstream.SV1Job:
 		if pc == mp.conn {
@@ -135,13 +120,7 @@ func (pc *poolConn) handleLineSV1(line []byte) bool {
 		if pc != mp.conn {
 			return true
 		}
-		if len(ev.Host) > 0 && ev.Port > 0 {
-			to := pc.pool
-			to.URL = net.JoinHostPort(string(ev.Host), itoa(ev.Port))
-			mp.redirect = &to
-		}
-		s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL)
-		mp.waitBeforeReconnect = secs(ev.Wait)
+		pc.reconnectRequested(ev.Host, ev.Port, ev.Wait)
 		return false
 	}
 	return true

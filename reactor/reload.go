@@ -37,6 +37,11 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	if c.TLS != old.TLS {
 		warnings = append(warnings, "tls certificate changes need a restart")
 	}
+	if c.SV1Mode != old.SV1Mode {
+		// Passthrough needs an account store wired at start.
+		warnings = append(warnings, "sv1-mode changes need a restart; keeping "+old.SV1Mode)
+		c.SV1Mode = old.SV1Mode
+	}
 	if !p.started.Load() {
 		return warnings, errors.New("reactor: not started")
 	}
