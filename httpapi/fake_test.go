@@ -91,7 +91,10 @@ func newFake() *fakeSource {
 	}
 	cfg.Normalize()
 	s := stats.Summary{
-		Hashrate:       [stats.NumWindows]float64{12345.678, 11900, 12100.001, 11800, 12000, 12200},
+		Hashrate: [stats.NumWindows]float64{12345.678, 11900, 12100.001, 11800, 12000, 12200},
+		HashrateByFamily: [3][stats.NumWindows]float64{
+			1: {12345.678, 11900, 12100.001, 11800, 12000, 12200},
+		},
 		MinersNow:      142,
 		MinersMax:      200,
 		Workers:        38,

@@ -89,7 +89,7 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		shares:          d("goproxy_shares_total", "Shares by outcome: accepted/rejected by the pool, invalid (rejected by the proxy), expired (accepted for the previous job, also counted as accepted), custom (answered OK locally at a custom difficulty), timeout (never answered by the pool).", "family", "result"),
 		shareDifficulty: d("goproxy_share_difficulty_total", "Sum of the difficulties of accepted shares (1-difficulty shares).", "family"),
 		hashes:          d("goproxy_hashes_total", "Hashes behind accepted shares (CryptoNote: difficulty; SV1: difficulty × 2^32 / divider); rate() is the hashrate.", "family"),
-		hashrate:        d("goproxy_hashrate_hashes_per_second", "Proxy hashrate averaged over a window (all = since start).", "window"),
+		hashrate:        d("goproxy_hashrate_hashes_per_second", "Proxy hashrate per family averaged over a window (all = since start).", "family", "window"),
 		bestDifficulty:  d("goproxy_best_share_difficulty", "Highest difficulty met by an accepted share since start."),
 		miners:          d("goproxy_miners", "Miner connections open now (unknown = no request received yet).", "family"),
 		minersPeak:      d("goproxy_miners_peak", "Highest number of miner connections open at once since start."),
@@ -178,8 +178,10 @@ func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary
 		emit(ch, c.shareDifficulty, counter, fc.DiffSum, name)
 		emit(ch, c.hashes, counter, fc.Hashes, name)
 	}
-	for i, h := range s.Hashrate {
-		emit(ch, c.hashrate, gauge, h, windowName(i))
+	for f := reactor.FamilyCryptoNote; f <= reactor.FamilySV1; f++ {
+		for i, h := range s.HashrateByFamily[f] {
+			emit(ch, c.hashrate, gauge, h, f.String(), windowName(i))
+		}
 	}
 	emit(ch, c.bestDifficulty, gauge, float64(s.Best[0]))
 	for f := range s.MinersByFamily {

@@ -84,14 +84,16 @@ type FamiliesResponse struct {
 // shares answered OK locally at a miner's custom difficulty; Timeouts
 // shares the pool never answered.
 type FamilyResponse struct {
-	Miners      uint64 `json:"miners"`
-	Accepted    uint64 `json:"accepted"`
-	Rejected    uint64 `json:"rejected"`
-	Invalid     uint64 `json:"invalid"`
-	Expired     uint64 `json:"expired"`
-	Custom      uint64 `json:"custom"`
-	Timeouts    uint64 `json:"timeouts"`
-	HashesTotal uint64 `json:"hashes_total"`
+	// Hashrate is this family's H/s over the six windows.
+	Hashrate    [6]float64 `json:"hashrate"`
+	Miners      uint64     `json:"miners"`
+	Accepted    uint64     `json:"accepted"`
+	Rejected    uint64     `json:"rejected"`
+	Invalid     uint64     `json:"invalid"`
+	Expired     uint64     `json:"expired"`
+	Custom      uint64     `json:"custom"`
+	Timeouts    uint64     `json:"timeouts"`
+	HashesTotal uint64     `json:"hashes_total"`
 }
 
 // NewSummaryResponse builds the /1/summary body.
@@ -132,10 +134,14 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config) SummaryResponse {
 
 func familyResponse(s *stats.Summary, f reactor.Family) FamilyResponse {
 	c := &s.ByFamily[f]
-	return FamilyResponse{
+	r := FamilyResponse{
 		Miners: s.MinersByFamily[f], Accepted: c.Accepted, Rejected: c.Rejected, Invalid: c.Invalid,
 		Expired: c.Expired, Custom: c.CustomAccepted, Timeouts: c.Timeouts, HashesTotal: roundU64(c.Hashes),
 	}
+	for i, h := range s.HashrateByFamily[f] {
+		r.Hashrate[i] = round2(h)
+	}
+	return r
 }
 
 // round2 rounds to two decimals (hashrates, ratios).

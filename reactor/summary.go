@@ -12,32 +12,30 @@ import (
 type aggregate struct {
 	mu        sync.Mutex
 	start     int64
-	windows   stats.Windows
-	lastHash  float64
+	windows   [3]stats.Windows // per Family
+	lastHash  [3]float64
 	minersMax uint64
 }
 
 // aggregate folds the shards' latest publications into the global
 // hashrate windows (ticker goroutine).
 func (p *Proxy) aggregate(now int64) {
-	var hashes float64
+	var hashes [3]float64
 	var miners uint64
 	for _, s := range p.shardList() {
 		if pub := s.pub.Load(); pub != nil {
 			for i := range pub.counters {
-				hashes += pub.counters[i].Hashes
+				hashes[i] += pub.counters[i].Hashes
 			}
 			miners += pub.miners
 		}
 	}
 	a := &p.agg
 	a.mu.Lock()
-	if hashes > a.lastHash {
-		a.windows.Add(now, hashes-a.lastHash)
-	} else {
-		a.windows.Add(now, 0)
+	for f := range hashes {
+		a.windows[f].Add(now, max(hashes[f]-a.lastHash[f], 0))
+		a.lastHash[f] = hashes[f]
 	}
-	a.lastHash = hashes
 	a.minersMax = max(a.minersMax, miners)
 	a.mu.Unlock()
 }
@@ -77,7 +75,12 @@ func (p *Proxy) Summary() stats.Summary {
 	now := time.Now().Unix()
 	a := &p.agg
 	a.mu.Lock()
-	sum.Hashrate = a.windows.Rates(now)
+	for f := range a.windows {
+		sum.HashrateByFamily[f] = a.windows[f].Rates(now)
+		for w, h := range sum.HashrateByFamily[f] {
+			sum.Hashrate[w] += h
+		}
+	}
 	sum.MinersMax = max(a.minersMax, sum.MinersNow)
 	sum.Uptime = now - a.start
 	a.mu.Unlock()

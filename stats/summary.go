@@ -20,11 +20,15 @@ type Summary struct {
 	// MinersByFamily counts connected miners per family (same indexes).
 	MinersByFamily [3]uint64
 	Hashrate       [NumWindows]float64 // H/s; see Window60s … WindowAll
-	MinersNow      uint64
-	MinersMax      uint64 // peak since start
-	Workers        uint64
-	Upstreams      Upstreams
-	Best           Best
+	// HashrateByFamily splits Hashrate by family (same indexes as
+	// ByFamily). CryptoNote and SV1 hashes are different algorithms: in a
+	// mixed deployment read these, not the total.
+	HashrateByFamily [3][NumWindows]float64
+	MinersNow        uint64
+	MinersMax        uint64 // peak since start
+	Workers          uint64
+	Upstreams        Upstreams
+	Best             Best
 	// LatencyMs is the median pool answer time over recent shares.
 	LatencyMs uint32
 	// Uptime is in seconds.
