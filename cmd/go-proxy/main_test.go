@@ -54,11 +54,14 @@ func TestRun_Version_Good(t *testing.T) {
 
 func TestRun_Demo_Good(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run([]string{"demo", "-miners", "20", "-shares", "40", "-duration", "3s", "-every", "1s"}, &out, &errOut)
+	code := run([]string{"demo", "-miners", "20", "-shares", "40", "-sv1-miners", "5", "-sv1-shares", "10", "-duration", "3s", "-every", "1s"}, &out, &errOut)
 	require.Equal(t, exitOK, code, errOut.String())
 	text := out.String()
 	require.Contains(t, text, "miners 20/20 ready", text)
 	require.Contains(t, text, "go-proxy demo: stopped")
 	require.Regexp(t, `HTTP API: http://127\.0\.0\.1:\d+/1/summary`, text)
 	require.NotContains(t, text, " 0 accepted |", "shares flowed: "+text)
+	// Both families on one port; the SV1 pool verified every share.
+	require.Contains(t, text, "SV1: miners 5/5 authorized", text)
+	require.Regexp(t, `pool verified [1-9]\d* ok, 0 bad, 0 duplicate, 0 overlapping`, text)
 }
