@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/reactor"
 )
 
@@ -68,16 +69,23 @@ func TestMetrics_Passthrough_Good(t *testing.T) {
 	nameA, nameB := register(poolA.Addr(), "alice"), register(poolB.Addr(), "bob")
 
 	addr := cfg.Bind[0].Address()
-	a := dialSV1Miner(t, addr, nameA)
-	require.Equal(t, tinyDiff, a.diff, "the pool's difficulty")
-	require.True(t, a.submit())
-	require.True(t, a.submit())
-	a.c.Close()
-	a = dialSV1Miner(t, addr, nameA) // same account, new connection
-	require.True(t, a.submit())
-	b := dialSV1Miner(t, addr, nameB)
-	require.True(t, b.submit())
-	require.True(t, b.submit())
+	// An SV1 miner subscribed to extranonce changes, authorized as name.
+	login := func(name string) *testminer.SV1 {
+		m := testminer.DialSV1(t, addr)
+		m.XSub = true
+		m.Login(name, 0)
+		return m
+	}
+	a := login(nameA)
+	require.Equal(t, tinyDiff, a.Diff, "the pool's difficulty")
+	require.True(t, a.Submit().Accepted())
+	require.True(t, a.Submit().Accepted())
+	a.Conn.Close()
+	a = login(nameA) // same account, new connection
+	require.True(t, a.Submit().Accepted())
+	b := login(nameB)
+	require.True(t, b.Submit().Accepted())
+	require.True(t, b.Submit().Accepted())
 
 	// The pools saw the accounts' own credentials and verified the shares.
 	wait, cancel2 := context.WithTimeout(context.Background(), waitTimeout)

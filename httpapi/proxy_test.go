@@ -1,11 +1,8 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/reactor"
-	"forge.lthn.ai/core/go-proxy/stratum"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -98,96 +95,14 @@ func (c apiClient) get(path string, v any) {
 	require.NoError(c.t, json.Unmarshal([]byte(body), v), body)
 }
 
-// miner is a minimal XMRig-like client.
-type miner struct {
-	t       *testing.T
-	c       net.Conn
-	r       *bufio.Reader
-	session string
-	jobID   string
-	blob    string
-	target  string
-	nonce   uint32
-	id      int
-}
-
-type line struct {
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Error  *struct {
-		Message string `json:"message"`
-	} `json:"error"`
-	Result struct {
-		ID     string          `json:"id"`
-		Status string          `json:"status"`
-		Job    json.RawMessage `json:"job"`
-	} `json:"result"`
-}
-
-type job struct {
-	Blob   string `json:"blob"`
-	JobID  string `json:"job_id"`
-	Target string `json:"target"`
-}
-
-func dialMiner(t *testing.T, addr, rig string) *miner {
+// dialMiner logs a CryptoNote miner in as WALLET (password "minerpass")
+// with the given rig id.
+func dialMiner(t *testing.T, addr, rig string) *testminer.CN {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, waitTimeout)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	m := &miner{t: t, c: c, r: bufio.NewReader(c)}
-	m.send(`{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"WALLET","pass":"minerpass","agent":"XMRig/6.22.2","algo":["rx/0"],"rigid":"` + rig + `"}}`)
-	l := m.read()
-	require.Nil(t, l.Error)
-	m.session = l.Result.ID
+	m := testminer.DialCN(t, addr)
+	m.Pass, m.RigID = "minerpass", rig
+	require.Nil(t, m.Login("WALLET").Error)
 	return m
-}
-
-func (m *miner) send(s string) {
-	m.t.Helper()
-	_ = m.c.SetWriteDeadline(time.Now().Add(waitTimeout))
-	_, err := io.WriteString(m.c, s+"\n")
-	require.NoError(m.t, err)
-}
-
-// read returns the next line, recording any job it carries.
-func (m *miner) read() line {
-	m.t.Helper()
-	_ = m.c.SetReadDeadline(time.Now().Add(waitTimeout))
-	s, err := m.r.ReadString('\n')
-	require.NoError(m.t, err)
-	var l line
-	require.NoError(m.t, json.Unmarshal([]byte(s), &l), s)
-	raw := l.Result.Job
-	if l.Method == "job" {
-		raw = l.Params
-	}
-	if len(raw) > 0 && string(raw) != "null" {
-		var j job
-		require.NoError(m.t, json.Unmarshal(raw, &j))
-		m.jobID, m.blob, m.target = j.JobID, j.Blob, j.Target
-	}
-	return l
-}
-
-// submit sends a valid share for the current job and returns the answer.
-func (m *miner) submit() line {
-	m.t.Helper()
-	m.nonce++
-	fixed, err := strconv.ParseUint(m.blob[84:86], 16, 8)
-	require.NoError(m.t, err)
-	var nb [4]byte
-	binary.LittleEndian.PutUint32(nb[:], m.nonce&0xffffff|uint32(fixed)<<24)
-	var tail [8]byte
-	binary.LittleEndian.PutUint64(tail[:], ^uint64(0)/(stratum.DifficultyFromTarget(m.target)+1))
-	m.id++
-	m.send(fmt.Sprintf(`{"id":%d,"jsonrpc":"2.0","method":"submit","params":{"id":%q,"job_id":%q,"nonce":"%x","result":"%s%x"}}`,
-		100+m.id, m.session, m.jobID, nb, strings.Repeat("00", 24), tail))
-	for {
-		if l := m.read(); l.Method == "" {
-			return l
-		}
-	}
 }
 
 // eventually polls cond until it holds; for the proxy's statistics,
@@ -217,10 +132,10 @@ func TestAPI_ReloadPools_Good(t *testing.T) {
 	api := apiClient{t, srv.URL}
 
 	addr := cfg.Bind[0].Address()
-	miners := []*miner{dialMiner(t, addr, "rig-1"), dialMiner(t, addr, "rig-2")}
+	miners := []*testminer.CN{dialMiner(t, addr, "rig-1"), dialMiner(t, addr, "rig-2")}
 	for _, m := range miners {
-		require.Equal(t, poolA.CurrentJob().JobID, m.jobID)
-		require.Equal(t, "OK", m.submit().Result.Status)
+		require.Equal(t, poolA.CurrentJob().JobID, m.Job.JobID)
+		require.Equal(t, "OK", m.Submit().Result.Status)
 	}
 
 	// Fetch the running config (secrets masked), point it at pool B with
@@ -240,10 +155,10 @@ func TestAPI_ReloadPools_Good(t *testing.T) {
 	defer cancel()
 	require.NoError(t, poolB.WaitFor(ctx, func(s mockpool.Stats) bool { return s.Logins == 1 }))
 	for _, m := range miners {
-		for m.jobID != poolB.CurrentJob().JobID {
-			require.Equal(t, "job", m.read().Method, "a job from pool B, on the same connection")
+		for m.Job.JobID != poolB.CurrentJob().JobID {
+			require.Equal(t, "job", m.Read().Method, "a job from pool B, on the same connection")
 		}
-		require.Equal(t, "OK", m.submit().Result.Status)
+		require.Equal(t, "OK", m.Submit().Result.Status)
 	}
 	require.NoError(t, poolB.WaitFor(ctx, func(s mockpool.Stats) bool { return s.Accepted == 2 }))
 	require.Equal(t, "POOLWALLET", poolB.Sessions()[0].Login)
@@ -267,7 +182,7 @@ func TestAPI_ReloadPools_Good(t *testing.T) {
 	require.Equal(t, poolB.Addr(), running.Pools[0].URL)
 	require.Equal(t, poolB.Addr(), p.Config().Pools[0].URL)
 	for _, m := range miners {
-		require.Equal(t, "OK", m.submit().Result.Status, "still mining through pool B")
+		require.Equal(t, "OK", m.Submit().Result.Status, "still mining through pool B")
 	}
 }
 
@@ -309,11 +224,11 @@ func TestMetrics_RealProxy_Good(t *testing.T) {
 	addr := cfg.Bind[0].Address()
 	m1, m2 := dialMiner(t, addr, "rig-1"), dialMiner(t, addr, "rig-2")
 	for i := 0; i < 3; i++ {
-		require.Equal(t, "OK", m1.submit().Result.Status)
+		require.Equal(t, "OK", m1.Submit().Result.Status)
 	}
-	require.Equal(t, "OK", m2.submit().Result.Status)
-	m2.send(`{"id":9,"jsonrpc":"2.0","method":"submit","params":{"id":"` + m2.session + `","job_id":"stale","nonce":"00000000","result":"` + strings.Repeat("0", 64) + `"}}`)
-	require.NotNil(t, m2.read().Error)
+	require.Equal(t, "OK", m2.Submit().Result.Status)
+	m2.Send(`{"id":9,"jsonrpc":"2.0","method":"submit","params":{"id":"` + m2.Session + `","job_id":"stale","nonce":"00000000","result":"` + strings.Repeat("0", 64) + `"}}`)
+	require.NotNil(t, m2.Read().Error)
 	eventually(t, func() bool {
 		s := p.Summary()
 		return s.Counters.Accepted == 4 && s.Counters.Invalid == 1

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -32,27 +33,27 @@ func TestFailover_PrimaryDown_Good(t *testing.T) {
 	primary := startPool(t, mockpool.Config{Seed: 1})
 	fallback := startPool(t, mockpool.Config{Seed: 2})
 	_, addr := startProxy(t, fastFailover(primary.Addr(), fallback.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
 	require.NoError(t, primary.Close())
 	// The fallback's login job reaches the miner, over the same connection,
 	// within 3 s.
-	_ = m.c.SetReadDeadline(deadlineIn(3))
-	r := m.read()
+	_ = m.Conn.SetReadDeadline(deadlineIn(3))
+	r := m.Read()
 	require.Equal(t, "job", r.Method)
-	require.Equal(t, fallback.CurrentJob().JobID, m.job.JobID)
-	require.Nil(t, m.submit().Error)
+	require.Equal(t, fallback.CurrentJob().JobID, m.Job.JobID)
+	require.Nil(t, m.Submit().Error)
 	require.Equal(t, int64(1), fallback.Stats().Accepted)
 }
 
 func TestFailover_AllDown_Bad(t *testing.T) {
 	p, addr := startProxy(t, fastFailover(deadAddr(t), deadAddr(t)))
-	m := dialMiner(t, addr)
-	m.send(`{"id":1,"method":"login","params":{"login":"WALLET"}}`)
+	m := testminer.DialCN(t, addr)
+	m.Send(`{"id":1,"method":"login","params":{"login":"WALLET"}}`)
 	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 4 }, "several failed rounds")
 	// Still waiting for work, still connected.
-	m.send(`{"id":2,"method":"keepalived","params":{"id":"x"}}`)
-	r := m.read()
+	m.Send(`{"id":2,"method":"keepalived","params":{"id":"x"}}`)
+	r := m.Read()
 	require.Equal(t, "KEEPALIVED", r.Result.Status)
 	require.Equal(t, uint64(1), p.Summary().MinersNow)
 }
@@ -61,18 +62,18 @@ func TestFailover_Recovery_Ugly(t *testing.T) {
 	primaryAddr := deadAddr(t)
 	fallback := startPool(t, mockpool.Config{Seed: 2})
 	_, addr := startProxy(t, fastFailover(primaryAddr, fallback.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	require.Equal(t, fallback.CurrentJob().JobID, m.job.JobID)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	require.Equal(t, fallback.CurrentJob().JobID, m.Job.JobID)
 	// The primary comes back; the next reconnect goes to it, not to the
 	// fallback that is still up.
 	primary := startPool(t, mockpool.Config{Addr: primaryAddr, Seed: 1})
 	fallback.DropConnections()
-	r := m.read()
+	r := m.Read()
 	require.Equal(t, "job", r.Method)
-	require.Equal(t, primary.CurrentJob().JobID, m.job.JobID)
+	require.Equal(t, primary.CurrentJob().JobID, m.Job.JobID)
 	require.Equal(t, 1, primary.Stats().Logins)
-	require.Nil(t, m.submit().Error)
+	require.Nil(t, m.Submit().Error)
 }
 
 func TestFailover_SilentPool_Bad(t *testing.T) {
@@ -81,10 +82,10 @@ func TestFailover_SilentPool_Bad(t *testing.T) {
 	silent.SetBehavior(mockpool.Behavior{Silent: true})
 	good := startPool(t, mockpool.Config{Seed: 2})
 	_, addr := startProxy(t, fastFailover(silent.Addr(), good.Addr()))
-	m := dialMiner(t, addr)
-	r := m.login("WALLET")
+	m := testminer.DialCN(t, addr)
+	r := m.Login("WALLET")
 	require.Nil(t, r.Error)
-	require.Equal(t, good.CurrentJob().JobID, m.job.JobID)
+	require.Equal(t, good.CurrentJob().JobID, m.Job.JobID)
 }
 
 func TestFailover_GarbagePool_Bad(t *testing.T) {
@@ -92,9 +93,9 @@ func TestFailover_GarbagePool_Bad(t *testing.T) {
 	garbage.SetBehavior(mockpool.Behavior{Garbage: true})
 	good := startPool(t, mockpool.Config{Seed: 2})
 	p, addr := startProxy(t, fastFailover(garbage.Addr(), good.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	require.Equal(t, good.CurrentJob().JobID, m.job.JobID)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	require.Equal(t, good.CurrentJob().JobID, m.Job.JobID)
 	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 1 }, "garbage counted as a failure")
 }
 
@@ -103,34 +104,34 @@ func TestFailover_RefusedLogin_Bad(t *testing.T) {
 	refusing.SetBehavior(mockpool.Behavior{RejectLogin: "Invalid payment address provided"})
 	good := startPool(t, mockpool.Config{Seed: 2})
 	_, addr := startProxy(t, fastFailover(refusing.Addr(), good.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	require.Equal(t, good.CurrentJob().JobID, m.job.JobID)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	require.Equal(t, good.CurrentJob().JobID, m.Job.JobID)
 }
 
 func TestFailover_DropMidSubmit_Ugly(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	p, addr := startProxy(t, fastFailover(pool.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
 	pool.SetBehavior(mockpool.Behavior{DropOnSubmit: true})
-	r := m.submit()
+	r := m.Submit()
 	require.NotNil(t, r.Error, "the miner hears about the lost share")
 	require.Equal(t, stratum.MsgBadGateway, r.Error.Message)
 	// The proxy reconnects; nothing stays pending.
 	pool.SetBehavior(mockpool.Behavior{})
-	require.Equal(t, "job", m.read().Method)
-	require.Nil(t, m.submit().Error)
+	require.Equal(t, "job", m.Read().Method)
+	require.Nil(t, m.Submit().Error)
 	require.Zero(t, p.inFlight(waitCtx(t)))
 }
 
 func TestFailover_NoSubmitReply_Ugly(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	p, addr := startProxy(t, fastFailover(pool.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
 	pool.SetBehavior(mockpool.Behavior{NoSubmitReply: true})
-	r := m.submit()
+	r := m.Submit()
 	require.NotNil(t, r.Error)
 	require.Equal(t, stratum.MsgPoolTimeout, r.Error.Message, "answered after submit-timeout")
 	require.Zero(t, p.inFlight(waitCtx(t)), "no pending entry left behind")
@@ -141,14 +142,14 @@ func TestFailover_ClientReconnect_Good(t *testing.T) {
 	first := startPool(t, mockpool.Config{Seed: 1})
 	second := startPool(t, mockpool.Config{Seed: 2})
 	_, addr := startProxy(t, fastFailover(first.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
 	host, port, _ := net.SplitHostPort(second.Addr())
 	first.SendReconnect(host, atoi(t, port))
-	r := m.read()
+	r := m.Read()
 	require.Equal(t, "job", r.Method)
-	require.Equal(t, second.CurrentJob().JobID, m.job.JobID, "client.reconnect honoured")
-	require.Nil(t, m.submit().Error)
+	require.Equal(t, second.CurrentJob().JobID, m.Job.JobID, "client.reconnect honoured")
+	require.Nil(t, m.Submit().Error)
 }
 
 func TestReload_Pools_Good(t *testing.T) {
@@ -156,9 +157,9 @@ func TestReload_Pools_Good(t *testing.T) {
 	second := startPool(t, mockpool.Config{Seed: 2})
 	cfg := fastFailover(first.Addr())
 	p, addr := startProxy(t, cfg)
-	miners := []*testMiner{dialMiner(t, addr), dialMiner(t, addr)}
+	miners := []*testminer.CN{testminer.DialCN(t, addr), testminer.DialCN(t, addr)}
 	for _, m := range miners {
-		require.Nil(t, m.login("WALLET").Error)
+		require.Nil(t, m.Login("WALLET").Error)
 	}
 	next := p.Config().Clone()
 	next.Pools[0].URL = second.Addr()
@@ -166,10 +167,10 @@ func TestReload_Pools_Good(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 	for _, m := range miners {
-		r := m.read()
+		r := m.Read()
 		require.Equal(t, "job", r.Method)
-		require.Equal(t, second.CurrentJob().JobID, m.job.JobID)
-		require.Nil(t, m.submit().Error)
+		require.Equal(t, second.CurrentJob().JobID, m.Job.JobID)
+		require.Nil(t, m.Submit().Error)
 	}
 	require.NoError(t, first.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.ActiveConnections == 0 }), "old connection retired")
 	eventually(t, func() bool { return p.Summary().MinersNow == 2 }, "both miners still connected")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 )
 
 // The RFC's line formats, exactly: UTC RFC 3339 seconds, one space
@@ -225,12 +226,12 @@ func TestLogs_Proxy_Good(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	_, addr := startProxy(t, baseConfig(pool.Addr()), WithHooks(CombineHooks(access.Hooks(), shares.Hooks())))
 
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	require.Nil(t, m.submit().Error)
-	r := m.submitRaw(m.session, "no-such-job", "00000000", strings.Repeat("0", 64))
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	require.Nil(t, m.Submit().Error)
+	r := m.SubmitRaw(m.Session, "no-such-job", "00000000", strings.Repeat("0", 64))
 	require.NotNil(t, r.Error)
-	m.c.Close()
+	m.Conn.Close()
 
 	eventually(t, func() bool {
 		require.NoError(t, access.Flush())

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -14,51 +15,51 @@ func TestMiner_Framing_Bad(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	p, addr := startProxy(t, baseConfig(pool.Addr()))
 
-	m := dialMiner(t, addr)
-	m.send("GET / HTTP/1.1")
-	m.expectClosed()
+	m := testminer.DialCN(t, addr)
+	m.Send("GET / HTTP/1.1")
+	m.ExpectClosed()
 
-	m = dialMiner(t, addr)
-	_, err := m.c.Write([]byte("{" + strings.Repeat("x", stratum.MaxLineSize+10)))
+	m = testminer.DialCN(t, addr)
+	_, err := m.Conn.Write([]byte("{" + strings.Repeat("x", stratum.MaxLineSize+10)))
 	require.NoError(t, err)
-	m.expectClosed()
+	m.ExpectClosed()
 
-	m = dialMiner(t, addr)
-	m.send(`{"id":1,"method":"login","params":{"login":"W"`) // truncated JSON object
-	m.expectClosed()
+	m = testminer.DialCN(t, addr)
+	m.Send(`{"id":1,"method":"login","params":{"login":"W"`) // truncated JSON object
+	m.ExpectClosed()
 
 	// A good miner next to them is unaffected.
-	good := dialMiner(t, addr)
-	require.Nil(t, good.login("WALLET").Error)
-	require.Nil(t, good.submit().Error)
+	good := testminer.DialCN(t, addr)
+	require.Nil(t, good.Login("WALLET").Error)
+	require.Nil(t, good.Submit().Error)
 	eventually(t, func() bool { return p.Summary().Counters.BadLines >= 3 }, "bad lines counted")
 }
 
 func TestMiner_Requests_Ugly(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	_, addr := startProxy(t, baseConfig(pool.Addr()))
-	m := dialMiner(t, addr)
+	m := testminer.DialCN(t, addr)
 	// Before login: unknown methods and submits are answered, not fatal.
-	m.send(`{"id":1,"method":"getjob","params":{}}`)
-	r := m.readReply()
+	m.Send(`{"id":1,"method":"getjob","params":{}}`)
+	r := m.ReadReply()
 	require.Equal(t, stratum.MsgInvalidMethod, r.Error.Message)
-	m.send(`{"id":2,"method":"submit","params":{"id":"x","job_id":"j","nonce":"00000000","result":"` + strings.Repeat("0", 64) + `"}}`)
-	require.Equal(t, stratum.MsgUnauthenticated, m.readReply().Error.Message)
-	m.send(`{"id":1.5,"method":"keepalived"}`)
-	r = m.readReply()
+	m.Send(`{"id":2,"method":"submit","params":{"id":"x","job_id":"j","nonce":"00000000","result":"` + strings.Repeat("0", 64) + `"}}`)
+	require.Equal(t, stratum.MsgUnauthenticated, m.ReadReply().Error.Message)
+	m.Send(`{"id":1.5,"method":"keepalived"}`)
+	r = m.ReadReply()
 	require.Equal(t, "null", string(r.ID))
 	require.Equal(t, stratum.MsgInvalidRequest, r.Error.Message)
-	m.send(`{"id":"k1","method":"keepalived","params":{"id":"x"}}`)
-	r = m.readReply()
+	m.Send(`{"id":"k1","method":"keepalived","params":{"id":"x"}}`)
+	r = m.ReadReply()
 	require.Equal(t, `"k1"`, string(r.ID))
 	require.Equal(t, "KEEPALIVED", r.Result.Status)
-	m.send("")
-	m.send("   ")
-	require.Nil(t, m.login("WALLET").Error, "blank lines are ignored")
+	m.Send("")
+	m.Send("   ")
+	require.Nil(t, m.Login("WALLET").Error, "blank lines are ignored")
 	// A second login is refused; the session continues.
-	m.send(`{"id":9,"method":"login","params":{"login":"W2"}}`)
-	require.Equal(t, msgAlreadyLoggedIn, m.readReply().Error.Message)
-	require.Nil(t, m.submit().Error)
+	m.Send(`{"id":9,"method":"login","params":{"login":"W2"}}`)
+	require.Equal(t, msgAlreadyLoggedIn, m.ReadReply().Error.Message)
+	require.Nil(t, m.Submit().Error)
 }
 
 func TestMiner_Login_Bad(t *testing.T) {
@@ -67,19 +68,19 @@ func TestMiner_Login_Bad(t *testing.T) {
 	cfg.AccessPassword = "secret"
 	_, addr := startProxy(t, cfg)
 
-	m := dialMiner(t, addr)
-	m.send(`{"id":1,"method":"login","params":{"login":"","pass":"secret"}}`)
-	require.Equal(t, stratum.MsgInvalidAddress, m.readReply().Error.Message)
-	m.expectClosed()
+	m := testminer.DialCN(t, addr)
+	m.Send(`{"id":1,"method":"login","params":{"login":"","pass":"secret"}}`)
+	require.Equal(t, stratum.MsgInvalidAddress, m.ReadReply().Error.Message)
+	m.ExpectClosed()
 
-	m = dialMiner(t, addr)
-	m.send(`{"id":1,"method":"login","params":{"login":"W","pass":"wrong"}}`)
-	require.Equal(t, stratum.MsgInvalidPassword, m.readReply().Error.Message)
-	m.expectClosed()
+	m = testminer.DialCN(t, addr)
+	m.Send(`{"id":1,"method":"login","params":{"login":"W","pass":"wrong"}}`)
+	require.Equal(t, stratum.MsgInvalidPassword, m.ReadReply().Error.Message)
+	m.ExpectClosed()
 
-	m = dialMiner(t, addr)
-	m.send(`{"id":1,"method":"login","params":{"login":"W","pass":"secret"}}`)
-	require.Nil(t, m.readReply().Error)
+	m = testminer.DialCN(t, addr)
+	m.Send(`{"id":1,"method":"login","params":{"login":"W","pass":"secret"}}`)
+	require.Nil(t, m.ReadReply().Error)
 }
 
 func TestMiner_Timeouts_Ugly(t *testing.T) {
@@ -88,11 +89,11 @@ func TestMiner_Timeouts_Ugly(t *testing.T) {
 	cfg.LoginTimeout = 1
 	cfg.IdleTimeout = 2
 	p, addr := startProxy(t, cfg)
-	silent := dialMiner(t, addr)
-	silent.expectClosed() // never logged in: closed after the login timeout
-	idle := dialMiner(t, addr)
-	require.Nil(t, idle.login("WALLET").Error)
-	idle.expectClosed() // logged in, then silent past the idle timeout
+	silent := testminer.DialCN(t, addr)
+	silent.ExpectClosed() // never logged in: closed after the login timeout
+	idle := testminer.DialCN(t, addr)
+	require.Nil(t, idle.Login("WALLET").Error)
+	idle.ExpectClosed() // logged in, then silent past the idle timeout
 	eventually(t, func() bool {
 		c := p.Summary().Counters
 		return c.LoginTimeouts >= 1 && c.IdleTimeouts >= 1
@@ -102,21 +103,21 @@ func TestMiner_Timeouts_Ugly(t *testing.T) {
 func TestMiner_Submit_Bad(t *testing.T) {
 	pool := startPool(t, mockpool.Config{Difficulty: 1000})
 	p, addr := startProxy(t, baseConfig(pool.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	nonce, result := m.share()
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	nonce, result := m.Share()
 	for _, c := range []struct{ jobID, nonce, result, want string }{
 		{"", nonce, result, stratum.MsgMissingJobID},
 		{"nope", nonce, result, stratum.MsgInvalidJobID},
-		{m.job.JobID, "DEADBEEF", result, stratum.MsgInvalidNonce},
-		{m.job.JobID, nonce[:6] + "ff", result, stratum.MsgNiceHashNonce},
-		{m.job.JobID, nonce, strings.Repeat("f", 64), stratum.MsgLowDifficulty},
-		{m.job.JobID, nonce, "abc", stratum.MsgLowDifficulty},
+		{m.Job.JobID, "DEADBEEF", result, stratum.MsgInvalidNonce},
+		{m.Job.JobID, nonce[:6] + "ff", result, stratum.MsgNiceHashNonce},
+		{m.Job.JobID, nonce, strings.Repeat("f", 64), stratum.MsgLowDifficulty},
+		{m.Job.JobID, nonce, "abc", stratum.MsgLowDifficulty},
 	} {
-		if c.want == stratum.MsgNiceHashNonce && m.fixedByte() == 0xff {
+		if c.want == stratum.MsgNiceHashNonce && m.FixedByte() == 0xff {
 			c.nonce = nonce[:6] + "fe"
 		}
-		r := m.submitRaw(m.session, c.jobID, c.nonce, c.result)
+		r := m.SubmitRaw(m.Session, c.jobID, c.nonce, c.result)
 		require.NotNil(t, r.Error, c.want)
 		require.Equal(t, c.want, r.Error.Message)
 	}
@@ -129,18 +130,18 @@ func TestMiner_Submit_Ugly(t *testing.T) {
 	// are refused.
 	pool := startPool(t, mockpool.Config{})
 	p, addr := startProxy(t, baseConfig(pool.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	first := m.job
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	first := m.Job
 	pool.BroadcastJob()
-	require.Equal(t, "job", m.read().Method)
-	nonce, result := m.share()
-	r := m.submitRaw(m.session, first.JobID, nonce, result)
-	require.Nil(t, r.Error, r.raw)
+	require.Equal(t, "job", m.Read().Method)
+	nonce, result := m.Share()
+	r := m.SubmitRaw(m.Session, first.JobID, nonce, result)
+	require.Nil(t, r.Error, r.Raw)
 	pool.BroadcastJob()
-	require.Equal(t, "job", m.read().Method)
-	nonce, result = m.share()
-	r = m.submitRaw(m.session, first.JobID, nonce, result)
+	require.Equal(t, "job", m.Read().Method)
+	nonce, result = m.Share()
+	r = m.SubmitRaw(m.Session, first.JobID, nonce, result)
 	require.Equal(t, stratum.MsgInvalidJobID, r.Error.Message)
 	eventually(t, func() bool { return p.Summary().Counters.Expired == 1 }, "expired share counted")
 }
@@ -150,11 +151,11 @@ func TestCustomDiff_Submit_Good(t *testing.T) {
 	// between 1000 and 100000 are answered locally and not forwarded.
 	pool := startPool(t, mockpool.Config{Difficulty: 100000})
 	p, addr := startProxy(t, baseConfig(pool.Addr()))
-	m := dialMiner(t, addr)
-	r := m.login("WALLET+1000")
+	m := testminer.DialCN(t, addr)
+	r := m.Login("WALLET+1000")
 	require.Nil(t, r.Error)
-	require.Equal(t, stratum.TargetFromDifficulty(1000), m.job.Target)
-	require.Nil(t, m.submit().Error)
+	require.Equal(t, stratum.TargetFromDifficulty(1000), m.Job.Target)
+	require.Nil(t, m.Submit().Error)
 	require.Zero(t, pool.Stats().Submits)
 	eventually(t, func() bool { return p.Summary().Counters.CustomAccepted == 1 }, "custom accept counted")
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -14,24 +15,24 @@ func TestNicehash_FullFlow_Good(t *testing.T) {
 	pool := startPool(t, mockpool.Config{Difficulty: 5000})
 	p, addr := startProxy(t, baseConfig(pool.Addr()))
 
-	miners := make([]*testMiner, 3)
+	miners := make([]*testminer.CN, 3)
 	seen := map[byte]bool{}
 	for i := range miners {
-		miners[i] = dialMiner(t, addr)
-		r := miners[i].login("WALLET")
-		require.Nil(t, r.Error, r.raw)
+		miners[i] = testminer.DialCN(t, addr)
+		r := miners[i].Login("WALLET")
+		require.Nil(t, r.Error, r.Raw)
 		require.Equal(t, "OK", r.Result.Status)
 		require.Len(t, r.Result.ID, 36, "session id is a UUID")
 		require.Contains(t, r.Result.Extensions, "nicehash")
 		require.Contains(t, r.Result.Extensions, "keepalive")
 		require.Contains(t, r.Result.Extensions, "algo")
-		fb := miners[i].fixedByte()
+		fb := miners[i].FixedByte()
 		require.False(t, seen[fb], "fixed byte %d handed out twice", fb)
 		seen[fb] = true
 	}
 	for _, m := range miners {
-		r := m.submit()
-		require.Nil(t, r.Error, r.raw)
+		r := m.Submit()
+		require.Nil(t, r.Error, r.Raw)
 		require.Equal(t, "OK", r.Result.Status)
 	}
 	st := pool.Stats()
@@ -47,15 +48,15 @@ func TestNicehash_FullFlow_Good(t *testing.T) {
 func TestNicehash_FullFlow_Bad(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	_, addr := startProxy(t, baseConfig(pool.Addr()))
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	nonce, result := m.share()
-	r := m.submitRaw("not-my-session", m.job.JobID, nonce, result)
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	nonce, result := m.Share()
+	r := m.SubmitRaw("not-my-session", m.Job.JobID, nonce, result)
 	require.NotNil(t, r.Error)
 	require.Equal(t, stratum.MsgUnauthenticated, r.Error.Message)
 	// The connection stays open and keeps working.
-	r = m.submit()
-	require.Nil(t, r.Error, r.raw)
+	r = m.Submit()
+	require.Nil(t, r.Error, r.Raw)
 	require.Equal(t, int64(1), pool.Stats().Accepted)
 }
 
@@ -76,15 +77,15 @@ func TestNicehash_FullFlow_Ugly(t *testing.T) {
 		topBytes[s.SessionID][s.Nonce[6:8]] = true
 	}})
 	p, addr := startProxy(t, baseConfig(pool.Addr()))
-	miners := make([]*testMiner, 300)
+	miners := make([]*testminer.CN, 300)
 	for i := range miners {
-		miners[i] = dialMiner(t, addr)
-		r := miners[i].login("WALLET")
-		require.Nil(t, r.Error, "miner %d: %s", i, r.raw)
+		miners[i] = testminer.DialCN(t, addr)
+		r := miners[i].Login("WALLET")
+		require.Nil(t, r.Error, "miner %d: %s", i, r.Raw)
 	}
 	for _, m := range miners {
-		r := m.submit()
-		require.Nil(t, r.Error, r.raw)
+		r := m.Submit()
+		require.Nil(t, r.Error, r.Raw)
 	}
 	require.NoError(t, pool.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.Accepted == 300 }))
 	sessions := pool.Sessions()
@@ -107,12 +108,12 @@ func TestNicehash_MaxUpstreams_Bad(t *testing.T) {
 	cfg.MaxUpstreams = 1
 	_, addr := startProxy(t, cfg)
 	for i := 0; i < 256; i++ {
-		require.Nil(t, dialMiner(t, addr).login("WALLET").Error, "miner %d", i)
+		require.Nil(t, testminer.DialCN(t, addr).Login("WALLET").Error, "miner %d", i)
 	}
-	m := dialMiner(t, addr)
-	r := m.login("WALLET")
+	m := testminer.DialCN(t, addr)
+	r := m.Login("WALLET")
 	require.NotNil(t, r.Error)
 	require.Equal(t, stratum.MsgProxyFull, r.Error.Message)
-	m.expectClosed()
+	m.ExpectClosed()
 	require.Equal(t, 1, pool.Stats().Connections)
 }

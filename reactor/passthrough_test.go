@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
 
@@ -57,58 +58,58 @@ func TestPassthrough_TwoAccounts_Good(t *testing.T) {
 		"acctbbbbbbbbbbbbbbbbbbbbbb": account(poolB, "bob"),
 	}}
 	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(accts))
-	a := dialSV1(t, addr)
-	a.xsub = true
-	a.login("acctaaaaaaaaaaaaaaaaaaaaaa", 0)
-	b := dialSV1(t, addr)
-	b.xsub = true
-	b.login("acctbbbbbbbbbbbbbbbbbbbbbb", 0)
-	require.Equal(t, "true", string(a.submit().Result))
-	require.Equal(t, "true", string(b.submit().Result))
+	a := testminer.DialSV1(t, addr)
+	a.XSub = true
+	a.Login("acctaaaaaaaaaaaaaaaaaaaaaa", 0)
+	b := testminer.DialSV1(t, addr)
+	b.XSub = true
+	b.Login("acctbbbbbbbbbbbbbbbbbbbbbb", 0)
+	require.Equal(t, "true", string(a.Submit().Result))
+	require.Equal(t, "true", string(b.Submit().Result))
 	require.Equal(t, int64(1), poolA.Stats().Accepted)
 	require.Equal(t, int64(1), poolB.Stats().Accepted)
 	pass, _ := seen.Load("alice")
 	require.Equal(t, "pw-alice", pass, "the pool got the account's own credentials")
 	require.Equal(t, "alice", poolA.Sessions()[0].User)
 	require.Equal(t, "bob", poolB.Sessions()[0].User)
-	require.Equal(t, poolA.Sessions()[0].Extranonce1, fmt.Sprintf("%x", a.e1), "passthrough: the pool's extranonce, unsplit")
+	require.Equal(t, poolA.Sessions()[0].Extranonce1, fmt.Sprintf("%x", a.E1), "passthrough: the pool's extranonce, unsplit")
 }
 
 func TestPassthrough_Resume_Good(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{})
 	accts := &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{"acct1": account(pool, "u1")}}
 	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(accts))
-	a := dialSV1(t, addr)
+	a := testminer.DialSV1(t, addr)
 	// Not subscribed to extranonce updates: asked to reconnect once the
 	// account's pool session is up, then resumes it by session id.
-	id := a.send(`"method":"mining.subscribe","params":["cpuminer/2.5.1"]}`)
+	id := a.Send(`"method":"mining.subscribe","params":["cpuminer/2.5.1"]}`)
 	var res []json.RawMessage
-	require.NoError(t, json.Unmarshal(a.reply(id).Result, &res))
+	require.NoError(t, json.Unmarshal(a.Reply(id).Result, &res))
 	var sub [][]string
 	require.NoError(t, json.Unmarshal(res[0], &sub))
 	session := sub[0][1]
-	require.Equal(t, "true", string(a.reply(a.send(`"method":"mining.authorize","params":["acct1","x"]}`)).Result))
+	require.Equal(t, "true", string(a.Reply(a.Send(`"method":"mining.authorize","params":["acct1","x"]}`)).Result))
 	for {
-		if l := a.read(); l.Method == "client.reconnect" {
+		if l := a.Read(); l.Method == "client.reconnect" {
 			break
 		}
 	}
-	a.c.Close()
+	a.Conn.Close()
 	require.NoError(t, pool.WaitFor(waitCtx(t), func(s sv1pool.Stats) bool { return s.Authorizes == 1 }))
 
-	b := dialSV1(t, addr)
-	id = b.send(`"method":"mining.subscribe","params":["cpuminer/2.5.1",%q]}`, session)
-	require.NoError(t, json.Unmarshal(b.reply(id).Result, &res))
+	b := testminer.DialSV1(t, addr)
+	id = b.Send(`"method":"mining.subscribe","params":["cpuminer/2.5.1",%q]}`, session)
+	require.NoError(t, json.Unmarshal(b.Reply(id).Result, &res))
 	var e1 string
 	require.NoError(t, json.Unmarshal(res[1], &e1))
 	require.Equal(t, pool.Sessions()[0].Extranonce1, e1, "resumed: the session's real extranonce at once")
-	require.NoError(t, json.Unmarshal(res[2], &b.e2size))
-	b.e1 = mustHex(t, e1)
-	require.Equal(t, "true", string(b.reply(b.send(`"method":"mining.authorize","params":["acct1","x"]}`)).Result))
-	b.waitJob()
-	require.Equal(t, pool.CurrentJob().JobID, b.job.JobID, "the last job")
-	require.Equal(t, tinyDiff, b.diff, "the last difficulty")
-	require.Equal(t, "true", string(b.submit().Result))
+	require.NoError(t, json.Unmarshal(res[2], &b.E2Size))
+	b.E1 = mustHex(t, e1)
+	require.Equal(t, "true", string(b.Reply(b.Send(`"method":"mining.authorize","params":["acct1","x"]}`)).Result))
+	b.WaitJob()
+	require.Equal(t, pool.CurrentJob().JobID, b.Job.JobID, "the last job")
+	require.Equal(t, tinyDiff, b.Diff, "the last difficulty")
+	require.Equal(t, "true", string(b.Submit().Result))
 	require.Len(t, pool.Sessions(), 1, "same upstream: the pool saw one connection")
 }
 
@@ -116,22 +117,21 @@ func TestPassthrough_KeepTimeout_Ugly(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{})
 	accts := &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{"acct1": account(pool, "u1")}}
 	_, addr := startProxy(t, passthroughConfig(1), WithAccounts(accts))
-	m := dialSV1(t, addr)
-	m.xsub = true
-	m.login("acct1", 0)
-	m.c.Close()
+	m := testminer.DialSV1(t, addr)
+	m.XSub = true
+	m.Login("acct1", 0)
+	m.Conn.Close()
 	require.NoError(t, pool.WaitFor(waitCtx(t), func(s sv1pool.Stats) bool { return s.ActiveConnections == 0 }), "closed after the keep time")
 }
 
 func TestPassthrough_UnknownName_Bad(t *testing.T) {
 	accts := &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{}}
 	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(accts))
-	m := dialSV1(t, addr)
-	m.reply(m.send(`"method":"mining.subscribe","params":["cgminer/4.12.0"]}`))
-	r := m.reply(m.send(`"method":"mining.authorize","params":["nobody","x"]}`))
-	require.Equal(t, 24, r.errCode(), r.raw)
-	_ = m.c.SetReadDeadline(deadlineIn(5))
-	_, err := m.r.ReadString('\n')
+	m := testminer.DialSV1(t, addr)
+	m.Reply(m.Send(`"method":"mining.subscribe","params":["cgminer/4.12.0"]}`))
+	r := m.Reply(m.Send(`"method":"mining.authorize","params":["nobody","x"]}`))
+	require.Equal(t, 24, r.ErrCode(), r.Raw)
+	_, err := m.ReadLineBy(deadlineIn(5))
 	require.Error(t, err, "closed")
 }
 
@@ -145,10 +145,10 @@ func TestPassthrough_Registry_Good(t *testing.T) {
 	acct, err := store.CreateAccount(ctx, pool.Addr(), "miner-user", "secret")
 	require.NoError(t, err)
 	_, addr := startProxy(t, passthroughConfig(60), WithAccounts(store))
-	m := dialSV1(t, addr)
-	m.xsub = true
-	m.login(acct.Name, 0)
-	require.Equal(t, "true", string(m.submit().Result))
+	m := testminer.DialSV1(t, addr)
+	m.XSub = true
+	m.Login(acct.Name, 0)
+	require.Equal(t, "true", string(m.Submit().Result))
 	require.Equal(t, "miner-user", pool.Sessions()[0].User)
 	got, err := store.Account(ctx, acct.Name)
 	require.NoError(t, err)

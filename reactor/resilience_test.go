@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -37,13 +38,12 @@ func TestMiner_SlowReader_Bad(t *testing.T) {
 	_, err := slow.Write([]byte(`{"id":1,"method":"login","params":{"login":"SLOW"}}` + "\n"))
 	require.NoError(t, err)
 
-	good := dialMiner(t, addr)
-	require.Nil(t, good.login("WALLET").Error)
+	good := testminer.DialCN(t, addr)
+	require.Nil(t, good.Login("WALLET").Error)
 	received := make(chan string, 1024)
 	go func() {
 		for {
-			_ = good.c.SetReadDeadline(time.Now().Add(waitTimeout))
-			line, err := good.r.ReadString('\n')
+			line, err := good.ReadLineBy(time.Now().Add(waitTimeout))
 			if err != nil {
 				close(received)
 				return
@@ -90,17 +90,17 @@ func TestFailover_PoolVanishes_Ugly(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	addrPool := pool.Addr()
 	p, addr := startProxy(t, baseConfig(addrPool))
-	miners := []*testMiner{dialMiner(t, addr), dialMiner(t, addr)}
+	miners := []*testminer.CN{testminer.DialCN(t, addr), testminer.DialCN(t, addr)}
 	for _, m := range miners {
-		require.Nil(t, m.login("WALLET").Error)
+		require.Nil(t, m.Login("WALLET").Error)
 	}
 	require.NoError(t, pool.Close())
 	eventually(t, func() bool { return p.Summary().Upstreams.Active == 0 }, "upstream lost")
 	for _, m := range miners {
 		// Still connected: keepalived answered, shares refused politely.
-		m.send(`{"id":50,"method":"keepalived","params":{"id":"` + m.session + `"}}`)
-		require.Equal(t, "KEEPALIVED", m.readReply().Result.Status)
-		r := m.submit()
+		m.Send(`{"id":50,"method":"keepalived","params":{"id":"` + m.Session + `"}}`)
+		require.Equal(t, "KEEPALIVED", m.ReadReply().Result.Status)
+		r := m.Submit()
 		require.NotNil(t, r.Error)
 		require.Equal(t, stratum.MsgBadGateway, r.Error.Message)
 	}
@@ -111,10 +111,10 @@ func TestFailover_PoolVanishes_Ugly(t *testing.T) {
 	defer cancel()
 	require.NoError(t, pool2.WaitFor(ctx, func(s mockpool.Stats) bool { return s.Logins == 1 }))
 	for _, m := range miners {
-		r := m.read()
+		r := m.Read()
 		require.Equal(t, "job", r.Method)
-		require.Equal(t, pool2.CurrentJob().JobID, m.job.JobID)
-		require.Nil(t, m.submit().Error)
+		require.Equal(t, pool2.CurrentJob().JobID, m.Job.JobID)
+		require.Nil(t, m.Submit().Error)
 	}
 	require.Equal(t, int64(2), pool2.Stats().Accepted)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 )
 
 // TestStats_OnAccept_Bad through a real proxy: 100 goroutines read
@@ -41,13 +42,13 @@ func TestSummary_ConcurrentReaders_Bad(t *testing.T) {
 			}
 		}()
 	}
-	miners := []*testMiner{dialMiner(t, addr), dialMiner(t, addr)}
+	miners := []*testminer.CN{testminer.DialCN(t, addr), testminer.DialCN(t, addr)}
 	for _, m := range miners {
-		require.Nil(t, m.login("WALLET").Error)
+		require.Nil(t, m.Login("WALLET").Error)
 	}
 	for i := 0; i < 20; i++ {
 		for _, m := range miners {
-			require.Nil(t, m.submit().Error)
+			require.Nil(t, m.Submit().Error)
 		}
 	}
 	eventually(t, func() bool { return p.Summary().Counters.Accepted == 40 }, "40 accepted")

@@ -9,21 +9,22 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 func TestSV1_Aggregate_Good(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{})
 	p, addr := startProxy(t, sv1Config(pool.Addr()))
-	miners := make([]*sv1TestMiner, 3)
+	miners := make([]*testminer.SV1, 3)
 	for i := range miners {
-		miners[i] = dialSV1(t, addr)
-		miners[i].login("farm.rig"+string(rune('a'+i)), 0)
-		require.Equal(t, 8-4, miners[i].e2size, "pool e2 size 8 → 4-byte prefix, 4 left for the miner")
+		miners[i] = testminer.DialSV1(t, addr)
+		miners[i].Login("farm.rig"+string(rune('a'+i)), 0)
+		require.Equal(t, 8-4, miners[i].E2Size, "pool e2 size 8 → 4-byte prefix, 4 left for the miner")
 	}
 	for _, m := range miners {
-		r := m.submit()
-		require.Equal(t, "true", string(r.Result), r.raw)
+		r := m.Submit()
+		require.Equal(t, "true", string(r.Result), r.Raw)
 	}
 	st := pool.Stats()
 	require.Equal(t, int64(3), st.Accepted)
@@ -38,16 +39,16 @@ func TestSV1_Aggregate_Ugly(t *testing.T) {
 	var mu sync.Mutex
 	pool := startSV1Pool(t, sv1pool.Config{})
 	_, addr := startProxy(t, sv1Config(pool.Addr()))
-	miners := make([]*sv1TestMiner, 300)
+	miners := make([]*testminer.SV1, 300)
 	for i := range miners {
-		miners[i] = dialSV1(t, addr)
-		miners[i].login("farm.rig", 0)
+		miners[i] = testminer.DialSV1(t, addr)
+		miners[i].Login("farm.rig", 0)
 	}
 	byE1 := map[string]bool{}
 	for _, m := range miners {
 		mu.Lock()
-		k := string(m.e1)
-		require.False(t, byE1[k], "two miners got extranonce1 %x", m.e1)
+		k := string(m.E1)
+		require.False(t, byE1[k], "two miners got extranonce1 %x", m.E1)
 		byE1[k] = true
 		mu.Unlock()
 	}
@@ -60,8 +61,8 @@ func TestSV1_Aggregate_Ugly(t *testing.T) {
 		}
 	}
 	for _, m := range miners {
-		r := m.submit()
-		require.Equal(t, "true", string(r.Result), r.raw)
+		r := m.Submit()
+		require.Equal(t, "true", string(r.Result), r.Raw)
 	}
 	st := pool.Stats()
 	require.Equal(t, int64(300), st.Accepted)
@@ -74,50 +75,49 @@ func TestSV1_Aggregate_Ugly(t *testing.T) {
 func TestSV1_VersionRolling_Good(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{VersionRolling: true})
 	_, addr := startProxy(t, sv1Config(pool.Addr()))
-	m := dialSV1(t, addr)
-	m.login("rig", 0xffffffff)
-	require.Equal(t, uint32(0x1fffe000), m.mask, "the AND of the pool's and the miner's masks")
+	m := testminer.DialSV1(t, addr)
+	m.Login("rig", 0xffffffff)
+	require.Equal(t, uint32(0x1fffe000), m.Mask, "the AND of the pool's and the miner's masks")
 	for i := 0; i < 5; i++ {
-		r := m.submit()
-		require.Equal(t, "true", string(r.Result), r.raw)
+		r := m.Submit()
+		require.Equal(t, "true", string(r.Result), r.Raw)
 	}
 	require.Equal(t, int64(5), pool.Stats().Accepted)
 	// Bits outside the mask are refused locally.
-	e2, ntime, nonce, _ := m.share()
-	r := m.submitRaw(m.job.JobID, e2, ntime, nonce, 0x00000001)
-	require.Equal(t, 20, r.errCode(), r.raw)
+	e2, ntime, nonce, _ := m.Share()
+	r := m.SubmitRaw(m.Job.JobID, e2, ntime, nonce, 0x00000001)
+	require.Equal(t, 20, r.ErrCode(), r.Raw)
 	require.Equal(t, int64(5), pool.Stats().Submits)
 }
 
 func TestSV1_SetExtranonce_Ugly(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{})
 	_, addr := startProxy(t, sv1Config(pool.Addr()))
-	subscribed := dialSV1(t, addr)
-	subscribed.xsub = true
-	subscribed.login("rig.a", 0)
-	plain := dialSV1(t, addr)
-	plain.login("rig.b", 0)
-	oldE1 := append([]byte(nil), subscribed.e1...)
+	subscribed := testminer.DialSV1(t, addr)
+	subscribed.XSub = true
+	subscribed.Login("rig.a", 0)
+	plain := testminer.DialSV1(t, addr)
+	plain.Login("rig.b", 0)
+	oldE1 := append([]byte(nil), subscribed.E1...)
 	require.Equal(t, 1, pool.SetExtranonce(nil), "the proxy's session subscribed to extranonce updates")
 	// The subscribed miner is told its new extranonce1 and keeps mining.
 	for {
-		if l := subscribed.read(); l.Method == "mining.set_extranonce" {
+		if l := subscribed.Read(); l.Method == "mining.set_extranonce" {
 			break
 		}
 	}
-	require.NotEqual(t, oldE1, subscribed.e1)
-	subscribed.waitJob()
-	r := subscribed.submit()
-	require.Equal(t, "true", string(r.Result), r.raw)
+	require.NotEqual(t, oldE1, subscribed.E1)
+	subscribed.WaitJob()
+	r := subscribed.Submit()
+	require.Equal(t, "true", string(r.Result), r.Raw)
 	// The other one is asked to reconnect, then closed.
 	for {
-		l := plain.read()
+		l := plain.Read()
 		if l.Method == "client.reconnect" {
 			break
 		}
 	}
-	_ = plain.c.SetReadDeadline(deadlineIn(5))
-	_, err := plain.r.ReadString('\n')
+	_, err := plain.ReadLineBy(deadlineIn(5))
 	require.Error(t, err, "closed after client.reconnect")
 	require.Zero(t, pool.Stats().Rejected)
 }
@@ -125,22 +125,22 @@ func TestSV1_SetExtranonce_Ugly(t *testing.T) {
 func TestSV1_LocalRejects_Bad(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{})
 	p, addr := startProxy(t, sv1Config(pool.Addr()))
-	m := dialSV1(t, addr)
-	m.login("rig", 0)
-	e2, ntime, nonce, vbits := m.share()
-	first := m.job.JobID
-	require.Equal(t, "true", string(m.submitRaw(first, e2, ntime, nonce, vbits).Result))
-	r := m.submitRaw(first, e2, ntime, nonce, vbits)
-	require.Equal(t, 22, r.errCode(), "duplicate answered locally: "+r.raw)
-	r = m.submitRaw(first, e2, ntime, nonce+1, vbits)
-	require.Equal(t, 23, r.errCode(), "low difficulty answered locally (a neighbouring nonce misses the target): "+r.raw)
+	m := testminer.DialSV1(t, addr)
+	m.Login("rig", 0)
+	e2, ntime, nonce, vbits := m.Share()
+	first := m.Job.JobID
+	require.Equal(t, "true", string(m.SubmitRaw(first, e2, ntime, nonce, vbits).Result))
+	r := m.SubmitRaw(first, e2, ntime, nonce, vbits)
+	require.Equal(t, 22, r.ErrCode(), "duplicate answered locally: "+r.Raw)
+	r = m.SubmitRaw(first, e2, ntime, nonce+1, vbits)
+	require.Equal(t, 23, r.ErrCode(), "low difficulty answered locally (a neighbouring nonce misses the target): "+r.Raw)
 	pool.BroadcastJob(true)
-	m.waitJob()
-	e2, ntime, nonce, vbits = m.share()
-	r = m.submitRaw(first, e2, ntime, nonce, vbits)
-	require.Equal(t, 21, r.errCode(), "a job retired by clean_jobs: "+r.raw)
-	r = m.submitRaw(m.job.JobID, e2[:1], ntime, nonce, vbits)
-	require.Equal(t, 20, r.errCode(), "wrong extranonce2 size: "+r.raw)
+	m.WaitJob()
+	e2, ntime, nonce, vbits = m.Share()
+	r = m.SubmitRaw(first, e2, ntime, nonce, vbits)
+	require.Equal(t, 21, r.ErrCode(), "a job retired by clean_jobs: "+r.Raw)
+	r = m.SubmitRaw(m.Job.JobID, e2[:1], ntime, nonce, vbits)
+	require.Equal(t, 20, r.ErrCode(), "wrong extranonce2 size: "+r.Raw)
 	require.Equal(t, int64(1), pool.Stats().Submits, "only the good share reached the pool")
 	eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].Invalid == 4 }, "invalid shares counted")
 }
@@ -148,19 +148,19 @@ func TestSV1_LocalRejects_Bad(t *testing.T) {
 func TestSV1_Requests_Bad(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{})
 	_, addr := startProxy(t, sv1Config(pool.Addr()))
-	m := dialSV1(t, addr)
-	r := m.reply(m.send(`"method":"mining.submit","params":["w","j","00000000","00000000","00000000"]}`))
-	require.Equal(t, 25, r.errCode(), "not subscribed")
-	r = m.reply(m.send(`"method":"mining.subscribe","params":["x"]}`))
+	m := testminer.DialSV1(t, addr)
+	r := m.Reply(m.Send(`"method":"mining.submit","params":["w","j","00000000","00000000","00000000"]}`))
+	require.Equal(t, 25, r.ErrCode(), "not subscribed")
+	r = m.Reply(m.Send(`"method":"mining.subscribe","params":["x"]}`))
 	require.Empty(t, r.Error)
-	r = m.reply(m.send(`"method":"mining.submit","params":["w","j","00000000","00000000","00000000"]}`))
-	require.Equal(t, 24, r.errCode(), "not authorized")
-	r = m.reply(m.send(`"method":"mining.get_transactions","params":[]}`))
-	require.Equal(t, 20, r.errCode(), "unknown method")
-	r = m.reply(m.send(`"method":"mining.authorize","params":[42,"x"]}`))
-	require.Equal(t, 24, r.errCode(), "a user that is not a string")
-	r = m.reply(m.send(`"method":"mining.suggest_difficulty","params":[-5]}`))
-	require.Equal(t, 20, r.errCode())
+	r = m.Reply(m.Send(`"method":"mining.submit","params":["w","j","00000000","00000000","00000000"]}`))
+	require.Equal(t, 24, r.ErrCode(), "not authorized")
+	r = m.Reply(m.Send(`"method":"mining.get_transactions","params":[]}`))
+	require.Equal(t, 20, r.ErrCode(), "unknown method")
+	r = m.Reply(m.Send(`"method":"mining.authorize","params":[42,"x"]}`))
+	require.Equal(t, 24, r.ErrCode(), "a user that is not a string")
+	r = m.Reply(m.Send(`"method":"mining.suggest_difficulty","params":[-5]}`))
+	require.Equal(t, 20, r.ErrCode())
 }
 
 func TestSV1_CustomDifficulty_Good(t *testing.T) {
@@ -168,14 +168,14 @@ func TestSV1_CustomDifficulty_Good(t *testing.T) {
 	// the two are answered locally and never forwarded.
 	pool := startSV1Pool(t, sv1pool.Config{})
 	p, addr := startProxy(t, sv1Config(pool.Addr()))
-	m := dialSV1(t, addr)
-	id := m.send(`"method":"mining.suggest_difficulty","params":[%v]}`, tinyDiff/4)
-	m.reply(id)
-	m.login("rig", 0)
-	require.Equal(t, tinyDiff/4, m.diff)
+	m := testminer.DialSV1(t, addr)
+	id := m.Send(`"method":"mining.suggest_difficulty","params":[%v]}`, tinyDiff/4)
+	m.Reply(id)
+	m.Login("rig", 0)
+	require.Equal(t, tinyDiff/4, m.Diff)
 	for i := 0; i < 20; i++ {
-		r := m.submit()
-		require.Equal(t, "true", string(r.Result), r.raw)
+		r := m.Submit()
+		require.Equal(t, "true", string(r.Result), r.Raw)
 	}
 	st := pool.Stats()
 	require.Less(t, st.Submits, int64(20))
@@ -193,12 +193,12 @@ func TestSV1_MixedFamilies_Good(t *testing.T) {
 	cfg := sv1Config(svPool.Addr())
 	cfg.Pools = append(cfg.Pools, upstream.PoolConfig{URL: cnPool.Addr(), User: "W"})
 	p, addr := startProxy(t, cfg)
-	sv := dialSV1(t, addr)
-	sv.login("asic-1", 0)
-	cn := dialMiner(t, addr)
-	require.Nil(t, cn.login("WALLET").Error)
-	require.Equal(t, "true", string(sv.submit().Result))
-	require.Nil(t, cn.submit().Error)
+	sv := testminer.DialSV1(t, addr)
+	sv.Login("asic-1", 0)
+	cn := testminer.DialCN(t, addr)
+	require.Nil(t, cn.Login("WALLET").Error)
+	require.Equal(t, "true", string(sv.Submit().Result))
+	require.Nil(t, cn.Submit().Error)
 	require.Equal(t, int64(1), svPool.Stats().Accepted)
 	require.Equal(t, int64(1), cnPool.Stats().Accepted)
 	require.Zero(t, cnPool.Stats().Submits-1)
@@ -219,9 +219,9 @@ func TestSV1_WrongFamily_Bad(t *testing.T) {
 	cnPool := startPool(t, mockpool.Config{})
 	cfg := baseConfig(cnPool.Addr())
 	_, addr := startProxy(t, cfg)
-	m := dialSV1(t, addr)
-	r := m.reply(m.send(`"method":"mining.subscribe","params":["cgminer/4.12.0"]}`))
-	require.Equal(t, 20, r.errCode(), r.raw)
+	m := testminer.DialSV1(t, addr)
+	r := m.Reply(m.Send(`"method":"mining.subscribe","params":["cgminer/4.12.0"]}`))
+	require.Equal(t, 20, r.ErrCode(), r.Raw)
 	require.NoError(t, cnPool.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.Logins == 1 }))
 	require.Zero(t, cnPool.Stats().Submits)
 	require.Equal(t, 1, cnPool.Stats().Connections, "only the proxy's own CryptoNote session, no SV1 traffic")
@@ -234,9 +234,9 @@ func TestSV1_PinnedBind_Bad(t *testing.T) {
 	cfg := baseConfig(cnPool.Addr())
 	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: port, Family: "cryptonote"}}
 	_, addr := startProxy(t, cfg)
-	m := dialMiner(t, addr)
-	m.send(`{"id":1,"method":"mining.subscribe","params":[]}`)
-	require.Equal(t, "Invalid method", m.readReply().Error.Message)
+	m := testminer.DialCN(t, addr)
+	m.Send(`{"id":1,"method":"mining.subscribe","params":[]}`)
+	require.Equal(t, "Invalid method", m.ReadReply().Error.Message)
 }
 
 func TestSV1_PrefixExhaustion_Ugly(t *testing.T) {
@@ -244,16 +244,16 @@ func TestSV1_PrefixExhaustion_Ugly(t *testing.T) {
 	// the 257th opens a second pool connection.
 	pool := startSV1Pool(t, sv1pool.Config{Extranonce2Size: 4})
 	_, addr := startProxy(t, sv1Config(pool.Addr()))
-	miners := make([]*sv1TestMiner, 260)
+	miners := make([]*testminer.SV1, 260)
 	for i := range miners {
-		miners[i] = dialSV1(t, addr)
-		miners[i].login("rig", 0)
-		require.Equal(t, 3, miners[i].e2size)
+		miners[i] = testminer.DialSV1(t, addr)
+		miners[i].Login("rig", 0)
+		require.Equal(t, 3, miners[i].E2Size)
 	}
 	require.Len(t, pool.Sessions(), 2)
 	for _, m := range miners[250:] {
-		r := m.submit()
-		require.Equal(t, "true", string(r.Result), r.raw)
+		r := m.Submit()
+		require.Equal(t, "true", string(r.Result), r.Raw)
 	}
 	require.Zero(t, pool.Stats().Rejected)
 }
@@ -264,10 +264,10 @@ func TestSV1_NoRoomToSplit_Ugly(t *testing.T) {
 	pool := startSV1Pool(t, sv1pool.Config{Extranonce2Size: 3})
 	_, addr := startProxy(t, sv1Config(pool.Addr()))
 	for i := 0; i < 3; i++ {
-		m := dialSV1(t, addr)
-		m.login("rig", 0)
-		require.Equal(t, 3, m.e2size, "the whole extranonce2, unsplit")
-		require.Equal(t, "true", string(m.submit().Result))
+		m := testminer.DialSV1(t, addr)
+		m.Login("rig", 0)
+		require.Equal(t, 3, m.E2Size, "the whole extranonce2, unsplit")
+		require.Equal(t, "true", string(m.Submit().Result))
 	}
 	require.GreaterOrEqual(t, len(pool.Sessions()), 3)
 }
@@ -277,19 +277,19 @@ func TestSV1_Failover_Ugly(t *testing.T) {
 	// Miners that take set_extranonce keep mining without reconnecting.
 	pool := startSV1Pool(t, sv1pool.Config{})
 	_, addr := startProxy(t, sv1Config(pool.Addr()))
-	m := dialSV1(t, addr)
-	m.xsub = true
-	m.login("rig", 0)
-	old := append([]byte(nil), m.e1...)
+	m := testminer.DialSV1(t, addr)
+	m.XSub = true
+	m.Login("rig", 0)
+	old := append([]byte(nil), m.E1...)
 	pool.DropConnections()
 	for {
-		if l := m.read(); l.Method == "mining.set_extranonce" {
+		if l := m.Read(); l.Method == "mining.set_extranonce" {
 			break
 		}
 	}
-	require.NotEqual(t, old, m.e1)
-	m.waitJob()
-	r := m.submit()
-	require.Equal(t, "true", string(r.Result), r.raw)
+	require.NotEqual(t, old, m.E1)
+	m.WaitJob()
+	r := m.Submit()
+	require.Equal(t, "true", string(r.Result), r.Raw)
 	require.Zero(t, pool.Stats().Rejected)
 }

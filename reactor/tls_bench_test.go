@@ -1,7 +1,6 @@
 package reactor
 
 import (
-	"bufio"
 	"crypto/tls"
 	"net"
 	"runtime"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 )
 
 // The cost of a TLS miner against a plain one, on the proxy side: memory
@@ -77,8 +77,8 @@ func dialMany(b *testing.B, addr string, useTLS, login bool) []net.Conn {
 		}
 		require.NoError(b, err)
 		if login {
-			m := &testMiner{t: b, c: c, r: bufio.NewReaderSize(c, 512), nextID: 1}
-			require.Nil(b, m.login("WALLET").Error)
+			m := testminer.NewCN(b, c, testminer.WithReadBuffer(512))
+			require.Nil(b, m.Login("WALLET").Error)
 		}
 		conns = append(conns, c)
 	}
@@ -97,7 +97,7 @@ func bareListener(b *testing.B, useTLS bool) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
 	if useTLS {
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testCert(b)}})
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testminer.SelfSignedCert(b)}})
 	}
 	b.Cleanup(func() { ln.Close() })
 	go func() {
@@ -127,12 +127,12 @@ func benchShare(b *testing.B, useTLS bool) {
 	cfg, addr := benchProxyConfig(b, pool.Addr(), useTLS)
 	startProxy(b, cfg)
 	conns := dialMany(b, addr, useTLS, false)[:1]
-	m := &testMiner{t: b, c: conns[0], r: bufio.NewReader(conns[0]), nextID: 1}
-	require.Nil(b, m.login("WALLET").Error)
+	m := testminer.NewCN(b, conns[0], testminer.WithReadBuffer(4096))
+	require.Nil(b, m.Login("WALLET").Error)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if r := m.submit(); r.Error != nil {
+		if r := m.Submit(); r.Error != nil {
 			b.Fatal(r.Error.Message)
 		}
 	}

@@ -1,39 +1,17 @@
 package reactor
 
 import (
-	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
-	"math/big"
-	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
-
-// testCert returns a self-signed certificate for 127.0.0.1.
-func testCert(t testing.TB) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "pool"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 func TestTLS_Miner_Good(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
@@ -44,19 +22,16 @@ func TestTLS_Miner_Good(t *testing.T) {
 	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: plainPort}, {Host: "127.0.0.1", Port: port, TLS: true}}
 	p, _ := startProxy(t, cfg)
 	// No certificate configured: a self-signed one is generated.
-	tc, err := tls.Dial("tcp", cfg.Bind[1].Address(), &tls.Config{InsecureSkipVerify: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { tc.Close() })
-	m := &testMiner{t: t, c: tc, r: bufio.NewReader(tc), nextID: 1}
-	r := m.login("WALLET")
-	require.Nil(t, r.Error, r.raw)
+	m := testminer.DialCN(t, cfg.Bind[1].Address(), testminer.WithTLS(&tls.Config{InsecureSkipVerify: true}))
+	r := m.Login("WALLET")
+	require.Nil(t, r.Error, r.Raw)
 	require.Contains(t, r.Result.Extensions, "nicehash")
-	require.Nil(t, m.submit().Error)
+	require.Nil(t, m.Submit().Error)
 	require.Equal(t, int64(1), pool.Stats().Accepted)
 	// A plain miner on the other bind shares the same pool session.
-	plain := dialMiner(t, cfg.Bind[0].Address())
-	require.Nil(t, plain.login("WALLET").Error)
-	require.NotEqual(t, m.fixedByte(), plain.fixedByte())
+	plain := testminer.DialCN(t, cfg.Bind[0].Address())
+	require.Nil(t, plain.Login("WALLET").Error)
+	require.NotEqual(t, m.FixedByte(), plain.FixedByte())
 	require.Equal(t, 1, pool.Stats().Logins)
 	miners, err := p.Miners(waitCtx(t))
 	require.NoError(t, err)
@@ -72,28 +47,28 @@ func TestTLS_Miner_Bad(t *testing.T) {
 	cfg.LoginTimeout = 1
 	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: port, TLS: true}}
 	p, _ := startProxy(t, cfg)
-	m := dialMiner(t, cfg.Bind[0].Address())
-	m.send(`{"id":1,"method":"login","params":{"login":"W"}}`)
-	m.expectClosed()
-	hung := dialMiner(t, cfg.Bind[0].Address())
-	hung.expectClosed()
+	m := testminer.DialCN(t, cfg.Bind[0].Address())
+	m.Send(`{"id":1,"method":"login","params":{"login":"W"}}`)
+	m.ExpectClosed()
+	hung := testminer.DialCN(t, cfg.Bind[0].Address())
+	hung.ExpectClosed()
 	require.Zero(t, p.conns.Load(), "no connection slot leaked")
 }
 
 func TestTLS_PoolPinned_Good(t *testing.T) {
-	cert := testCert(t)
+	cert := testminer.SelfSignedCert(t)
 	pool := startPool(t, mockpool.Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
 	cfg := fastFailover()
 	cfg.Pools = []upstream.PoolConfig{{URL: "stratum+ssl://" + pool.Addr(), User: "W", TLSFingerprint: upstream.Fingerprint(cert.Certificate[0])}}
 	_, addr := startProxy(t, cfg)
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	require.Nil(t, m.submit().Error, "shares flow over the TLS pool connection")
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	require.Nil(t, m.Submit().Error, "shares flow over the TLS pool connection")
 	require.Equal(t, int64(1), pool.Stats().Accepted)
 }
 
 func TestTLS_PoolPinned_Bad(t *testing.T) {
-	cert := testCert(t)
+	cert := testminer.SelfSignedCert(t)
 	pinned := startPool(t, mockpool.Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, Seed: 1})
 	good := startPool(t, mockpool.Config{Seed: 2})
 	cfg := fastFailover()
@@ -102,9 +77,9 @@ func TestTLS_PoolPinned_Bad(t *testing.T) {
 		{URL: good.Addr(), User: "W"},
 	}
 	p, addr := startProxy(t, cfg)
-	m := dialMiner(t, addr)
-	require.Nil(t, m.login("WALLET").Error)
-	require.Equal(t, good.CurrentJob().JobID, m.job.JobID, "a pin mismatch moves on to the next pool")
+	m := testminer.DialCN(t, addr)
+	require.Nil(t, m.Login("WALLET").Error)
+	require.Equal(t, good.CurrentJob().JobID, m.Job.JobID, "a pin mismatch moves on to the next pool")
 	require.Zero(t, pinned.Stats().Logins)
 	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 1 }, "pin failure counted")
 }
@@ -121,9 +96,9 @@ func TestProxyProtocol_V1_Good(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	cfg, addr := proxyConfig(t, pool.Addr())
 	p, _ := startProxy(t, cfg)
-	m := dialMiner(t, addr)
-	m.send("PROXY TCP4 203.0.113.7 127.0.0.1 45678 3333\r")
-	require.Nil(t, m.login("WALLET").Error)
+	m := testminer.DialCN(t, addr)
+	m.Send("PROXY TCP4 203.0.113.7 127.0.0.1 45678 3333\r")
+	require.Nil(t, m.Login("WALLET").Error)
 	miners, err := p.Miners(waitCtx(t))
 	require.NoError(t, err)
 	require.Len(t, miners, 1)
@@ -134,7 +109,7 @@ func TestProxyProtocol_V2_Good(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	cfg, addr := proxyConfig(t, pool.Addr())
 	p, _ := startProxy(t, cfg)
-	m := dialMiner(t, addr)
+	m := testminer.DialCN(t, addr)
 	hdr := append([]byte{}, proxyV2Sig...)
 	hdr = append(hdr, 0x21, 0x21) // v2 PROXY, TCP over IPv6
 	hdr = binary.BigEndian.AppendUint16(hdr, 36+5)
@@ -145,9 +120,9 @@ func TestProxyProtocol_V2_Good(t *testing.T) {
 	hdr = binary.BigEndian.AppendUint16(hdr, 50505)
 	hdr = binary.BigEndian.AppendUint16(hdr, 3333)
 	hdr = append(hdr, 0x04, 0x00, 0x02, 'x', 'y') // a TLV, ignored
-	_, err := m.c.Write(hdr)
+	_, err := m.Conn.Write(hdr)
 	require.NoError(t, err)
-	require.Nil(t, m.login("WALLET").Error)
+	require.Nil(t, m.Login("WALLET").Error)
 	miners, err := p.Miners(waitCtx(t))
 	require.NoError(t, err)
 	require.Equal(t, "[2001:db8::42]:50505", miners[0].Addr.String())
@@ -157,12 +132,12 @@ func TestProxyProtocol_Missing_Bad(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
 	cfg, addr := proxyConfig(t, pool.Addr())
 	startProxy(t, cfg)
-	m := dialMiner(t, addr)
-	m.send(`{"id":1,"method":"login","params":{"login":"W"}}`)
-	m.expectClosed()
-	m = dialMiner(t, addr)
-	m.send("PROXY TCP4 not-an-ip 127.0.0.1 1 2\r")
-	m.expectClosed()
+	m := testminer.DialCN(t, addr)
+	m.Send(`{"id":1,"method":"login","params":{"login":"W"}}`)
+	m.ExpectClosed()
+	m = testminer.DialCN(t, addr)
+	m.Send("PROXY TCP4 not-an-ip 127.0.0.1 1 2\r")
+	m.ExpectClosed()
 }
 
 func TestProxyProtocol_Parse_Ugly(t *testing.T) {
@@ -199,25 +174,25 @@ func TestSimple_ReuseTimeout_Good(t *testing.T) {
 	cfg.Mode = "simple"
 	cfg.ReuseTimeout = 30
 	p, addr := startProxy(t, cfg)
-	a := dialMiner(t, addr)
-	r := a.login("WALLET")
+	a := testminer.DialCN(t, addr)
+	r := a.Login("WALLET")
 	require.Nil(t, r.Error)
 	require.NotContains(t, r.Result.Extensions, "nicehash", "simple mode: the miner owns the whole nonce")
-	require.Nil(t, a.submit().Error)
-	a.c.Close()
+	require.Nil(t, a.Submit().Error)
+	a.Conn.Close()
 	require.Equal(t, 1, pool.Stats().Logins)
 	eventually(t, func() bool { ms, _ := p.Miners(waitCtx(t)); return len(ms) == 0 }, "proxy saw the miner leave")
 	// The parked connection is reused only after a fresh job.
 	pool.BroadcastJob()
 	require.NoError(t, pool.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.JobsBroadcast == 1 }))
-	b := dialMiner(t, addr)
-	require.Nil(t, b.login("WALLET").Error)
-	require.Equal(t, pool.CurrentJob().JobID, b.job.JobID)
-	require.Nil(t, b.submit().Error)
+	b := testminer.DialCN(t, addr)
+	require.Nil(t, b.Login("WALLET").Error)
+	require.Equal(t, pool.CurrentJob().JobID, b.Job.JobID)
+	require.Nil(t, b.Submit().Error)
 	require.Equal(t, 1, pool.Stats().Logins, "the second miner inherited the live pool connection")
 	// A third miner while b holds it: a new connection of its own.
-	c := dialMiner(t, addr)
-	require.Nil(t, c.login("WALLET").Error)
+	c := testminer.DialCN(t, addr)
+	require.Nil(t, c.Login("WALLET").Error)
 	require.Equal(t, 2, pool.Stats().Logins)
 }
 
@@ -226,11 +201,11 @@ func TestSimple_NoReuse_Bad(t *testing.T) {
 	cfg := fastFailover(pool.Addr())
 	cfg.Mode = "simple"
 	_, addr := startProxy(t, cfg)
-	a := dialMiner(t, addr)
-	require.Nil(t, a.login("WALLET").Error)
-	a.c.Close()
+	a := testminer.DialCN(t, addr)
+	require.Nil(t, a.Login("WALLET").Error)
+	a.Conn.Close()
 	require.NoError(t, pool.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.ActiveConnections == 0 }), "reuse-timeout 0 closes the pool connection")
-	b := dialMiner(t, addr)
-	require.Nil(t, b.login("WALLET").Error)
+	b := testminer.DialCN(t, addr)
+	require.Nil(t, b.Login("WALLET").Error)
 	require.Equal(t, 2, pool.Stats().Logins)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/reactor"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
@@ -138,9 +139,11 @@ func TestServe_Passthrough_Good(t *testing.T) {
 	require.Equal(t, `{"name":"`+reg.Name+`","error":""}`+"\n", body)
 	require.Len(t, reg.Name, registry.NameLength)
 
-	m := dialSV1Miner(t, fmt.Sprintf("127.0.0.1:%d", minerPort), reg.Name)
-	require.True(t, m.submit())
-	require.True(t, m.submit())
+	m := testminer.DialSV1(t, fmt.Sprintf("127.0.0.1:%d", minerPort))
+	m.XSub = true
+	m.Login(reg.Name, 0)
+	require.True(t, m.Submit().Accepted())
+	require.True(t, m.Submit().Accepted())
 	waitCtx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	require.NoError(t, pool.WaitFor(waitCtx, func(s sv1pool.Stats) bool { return s.Accepted == 2 }))
