@@ -3,6 +3,7 @@ package reactor
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -37,9 +38,10 @@ func TestFailover_PrimaryDown_Good(t *testing.T) {
 	require.Nil(t, m.Login("WALLET").Error)
 	require.NoError(t, primary.Close())
 	// The fallback's login job reaches the miner, over the same connection,
-	// within 3 s.
-	_ = m.Conn.SetReadDeadline(deadlineIn(3))
+	// within 3 s (RFC §22).
+	m.Timeout = 3 * time.Second
 	r := m.Read()
+	m.Timeout = waitTimeout
 	require.Equal(t, "job", r.Method)
 	require.Equal(t, fallback.CurrentJob().JobID, m.Job.JobID)
 	require.Nil(t, m.Submit().Error)
