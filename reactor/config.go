@@ -87,6 +87,10 @@ type Config struct {
 	// MaxOutbound is the bytes a miner may leave unread before it is
 	// disconnected as a slow reader (default 65536).
 	MaxOutbound int `json:"max-outbound,omitempty"`
+	// SocketSendBuffer sets SO_SNDBUF on miner sockets, bounding the kernel
+	// memory a miner that stops reading can hold (0 = kernel autotuning,
+	// up to net.ipv4.tcp_wmem's maximum, 4 MiB by default).
+	SocketSendBuffer int `json:"socket-send-buffer,omitempty"`
 	// UserAgent is sent to pools (default "go-proxy/<version>").
 	UserAgent string `json:"user-agent,omitempty"`
 	// SV1PrefixBytes overrides the extranonce prefix width k (1..4).
@@ -371,6 +375,9 @@ func (c *Config) Validate() error {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", name, v)
 		}
+	}
+	if c.SocketSendBuffer != 0 && c.SocketSendBuffer < 4096 {
+		return fmt.Errorf("socket-send-buffer: must be 0 (kernel default) or at least 4096, got %d", c.SocketSendBuffer)
 	}
 	if c.MaxOutbound < 4096 {
 		return fmt.Errorf("max-outbound: must be at least 4096, got %d", c.MaxOutbound)

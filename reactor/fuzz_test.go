@@ -55,5 +55,5 @@ func feedSplit(s *shard, ep endpoint, data []byte, split int) {
 func (ms *memShard) addMinerRaw() (*miner, *memSink) {
 	ms.s.p.conns.Add(1)
 	sink := &memSink{}
-	return ms.s.addMiner(connRef{mem: sink}, ms.s.p.binds[0].addrPort(), ms.s.p.binds[0]), sink
+	return ms.s.addMiner(connRef{x: sink}, ms.s.p.binds[0].addrPort(), ms.s.p.binds[0]), sink
 }

@@ -229,7 +229,7 @@ func (p *Proxy) dialPool(s *shard, pc *poolConn) {
 		}
 		st := newStream(nc, s, pc)
 		s.exec(func() {
-			pc.conn = connRef{st: st}
+			pc.conn = connRef{x: st}
 			st.start()
 			pc.attached()
 		})
@@ -399,7 +399,7 @@ func (mp *mapper) failSubmit(p upstream.Pending[submitTag], msg string) {
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Reason: msg})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Reason: msg})
 	}
 }
 

@@ -87,7 +87,12 @@ func (mp *mapper) sendJob(_ uint32, m *miner) {
 	}
 	switch m.state {
 	case stateWaitReady:
-		mp.sendFirstJob(m)
+		id := m.loginID
+		if id == nil {
+			id = &stratum.NullID
+		}
+		m.loginID = nil
+		mp.sendFirstJob(m, id)
 	case stateReady:
 		s := mp.s
 		s.out = stratum.AppendJobNotify(s.out[:0], &mp.job, m.sessionID(), mp.jobOptions(m))
@@ -95,8 +100,8 @@ func (mp *mapper) sendJob(_ uint32, m *miner) {
 	}
 }
 
-// sendFirstJob answers a miner's login with its first job.
-func (mp *mapper) sendFirstJob(m *miner) {
+// sendFirstJob answers a miner's login (request id) with its first job.
+func (mp *mapper) sendFirstJob(m *miner, id *stratum.RequestID) {
 	s := mp.s
 	ext := stratum.ExtKeepalive
 	if mp.kind == kindNiceHash {
@@ -105,7 +110,7 @@ func (mp *mapper) sendFirstJob(m *miner) {
 	if *s.cfg.AlgoExt {
 		ext |= stratum.ExtAlgo
 	}
-	s.out = stratum.AppendLoginReply(s.out[:0], &m.loginID, m.sessionID(), &mp.job, mp.jobOptions(m), ext)
+	s.out = stratum.AppendLoginReply(s.out[:0], id, m.sessionID(), &mp.job, mp.jobOptions(m), ext)
 	m.send(s.out)
 	if m.state == stateWaitReady {
 		m.state = stateReady
@@ -122,7 +127,7 @@ func (mp *mapper) jobOptions(m *miner) stratum.JobOptions {
 	}
 	m.diff = mp.jobDiff
 	if m.customDiff != 0 && m.customDiff < mp.jobDiff {
-		o.Target = m.target
+		o.Target = b2s(stratum.AppendTarget(mp.s.target[:0], m.customDiff))
 		m.diff = m.customDiff
 	}
 	if m.wk != nil {
@@ -161,7 +166,7 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 			m.send(s.out)
 		}
 		if h := s.p.hooks.OnAccept; h != nil {
-			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Latency: lat, Expired: t.expired})
+			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Latency: lat, Expired: t.expired})
 		}
 		return
 	}
@@ -172,7 +177,7 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Expired: t.expired, Reason: string(ev.Message)})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Expired: t.expired, Reason: string(ev.Message)})
 	}
 }
 

@@ -236,7 +236,7 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 			m.send(s.out)
 		}
 		if h := s.p.hooks.OnAccept; h != nil {
-			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Latency: durationNs(lat)})
+			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Latency: durationNs(lat)})
 		}
 		return
 	}
@@ -251,7 +251,7 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(t.diff), Actual: t.actual, Reason: string(ev.Message)})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Reason: string(ev.Message)})
 	}
 }
 

@@ -26,7 +26,7 @@ func newMemShardSV1(t testing.TB, d float64) (*memShard, *mapper) {
 	mp.init()
 	s.mappers = append(s.mappers, mp)
 	sink := &memSink{}
-	pc := &poolConn{mp: mp, pool: mp.pools[0], conn: connRef{mem: sink}}
+	pc := &poolConn{mp: mp, pool: mp.pools[0], conn: connRef{x: sink}}
 	mp.conn = pc
 	pc.attached()
 	for _, l := range []string{
@@ -48,7 +48,7 @@ func (ms *memShard) addSV1Miner(t testing.TB) (*miner, *memSink) {
 	t.Helper()
 	ms.s.p.conns.Add(1)
 	sink := &memSink{}
-	m := ms.s.addMiner(connRef{mem: sink}, netip.MustParseAddrPort("10.0.0.3:7000"), ms.s.p.binds[0])
+	m := ms.s.addMiner(connRef{x: sink}, netip.MustParseAddrPort("10.0.0.3:7000"), ms.s.p.binds[0])
 	require.True(t, m.handleLine([]byte(`{"id":1,"method":"mining.subscribe","params":["bmminer/2.0.0"]}`)))
 	require.True(t, m.handleLine([]byte(`{"id":2,"method":"mining.authorize","params":["farm.rig1","x"]}`)))
 	require.Equal(t, stateReady, m.state, string(sink.last))
@@ -60,7 +60,7 @@ func TestMemShardSV1_Submit_Good(t *testing.T) {
 	m, sink := ms.addSV1Miner(t)
 	require.Equal(t, []byte{0x08, 0, 0, 0x1a, 0, 0, 0, 0}, m.sv.e1[:m.sv.e1n], "pool e1 then a 4-byte prefix")
 	require.True(t, m.handleLine([]byte(`{"id":9,"method":"mining.submit","params":["farm.rig1","job-1","00000001","5f5e1000","00000000"]}`)))
-	require.Contains(t, string(mp.conn.conn.mem.(*memSink).last), `"mining.submit","params":["acct","job-1","0000000000000001","5f5e1000","00000000"]`)
+	require.Contains(t, string(mp.conn.conn.x.(*memSink).last), `"mining.submit","params":["acct","job-1","0000000000000001","5f5e1000","00000000"]`)
 	require.True(t, mp.conn.handleLine([]byte(`{"id":5,"result":true,"error":null}`)))
 	require.Equal(t, `{"id":9,"result":true,"error":null}`+"\n", string(sink.last))
 	require.Equal(t, uint64(1), ms.s.fc[FamilySV1].Accepted)

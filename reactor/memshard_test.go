@@ -60,7 +60,7 @@ func newMemShard(t testing.TB, cfg *Config) *memShard {
 		mp.table = newNiceHashTable()
 	}
 	s.mappers = append(s.mappers, mp)
-	pc := &poolConn{mp: mp, pool: mp.pools[0], conn: connRef{mem: ms.pool}}
+	pc := &poolConn{mp: mp, pool: mp.pools[0], conn: connRef{x: ms.pool}}
 	mp.conn = pc
 	pc.attached()
 	ms.mp = mp
@@ -77,7 +77,7 @@ func (ms *memShard) addMiner(t testing.TB, login string) (*miner, *memSink) {
 	t.Helper()
 	ms.s.p.conns.Add(1)
 	sink := &memSink{}
-	m := ms.s.addMiner(connRef{mem: sink}, netip.MustParseAddrPort("10.0.0.1:5000"), ms.s.p.binds[0])
+	m := ms.s.addMiner(connRef{x: sink}, netip.MustParseAddrPort("10.0.0.1:5000"), ms.s.p.binds[0])
 	require.True(t, m.handleLine([]byte(`{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"`+login+`","pass":"x","agent":"XMRig/6.22.2","algo":["rx/0"],"rigid":"r1"}}`)))
 	return m, sink
 }

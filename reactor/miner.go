@@ -60,22 +60,38 @@ type miner struct {
 	diff        uint64 // difficulty of the last job sent
 	rx, tx      uint64
 	addr        netip.AddrPort
-	session     [36]byte
+	session     [16]byte // a random UUID; sessionID formats it
 	user        string
 	agent       string
 	rigID       string
-	worker      string
 	wk          *stats.Worker // nil when workers are off or the table is full
-	// loginID is the id of the login request, answered once a job exists.
-	loginID stratum.RequestID
-	// target is the custom-difficulty target sent instead of the pool's
-	// when customDiff is below the job difficulty.
-	target string
-	sv     *sv1Miner // stratum v1 state; nil for CryptoNote miners
+	// loginID is the id of a login waiting for its first job (nil once
+	// answered, or when it was answered at once).
+	loginID *stratum.RequestID
+	sv      *sv1Miner // stratum v1 state; nil for CryptoNote miners
 }
 
-// sessionID returns the miner's session id text.
-func (m *miner) sessionID() []byte { return m.session[:] }
+// sessionID returns the miner's session id as text (8-4-4-4-12 hex), in
+// the shard's scratch: valid until the next call on the shard.
+func (m *miner) sessionID() []byte {
+	b := m.s.sessText[:0]
+	for i, c := range m.session {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = stratum.AppendHexByte(b, c)
+	}
+	return b
+}
+
+// workerName returns the name of the miner's worker ("" when workers are
+// off or the worker table was full at login).
+func (m *miner) workerName() string {
+	if m.wk != nil {
+		return m.wk.Name
+	}
+	return ""
+}
 
 // send writes one encoded line to the miner. A miner that stopped reading
 // is closed (and counted) instead of buffering without bound.
@@ -183,25 +199,17 @@ func (m *miner) closed() {
 }
 
 func (m *miner) event() MinerEvent {
-	return MinerEvent{ID: m.id, Addr: m.addr, Family: m.family, User: m.user, Worker: m.worker, RigID: m.rigID, Agent: m.agent, Rx: m.rx, Tx: m.tx}
+	return MinerEvent{ID: m.id, Addr: m.addr, Family: m.family, User: m.user, Worker: m.workerName(), RigID: m.rigID, Agent: m.agent, Rx: m.rx, Tx: m.tx}
 }
 
-// newSession fills the miner's session id with a random UUID in its
-// canonical 8-4-4-4-12 text form.
+// newSession gives the miner a random UUID session id.
 func (m *miner) newSession() {
 	id, err := uuid.NewRandom()
 	if err != nil {
 		// crypto/rand does not fail on Linux; fall back to the miner id.
-		id = uuid.UUID{}
 		for i := 0; i < 8; i++ {
 			id[i] = byte(m.id >> (8 * i))
 		}
 	}
-	b := m.session[:0]
-	for i, c := range id {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
-		}
-		b = stratum.AppendHexByte(b, c)
-	}
+	m.session = id
 }

@@ -62,16 +62,12 @@ func (m *miner) loginCN(req *stratum.Request) {
 	if suffix != 0 {
 		m.customDiff = suffix
 	}
-	if m.customDiff != 0 {
-		m.target = stratum.TargetFromDifficulty(m.customDiff)
-	}
 	m.user = s.intern(login)
 	m.agent = s.intern(p.Agent)
-	m.rigID = s.intern(p.RigID)
+	m.rigID = string(p.RigID) // unique per rig: interning would only add a map entry
 	m.extAlgo = p.NumAlgos > 0
-	m.worker = s.workerName(m, p.Pass)
+	worker := s.workerName(m, p.Pass)
 	m.newSession()
-	m.loginID = req.ID
 	mp := s.routeCN(m)
 	if mp == nil {
 		m.refuse(&req.ID, stratum.MsgProxyFull)
@@ -80,13 +76,16 @@ func (m *miner) loginCN(req *stratum.Request) {
 	m.state = stateWaitReady
 	m.lastSeen = s.now
 	m.deadline = s.now + int64(cfg.IdleTimeout)
-	s.workerLogin(m)
+	s.workerLogin(m, worker)
 	m.loggedIn = true
 	if h := s.p.hooks.OnLogin; h != nil {
 		h(m.event())
 	}
 	if mp.hasJob && mp.state == mapperActive {
-		mp.sendFirstJob(m)
+		mp.sendFirstJob(m, &req.ID)
+	} else {
+		id := req.ID // answered with the pool's first job
+		m.loginID = &id
 	}
 }
 
@@ -126,7 +125,7 @@ func ParseDiffSuffix(login []byte) ([]byte, uint64) {
 func (m *miner) submitCN(req *stratum.Request) {
 	s := m.s
 	p := &req.Params
-	if m.state != stateReady || !bytes.Equal(p.SessionID, m.session[:]) {
+	if m.state != stateReady || !bytes.Equal(p.SessionID, m.sessionID()) {
 		m.invalidShare(&req.ID, stratum.MsgUnauthenticated)
 		return
 	}
@@ -183,7 +182,7 @@ func (m *miner) invalidShare(id *stratum.RequestID, msg string) {
 	s.workerInvalid(m)
 	m.replyError(id, msg)
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Local: true, Reason: msg})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Local: true, Reason: msg})
 	}
 }
 
@@ -199,6 +198,6 @@ func (m *miner) localAccept(id *stratum.RequestID, diff, actual uint64) {
 	s.out = stratum.AppendStatusReply(s.out[:0], id, "OK")
 	m.send(s.out)
 	if h := s.p.hooks.OnAccept; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: diff, Actual: actual, Local: true})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: diff, Actual: actual, Local: true})
 	}
 }

@@ -27,6 +27,7 @@ type sv1Miner struct {
 	custom                 float64 // requested difficulty (+N, suggest, custom-diff)
 	target                 stratum.SV1Target
 	session                string // subscribe's session id (passthrough resume)
+	worker                 string // worker name, until the login completes
 	dup                    [32]uint64
 	dupPos                 int
 }
@@ -105,7 +106,7 @@ func (m *miner) sv1Subscribe(req *stratum.SV1Request) {
 	m.agent = s.intern(sub.UserAgent)
 	sv.session = string(sub.SessionID)
 	sv.subscribed, sv.subID, sv.subPending = true, req.ID, true
-	if m.session[0] == 0 {
+	if m.session == ([16]byte{}) {
 		m.newSession()
 	}
 	if s.cfg.SV1Mode == "passthrough" {
@@ -132,7 +133,7 @@ func (m *miner) sv1Placed() {
 	if sv.subPending {
 		sv.subPending = false
 		s := m.s
-		s.out = stratum.AppendSV1SubscribeReply(s.out[:0], &sv.subID, m.session[:], sv.e1[:sv.e1n], sv.e2size)
+		s.out = stratum.AppendSV1SubscribeReply(s.out[:0], &sv.subID, m.sessionID(), sv.e1[:sv.e1n], sv.e2size)
 		m.send(s.out)
 	}
 	if sv.authorized {
@@ -287,13 +288,13 @@ func (m *miner) sv1Authorize(req *stratum.SV1Request) {
 		m.sv1SetCustom(float64(s.cfg.CustomDiff))
 	}
 	m.user = s.intern(user)
-	m.worker = s.workerName(m, a.Pass)
+	sv.worker = s.workerName(m, a.Pass)
 	if s.cfg.SV1Mode == "passthrough" {
 		m.sv1AuthorizePassthrough(req, user)
 		return
 	}
 	sv.authorized = true
-	s.workerLogin(m)
+	s.workerLogin(m, sv.worker)
 	m.loggedIn = true
 	if h := s.p.hooks.OnLogin; h != nil {
 		h(m.event())
@@ -456,7 +457,7 @@ func (m *miner) sv1Invalid(id *stratum.RequestID, e *stratum.SV1Error) {
 	s.workerInvalid(m)
 	m.replySV1Error(id, e)
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Local: true, Reason: e.Message})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Local: true, Reason: e.Message})
 	}
 }
 
@@ -473,7 +474,7 @@ func (m *miner) sv1LocalAccept(id *stratum.RequestID, diff, actual float64) {
 	}
 	m.replySV1Bool(id, true)
 	if h := s.p.hooks.OnAccept; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.worker, Diff: uint64(diff), Actual: uint64(actual), Local: true})
+		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(diff), Actual: uint64(actual), Local: true})
 	}
 }
 

@@ -2,7 +2,9 @@ package reactor
 
 import (
 	"context"
+
 	"errors"
+	"github.com/google/uuid"
 	"time"
 
 	"forge.lthn.ai/core/go-proxy/registry"
@@ -87,7 +89,7 @@ func (m *miner) sv1AccountResolved(id stratum.RequestID, name string, cred regis
 func (m *miner) sv1Authorized(id stratum.RequestID) {
 	s := m.s
 	m.sv.authorized = true
-	s.workerLogin(m)
+	s.workerLogin(m, m.sv.worker)
 	m.loggedIn = true
 	if h := s.p.hooks.OnLogin; h != nil {
 		h(m.event())
@@ -131,7 +133,9 @@ func (m *miner) sv1PassthroughSubscribe() {
 			if _, ok := mp.table.Add(m); ok {
 				m.mp, m.fixed = mp, 0
 				mp.state = mapperActive
-				copy(m.session[:], mp.subID)
+				if id, err := uuid.Parse(mp.subID); err == nil {
+					m.session = id
+				}
 			}
 		}
 	}
@@ -142,7 +146,7 @@ func (m *miner) sv1PassthroughSubscribe() {
 	}
 	sv.e1n = uint8(copy(sv.e1[:], e1))
 	sv.e2size = size
-	s.out = stratum.AppendSV1SubscribeReply(s.out[:0], &sv.subID, m.session[:], sv.e1[:sv.e1n], size)
+	s.out = stratum.AppendSV1SubscribeReply(s.out[:0], &sv.subID, m.sessionID(), sv.e1[:sv.e1n], size)
 	m.send(s.out)
 }
 
@@ -157,7 +161,7 @@ func (mp *mapper) keepPassthrough(m *miner) {
 	}
 	mp.state = mapperIdle
 	mp.idleSince = s.now
-	mp.subID = string(m.session[:])
+	mp.subID = string(m.sessionID())
 	s.kept[mp.subID] = mp
 	if mp.account != "" && s.p.accounts != nil {
 		name, p := mp.account, s.p

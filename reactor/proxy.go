@@ -208,6 +208,7 @@ func (p *Proxy) run(addrs []string) {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithWriteBufferCap(16<<10),
 		gnet.WithReadBufferCap(32<<10),
+		gnet.WithSocketSendBuffer(cfg.SocketSendBuffer),
 		gnet.WithLogger(gnetLogger{p.log}),
 		gnet.WithLogLevel(gnetLogLevel(cfg.LogLevel)),
 	)

@@ -45,21 +45,38 @@ func (s *shard) internString(v string) string {
 	return v
 }
 
-// workerLogin attaches a logged-in miner to its worker.
-func (s *shard) workerLogin(m *miner) {
-	if m.worker == "" {
+// workerLogin attaches a logged-in miner to the worker called name.
+func (s *shard) workerLogin(m *miner, name string) {
+	if name == "" {
 		return
 	}
-	wk := s.st.workers.Get(m.worker, s.now)
+	wk := s.st.workers.Get(name, s.now)
 	if wk == nil {
 		return
 	}
 	m.wk = wk
 	wk.Connections++
-	wk.LastIP = m.addr.Addr()
+	wk.SetLastIP(m.addr.Addr())
 	wk.LastSeen = s.now
 	wk.Family = uint8(m.family)
-	wk.User = m.user
+	wk.Where = s.placement(stats.Placement{User: m.user})
+}
+
+// maxPlacements bounds a shard's table of interned placements.
+const maxPlacements = 4096
+
+// placement interns a worker placement, so the workers mining in one place
+// share one copy of its labels.
+func (s *shard) placement(p stats.Placement) *stats.Placement {
+	if v, ok := s.places[p]; ok {
+		return v
+	}
+	if len(s.places) >= maxPlacements {
+		clear(s.places)
+	}
+	v := &p
+	s.places[p] = v
+	return v
 }
 
 // workerMapper records where a worker mines (metric labels): the pool as
@@ -69,21 +86,28 @@ func (s *shard) workerMapper(m *miner, mp *mapper) {
 	if wk == nil {
 		return
 	}
+	p := stats.Placement{User: m.user, Algo: mp.job.Algo, Divider: 1}
 	if mp.conn != nil {
-		wk.Pool = mp.conn.addr
+		p.Pool = mp.conn.addr
 	}
+	wk.Difficulty = float64(m.diff)
 	if mp.sv != nil {
-		wk.Algo, wk.Divider, wk.Difficulty = mp.sv.algo, mp.sv.divider, m.sv.diff
-		return
+		p.Algo, p.Divider, wk.Difficulty = mp.sv.algo, mp.sv.divider, m.sv.diff
 	}
-	wk.Algo, wk.Divider, wk.Difficulty = mp.job.Algo, 1, float64(m.diff)
+	if wk.Where == nil || *wk.Where != p {
+		wk.Where = s.placement(p)
+	}
 }
 
 // workerSubmitted counts a share a worker sent, whatever its fate.
 func (s *shard) workerSubmitted(m *miner, diff float64) {
 	if wk := m.wk; wk != nil {
 		wk.Submitted++
-		wk.SubmittedOne += diff / max(wk.Divider, 1)
+		divider := 1.0
+		if wk.Where != nil && wk.Where.Divider > 0 {
+			divider = wk.Where.Divider
+		}
+		wk.SubmittedOne += diff / divider
 	}
 }
 
@@ -127,7 +151,6 @@ func (s *shard) recordAccept(m *miner, diff, hashes float64, actual uint64, lat 
 	if wk := m.wk; wk != nil {
 		wk.Accepted++
 		wk.Hashes += hashes
-		wk.OneAccepted += diff / max(wk.Divider, 1)
 		wk.LastShare = s.now
 		wk.LastSeen = s.now
 		wk.Rates.Add(s.now, hashes)

@@ -30,6 +30,10 @@ type shard struct {
 	sv1Req stratum.SV1Request
 	hasher stratum.SV1Hasher
 	e2     []byte
+	// sessText and target are scratch for a session id and a custom
+	// difficulty target while one line is encoded.
+	sessText [36]byte
+	target   [16]byte
 	// sv1Wait holds SV1 miners waiting for a pool session with room;
 	// kept holds passthrough sessions parked for resumption, by
 	// subscription id.
@@ -47,6 +51,7 @@ type shard struct {
 	st      shardStats
 	pub     atomic.Pointer[published]
 	strs    map[string]string // interned login strings
+	places  map[stats.Placement]*stats.Placement
 	minute  int64
 	tickRun gnet.Runnable
 }
@@ -55,7 +60,7 @@ type shard struct {
 const maxInterned = 1 << 16
 
 func newShard(p *Proxy, el gnet.EventLoop, idx int, cfg *Config) *shard {
-	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}, kept: map[string]*mapper{}}
+	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}, kept: map[string]*mapper{}, places: map[stats.Placement]*stats.Placement{}}
 	s.st.workers = stats.NewWorkers(max(1, cfg.WorkersMax/max(1, p.loops)))
 	s.tickRun = gnet.RunnableFunc(func(context.Context) error { s.tick(); return nil })
 	return s

@@ -74,6 +74,9 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 			nc.Close()
 		}
 	}()
+	if tc, ok := nc.(*net.TCPConn); ok && cfg.SocketSendBuffer > 0 {
+		_ = tc.SetWriteBuffer(cfg.SocketSendBuffer)
+	}
 	deadline := time.Now().Add(cfg.loginTimeout())
 	_ = nc.SetDeadline(deadline)
 	conn := nc
@@ -104,7 +107,7 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 	st := newStream(tc, s, nil)
 	admitted = true
 	s.exec(func() {
-		m := s.addMiner(connRef{st: st}, addr, b)
+		m := s.addMiner(connRef{x: st}, addr, b)
 		m.state = stateWaitLogin // any PROXY header was read above
 		st.ep = m
 		st.start()

@@ -29,15 +29,14 @@ type endpoint interface {
 // net.Conn, used for TLS) served by a reader and a writer goroutine. Its
 // methods are loop-only.
 type connRef struct {
-	g  gnet.Conn
-	st *stream
-	// mem is an in-memory transport (tests and embedders driving a shard
-	// without sockets).
-	mem memConn
+	g gnet.Conn
+	// x is any other transport: a *stream, or an in-memory one (tests
+	// driving a shard without sockets).
+	x extConn
 }
 
-// memConn is a transport that is neither a socket nor a stream.
-type memConn interface {
+// extConn is a transport that is not a gnet connection.
+type extConn interface {
 	write(p []byte, maxOut int) bool
 	close()
 }
@@ -56,11 +55,8 @@ func (r *connRef) write(p []byte, maxOut int) bool {
 		}
 		return true
 	}
-	if r.st != nil {
-		return r.st.write(p, maxOut)
-	}
-	if r.mem != nil {
-		return r.mem.write(p, maxOut)
+	if r.x != nil {
+		return r.x.write(p, maxOut)
 	}
 	return false
 }
@@ -70,10 +66,8 @@ func (r *connRef) write(p []byte, maxOut int) bool {
 func (r *connRef) close() {
 	if r.g != nil {
 		_ = r.g.Close()
-	} else if r.st != nil {
-		r.st.close()
-	} else if r.mem != nil {
-		r.mem.close()
+	} else if r.x != nil {
+		r.x.close()
 	}
 }
 

@@ -56,7 +56,7 @@ func (p *Proxy) Miners(ctx context.Context) ([]MinerView, error) {
 					continue
 				}
 				mv := MinerView{ID: m.id, Addr: m.addr, Family: m.family, State: m.state.public(), Diff: m.diff,
-					Tx: m.tx, Rx: m.rx, User: m.user, RigID: m.rigID, Agent: m.agent, Worker: m.worker, ConnectedAt: m.connectedAt}
+					Tx: m.tx, Rx: m.rx, User: m.user, RigID: m.rigID, Agent: m.agent, Worker: m.workerName(), ConnectedAt: m.connectedAt}
 				if m.mp != nil {
 					mv.Upstream = m.mp.id
 				}

@@ -4,13 +4,13 @@ import "math"
 
 // Rates estimates one worker's hashrate over the five finite windows as
 // exponentially decaying averages whose time constants are the window
-// lengths: 48 bytes a worker instead of a ring of buckets per window (which
-// would cost kilobytes for 24 hours). For steady mining the estimate equals
+// lengths: 28 bytes a worker (float32 is ample for an estimate) instead of
+// a ring of buckets per window, which would cost kilobytes for 24 hours. For steady mining the estimate equals
 // the windowed average; after mining stops it decays instead of dropping to
 // zero at the window's end. The zero value is ready. Not safe for
 // concurrent use.
 type Rates struct {
-	v  [NumWindows - 1]float64
+	v  [NumWindows - 1]float32
 	at int64 // unix second of the last update
 }
 
@@ -18,7 +18,7 @@ type Rates struct {
 func (r *Rates) Add(now int64, h float64) {
 	r.decay(now)
 	for i, win := range WindowSeconds {
-		r.v[i] += h / float64(win)
+		r.v[i] += float32(h / float64(win))
 	}
 }
 
@@ -29,7 +29,7 @@ func (r *Rates) decay(now int64) {
 	}
 	if dt := now - r.at; dt > 0 {
 		for i, win := range WindowSeconds {
-			r.v[i] *= math.Exp(-float64(dt) / float64(win))
+			r.v[i] *= float32(math.Exp(-float64(dt) / float64(win)))
 		}
 		r.at = now
 	}
@@ -39,7 +39,11 @@ func (r *Rates) decay(now int64) {
 func (r *Rates) At(now int64) [NumWindows - 1]float64 {
 	c := *r
 	c.decay(now)
-	return c.v
+	var out [NumWindows - 1]float64
+	for i, v := range c.v {
+		out[i] = float64(v)
+	}
+	return out
 }
 
 // Merge adds o's estimates into r (both decayed to now).
@@ -47,6 +51,6 @@ func (r *Rates) Merge(o *Rates, now int64) {
 	r.decay(now)
 	ov := o.At(now)
 	for i := range r.v {
-		r.v[i] += ov[i]
+		r.v[i] += float32(ov[i])
 	}
 }

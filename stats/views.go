@@ -34,13 +34,17 @@ type WorkerView struct {
 
 // View returns the worker as seen at unix second now.
 func (w *Worker) View(now int64) WorkerView {
-	return WorkerView{
-		Name: w.Name, LastIP: w.LastIP, Connections: uint64(max(w.Connections, 0)),
-		Accepted: w.Accepted, Rejected: w.Rejected, Invalid: w.Invalid, Hashes: w.Hashes,
+	v := WorkerView{
+		Name: w.Name, LastIP: w.LastIP(), Connections: uint64(max(w.Connections, 0)),
+		Accepted: w.Accepted, Rejected: uint64(w.Rejected), Invalid: uint64(w.Invalid), Hashes: w.Hashes,
 		LastShare: w.LastShare, Hashrate: w.Rates.At(now), lastSeen: w.LastSeen,
-		Submitted: w.Submitted, SubmittedOne: w.SubmittedOne, OneAccepted: w.OneAccepted, Speed: w.Speed,
-		Family: w.Family, User: w.User, Pool: w.Pool, Algo: w.Algo, Divider: w.Divider, Difficulty: w.Difficulty,
+		Submitted: w.Submitted, SubmittedOne: w.SubmittedOne, OneAccepted: w.OneAccepted(), Speed: w.Speed(),
+		Family: w.Family, Difficulty: w.Difficulty,
 	}
+	if p := w.Where; p != nil {
+		v.User, v.Pool, v.Algo, v.Divider = p.User, p.Pool, p.Algo, p.Divider
+	}
+	return v
 }
 
 // MergeWorkers merges per-loop views of the same worker names (summing

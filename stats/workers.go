@@ -2,74 +2,117 @@ package stats
 
 import "net/netip"
 
-// Worker is the running total of one worker name on one event loop.
+// Worker is the running total of one worker name on one event loop. It
+// is kept small (one per rig in a large farm): counters that cannot grow
+// past 2^32 in practice are 32-bit, rates are float32, and the labels a
+// worker shares with its neighbours (user, pool, algorithm) live in one
+// interned Placement.
 type Worker struct {
-	Name        string
-	LastIP      netip.Addr
-	Connections int // miners connected now
+	Name   string
+	lastIP [16]byte // IPv4-mapped
+	// Connections counts miners connected now.
+	Connections int32
+	Family      uint8
+	hasIP       bool
+	Rejected    uint32
+	Invalid     uint32
 	// Submitted counts every share the worker sent (valid or not);
 	// SubmittedOne sums their difficulty ÷ the pool algorithm's divider
 	// ("1-difficulty shares").
 	Submitted    uint64
 	SubmittedOne float64
 	Accepted     uint64
-	Rejected     uint64
-	Invalid      uint64
 	// Hashes estimates the hashes behind accepted shares (see
-	// Counters.Hashes); OneAccepted sums accepted difficulty ÷ divider.
-	Hashes      float64
-	OneAccepted float64
-	LastShare   int64 // unix second of the last accepted share (0 = none)
-	LastSeen    int64 // unix second of the last login, share or close
-	Rates       Rates
-	// Speed is the seed metric's hashrate: hashes over the last five
-	// whole minutes ÷ 300, recomputed once a minute.
-	Speed float64
-	speed minuteRing
-
-	// Where the worker mines, as of its last login and job: for metric
-	// labels and the API.
-	Family     uint8
-	User       string
-	Pool       string
-	Algo       string
-	Divider    float64
+	// Counters.Hashes): difficulty for CryptoNote, difficulty·2^32/divider
+	// for SV1, so accepted 1-difficulty shares are derived from it.
+	Hashes    float64
+	LastShare int64 // unix second of the last accepted share (0 = none)
+	LastSeen  int64 // unix second of the last login, share or close
+	Rates     Rates
+	speed     minuteRing
+	// Where is the worker's user, pool and algorithm as of its last job
+	// (shared with the other workers in the same place); nil before.
+	Where      *Placement
 	Difficulty float64
 }
+
+// Placement is where workers mine: the labels of the seed metrics. It is
+// shared (interned) by the workers of one place; treat it as immutable.
+type Placement struct {
+	User    string
+	Pool    string // host:port
+	Algo    string
+	Divider float64
+}
+
+// SetLastIP records the worker's latest address.
+func (w *Worker) SetLastIP(a netip.Addr) {
+	w.lastIP, w.hasIP = a.As16(), a.IsValid()
+}
+
+// LastIP returns the worker's latest address (invalid when none).
+func (w *Worker) LastIP() netip.Addr {
+	if !w.hasIP {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom16(w.lastIP).Unmap()
+}
+
+// OneAccepted returns the accepted difficulty ÷ divider
+// ("1-difficulty shares"), derived from Hashes.
+func (w *Worker) OneAccepted() float64 {
+	if w.Family == sv1Family {
+		return w.Hashes / (1 << 32)
+	}
+	return w.Hashes
+}
+
+// sv1Family is reactor.FamilySV1 (stats cannot import the reactor).
+const sv1Family = 2
 
 // minuteRing holds hashes per minute: the current minute and the five
 // whole minutes before it.
 type minuteRing struct {
-	b      [6]float64
-	minute int64 // the current minute; 0 = nothing recorded yet
+	b      [6]float32
+	minute int32 // the current minute; 0 = nothing recorded yet
 }
 
 // AddHashes records accepted work for the worker's five-minute speed.
 func (w *Worker) AddHashes(now int64, h float64) {
 	w.rollSpeed(now / 60)
-	w.speed.b[w.speed.minute%6] += h
+	w.speed.b[w.speed.minute%6] += float32(h)
 }
 
-// rollSpeed makes m the current minute: buckets of minutes that passed are
-// cleared and Speed becomes the five whole minutes before m ÷ 300 s.
+// rollSpeed makes m the current minute, clearing the buckets of the
+// minutes that passed.
 func (w *Worker) rollSpeed(m int64) {
 	r := &w.speed
 	if r.minute == 0 {
-		r.minute = m
+		r.minute = int32(m)
 		return
 	}
-	if m <= r.minute {
+	if m <= int64(r.minute) {
 		return
 	}
-	for k := r.minute + 1; k <= m && k <= r.minute+6; k++ {
+	for k := int64(r.minute) + 1; k <= m && k <= int64(r.minute)+6; k++ {
 		r.b[k%6] = 0
 	}
-	r.minute = m
-	var sum float64
-	for i := int64(1); i <= 5; i++ {
-		sum += r.b[(m-i)%6]
+	r.minute = int32(m)
+}
+
+// Speed is the seed metric's hashrate: the hashes of the five whole
+// minutes before the current one ÷ 300 s (the current minute is the one
+// of the last AddHashes or Tick).
+func (w *Worker) Speed() float64 {
+	r := &w.speed
+	if r.minute == 0 {
+		return 0
 	}
-	w.Speed = sum / 300
+	var sum float64
+	for i := int32(1); i <= 5; i++ {
+		sum += float64(r.b[(r.minute-i)%6])
+	}
+	return sum / 300
 }
 
 // Tick keeps Speed current for a worker that stopped submitting.

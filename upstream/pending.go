@@ -12,23 +12,59 @@ type Pending[T any] struct {
 
 // pendingRing holds in-flight requests indexed by id modulo its size. Ids
 // are issued sequentially, so the entry an id lands on is either free or
-// an older request still unanswered after size newer ones, which the ring
-// hands back as evicted. It allocates only at construction.
+// an older request still unanswered. The ring starts small and doubles
+// (up to max) when that happens; at max the older request is handed back
+// as evicted. A pool session usually has a handful of submits in flight,
+// so most rings stay at their first size.
 type pendingRing[T any] struct {
 	slots []Pending[T]
 	n     int
+	max   int
 }
 
-func newPendingRing[T any](size int) pendingRing[T] {
-	if size < 1 {
-		size = 1
+// initialPending is the first size of a pending ring.
+const initialPending = 16
+
+func newPendingRing[T any](max int) pendingRing[T] {
+	max = max1(max)
+	return pendingRing[T]{slots: make([]Pending[T], min(initialPending, max)), max: max}
+}
+
+func max1(n int) int {
+	if n < 1 {
+		return 1
 	}
-	return pendingRing[T]{slots: make([]Pending[T], size)}
+	return n
+}
+
+// grow doubles the ring (up to max), moving every entry to its new slot.
+func (r *pendingRing[T]) grow() bool {
+	if len(r.slots) >= r.max {
+		return false
+	}
+	next := make([]Pending[T], min(2*len(r.slots), r.max))
+	for _, e := range r.slots {
+		if e.used {
+			dst := &next[e.ID%uint64(len(next))]
+			if dst.used { // cannot happen for sequential ids; keep the newer
+				if dst.ID > e.ID {
+					continue
+				}
+				r.n--
+			}
+			*dst = e
+		}
+	}
+	r.slots = next
+	return true
 }
 
 // put stores a request and returns the entry it displaced, if any.
 func (r *pendingRing[T]) put(id uint64, sent int64, tag T) (evicted Pending[T], ok bool) {
 	e := &r.slots[id%uint64(len(r.slots))]
+	for e.used && r.grow() {
+		e = &r.slots[id%uint64(len(r.slots))]
+	}
 	if e.used {
 		evicted, ok = *e, true
 		r.n--
