@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// proxyBin is go-proxy built once for the end-to-end tests.
+var proxyBin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "bench-test-*")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		root, err := findModuleRoot(".")
+		if err != nil {
+			panic(err)
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "go-proxy"), "./cmd/go-proxy")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			os.Stderr.Write(out)
+			panic(err)
+		}
+		proxyBin = filepath.Join(dir, "go-proxy")
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// benchJSON runs the harness CLI in-process and decodes its JSON line.
+func benchJSON(t *testing.T, args ...string) (map[string]any, int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"-proxy-bin", proxyBin, "-json", "-q", "-settle", "200ms"}, args...), &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 1, "-json prints one line; stderr: %s", stderr.String())
+	var rep map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rep), stderr.String())
+	return rep, code, stderr.String()
+}
+
+// TestBench_EndToEnd_Good runs 50 miners for 2 s through a real go-proxy
+// process and checks shares flow with no duplicates.
+func TestBench_EndToEnd_Good(t *testing.T) {
+	dir := t.TempDir()
+	html := filepath.Join(dir, "r.html")
+	rep, code, stderr := benchJSON(t, "-miners", "50", "-duration", "2s", "-jobs", "500ms", "-shares", "200", "-html", html,
+		"-profile", filepath.Join(dir, "prof"))
+	require.Equal(t, exitOK, code, stderr)
+	med := rep["median"].(map[string]any)
+	require.Greater(t, med["accepted_per_s"].(float64), 0.0)
+	require.Equal(t, 0.0, med["pool_duplicates"])
+	require.Equal(t, 0.0, med["errors"])
+	require.Equal(t, true, rep["proxy_alive"])
+	require.Greater(t, med["fanout_last_median_ms"].(float64), 0.0)
+	require.Greater(t, med["rss_after_ramp_bytes"].(float64), 0.0)
+	run := rep["runs"].([]any)[0].(map[string]any)
+	require.NotEmpty(t, run["jobs"])
+	require.NotEmpty(t, run["timeline"])
+	// -profile: the proxy served a CPU profile of the window and a heap
+	// profile through GOPROXY_PPROF (cmd/go-proxy/pprof.go).
+	for _, name := range []string{"cpu-run1.pprof", "heap-run1.pprof"} {
+		st, err := os.Stat(filepath.Join(dir, "prof", name))
+		require.NoError(t, err)
+		require.Greater(t, st.Size(), int64(0), name)
+	}
+	require.Len(t, run["profiles"], 2)
+	b, err := os.ReadFile(html)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "<svg ")
+}
+
+// TestBench_Refusal_Bad asks for more miners than the proxy's connection
+// cap: the surplus must be refused (closed or refused connections), the
+// proxy must survive, and the report must say so.
+func TestBench_Refusal_Bad(t *testing.T) {
+	rep, code, stderr := benchJSON(t, "-miners", "40", "-max-connections", "25", "-duration", "1s", "-jobs", "500ms", "-shares", "50", "-swarm-timeout", "3s")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, true, rep["proxy_alive"])
+	run := rep["runs"].([]any)[0].(map[string]any)
+	require.Equal(t, 25.0, run["logged_in"])
+	kinds := run["error_kinds"].(map[string]any)
+	var refused float64
+	for k, v := range kinds {
+		require.True(t, strings.HasPrefix(k, "closed") || strings.HasPrefix(k, "connect") || strings.HasPrefix(k, "login"), "kind %q", k)
+		refused += v.(float64)
+	}
+	require.Equal(t, 15.0, refused)
+	require.Equal(t, 15.0, run["proxy"].(map[string]any)["summary"].(map[string]any)["connections"].(map[string]any)["refused"])
+}
+
+func TestBench_Usage_Bad(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, exitUsage, run([]string{"-miners", "0"}, &out, &errb))
+	require.Contains(t, errb.String(), "-miners")
+	// As many miners as open files never fits (each also needs upstreams
+	// and a reserve): refused before anything starts.
+	if limit := openFilesLimit(); limit > 0 {
+		require.Equal(t, exitUsage, run([]string{"-miners", strconv.Itoa(limit), "-proxy-bin", proxyBin}, &out, &errb))
+		require.Contains(t, errb.String(), "open files")
+	}
+	require.Equal(t, exitOK, run([]string{"-h"}, &out, &errb))
+	require.Empty(t, out.String())
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// Options is the harness's command line.
+type Options struct {
+	Miners   int           `json:"miners"`
+	Family   string        `json:"family"` // "cryptonote" or "sv1"
+	Jobs     time.Duration `json:"-"`
+	Shares   float64       `json:"shares_per_s"`
+	Ramp     int           `json:"ramp_per_s"`
+	Duration time.Duration `json:"-"`
+	Reject   float64       `json:"reject"`
+	Mode     string        `json:"mode"`
+	Loops    int           `json:"loops"`
+	Runs     int           `json:"runs"`
+	SrcIPs   int           `json:"src_ips"`
+	// MaxConnections is the proxy's max-connections (0 = its default cap).
+	MaxConnections int  `json:"max_connections"`
+	RigIDs         bool `json:"rig_ids"`
+	// SV1Diff is the SV1 pool's share difficulty; SV1Workers the swarm's
+	// nonce-search goroutines.
+	SV1Diff    float64 `json:"sv1_diff,omitempty"`
+	SV1Workers int     `json:"sv1_workers,omitempty"`
+
+	JSONOnly bool   `json:"-"`
+	HTML     string `json:"-"`
+	Profile  string `json:"-"`
+	Save     string `json:"-"`
+	ProxyBin string `json:"-"`
+	Target   string `json:"target,omitempty"`
+	PoolAddr string `json:"-"`
+	PID      int    `json:"-"`
+	// Timeout bounds the whole invocation (0 = derived from the run length).
+	Timeout time.Duration `json:"-"`
+	// Settle is the pause after the proxy is up (idle sample) and after
+	// the ramp (after-ramp sample); tests shorten it.
+	Settle time.Duration `json:"-"`
+	// SwarmTimeout is the swarm's connect/login/submit timeout.
+	SwarmTimeout time.Duration `json:"-"`
+	Quiet        bool          `json:"-"`
+	// WaitQuiet, when positive, delays each run (at most this long) until
+	// no other workload uses the CPU.
+	WaitQuiet time.Duration `json:"-"`
+
+	// Args is the command line as given, for the report.
+	Args []string `json:"-"`
+
+	// JobsText and DurationText are the durations as written, for the JSON.
+	JobsText     string `json:"jobs"`
+	DurationText string `json:"duration"`
+}
+
+// Families and modes.
+const (
+	familyCN  = "cryptonote"
+	familySV1 = "sv1"
+)
+
+// defaultOptions are the flag defaults.
+func defaultOptions() Options {
+	return Options{
+		Miners:       1000,
+		Family:       familyCN,
+		Jobs:         5 * time.Second,
+		Shares:       2000,
+		Duration:     20 * time.Second,
+		Mode:         "nicehash",
+		Runs:         1,
+		RigIDs:       true,
+		SV1Diff:      1.0 / (1 << 20),
+		SV1Workers:   1,
+		Settle:       time.Second,
+		SwarmTimeout: 30 * time.Second,
+	}
+}
+
+// parseOptions parses the command line. Usage goes to w.
+func parseOptions(args []string, w io.Writer) (Options, error) {
+	o := defaultOptions()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.IntVar(&o.Miners, "miners", o.Miners, "simulated miners")
+	fs.StringVar(&o.Family, "family", o.Family, "stratum family: cryptonote or sv1")
+	fs.DurationVar(&o.Jobs, "jobs", o.Jobs, "mock pool job interval")
+	fs.Float64Var(&o.Shares, "shares", o.Shares, "total shares per second across all miners")
+	fs.IntVar(&o.Ramp, "ramp", o.Ramp, "new connections per second during the ramp (0 = as fast as possible)")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "measurement window after the ramp")
+	fs.Float64Var(&o.Reject, "reject", o.Reject, "fraction of good shares the pool rejects (0..1)")
+	fs.StringVar(&o.Mode, "mode", o.Mode, "proxy mode: nicehash or simple (cryptonote); aggregate for sv1")
+	fs.IntVar(&o.Loops, "loops", o.Loops, "proxy event loops (0 = the proxy's default, GOMAXPROCS)")
+	fs.IntVar(&o.Runs, "runs", o.Runs, "repeat the run N times (fresh proxy each) and report medians")
+	fs.BoolVar(&o.JSONOnly, "json", false, "print only the JSON line on stdout")
+	fs.StringVar(&o.HTML, "html", "", "write a self-contained HTML report to this file")
+	fs.StringVar(&o.Profile, "profile", "", "capture the proxy's CPU (measurement window) and heap profiles into this directory")
+	fs.StringVar(&o.Save, "save", "", "append the JSON line to this file too")
+	fs.IntVar(&o.SrcIPs, "src-ips", 0, "source addresses 127.0.0.2, .3, ... for miner sockets (0 = one per 5000 miners)")
+	fs.StringVar(&o.ProxyBin, "proxy-bin", "", "go-proxy binary to start (default: go build ./cmd/go-proxy into a temp dir)")
+	fs.StringVar(&o.Target, "target", "", "measure the proxy already listening at HOST:PORT instead of starting one")
+	fs.StringVar(&o.PoolAddr, "pool-addr", "", "listen address of the mock pool (default 127.0.0.1:random)")
+	fs.IntVar(&o.PID, "pid", 0, "with -target: the proxy's process id for RSS/CPU (default: the process listening on the target port)")
+	fs.IntVar(&o.MaxConnections, "max-connections", 0, "the started proxy's max-connections (0 = its default cap)")
+	fs.BoolVar(&o.RigIDs, "rig-ids", o.RigIDs, "give every miner its own rig id (one worker each)")
+	fs.Float64Var(&o.SV1Diff, "sv1-diff", o.SV1Diff, "sv1: pool share difficulty (a share costs 2^32 x diff hashes)")
+	fs.IntVar(&o.SV1Workers, "sv1-workers", o.SV1Workers, "sv1: nonce-search goroutines in the harness")
+	fs.DurationVar(&o.Timeout, "timeout", 0, "hard limit for the whole invocation (0 = derived from the run length)")
+	fs.DurationVar(&o.SwarmTimeout, "swarm-timeout", o.SwarmTimeout, "miners' connect/login/submit timeout")
+	fs.BoolVar(&o.Quiet, "q", false, "no progress lines on stderr")
+	fs.DurationVar(&o.WaitQuiet, "wait-quiet", 0, "before each run, wait up to this long until other processes leave the CPU alone")
+	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause before the idle sample and after the ramp")
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: go run ./bench [flags]\n\nStarts a mock pool, a go-proxy process (or uses -target) and a swarm of\nsimulated miners, then reports latency, throughput, memory and CPU.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.Family == familySV1 && o.Mode == "nicehash" {
+		o.Mode = "aggregate"
+	}
+	o.JobsText, o.DurationText = o.Jobs.String(), o.Duration.String()
+	o.Args = append([]string(nil), args...)
+	return o, o.validate()
+}
+
+// validate rejects impossible combinations with a message naming the flag.
+func (o *Options) validate() error {
+	switch {
+	case o.Miners < 1:
+		return errors.New("-miners: must be at least 1")
+	case o.Family != familyCN && o.Family != familySV1:
+		return fmt.Errorf("-family: must be %s or %s, got %q", familyCN, familySV1, o.Family)
+	case o.Family == familyCN && o.Mode != "nicehash" && o.Mode != "simple":
+		return fmt.Errorf("-mode: cryptonote modes are nicehash or simple, got %q", o.Mode)
+	case o.Family == familySV1 && o.Mode != "aggregate":
+		return fmt.Errorf("-mode: the sv1 bench runs aggregate mode, got %q", o.Mode)
+	case o.Jobs <= 0:
+		return errors.New("-jobs: must be positive")
+	case o.Shares < 0:
+		return errors.New("-shares: must not be negative")
+	case o.Ramp < 0:
+		return errors.New("-ramp: must not be negative")
+	case o.Duration <= 0:
+		return errors.New("-duration: must be positive")
+	case o.Reject < 0 || o.Reject > 1:
+		return errors.New("-reject: must be in 0..1")
+	case o.Loops < 0:
+		return errors.New("-loops: must not be negative")
+	case o.Runs < 1:
+		return errors.New("-runs: must be at least 1")
+	case o.SrcIPs < 0 || o.SrcIPs > 250:
+		return errors.New("-src-ips: must be 0..250")
+	case o.MaxConnections < 0:
+		return errors.New("-max-connections: must not be negative")
+	case o.SV1Diff <= 0:
+		return errors.New("-sv1-diff: must be positive")
+	case o.Settle < 0:
+		return errors.New("-settle: must not be negative")
+	case o.SV1Workers < 1:
+		return errors.New("-sv1-workers: must be at least 1")
+	case o.Target != "" && o.ProxyBin != "":
+		return errors.New("-target and -proxy-bin exclude each other")
+	case o.Target != "" && o.Profile != "":
+		return errors.New("-profile needs a proxy the harness starts (not -target)")
+	case o.PID != 0 && o.Target == "":
+		return errors.New("-pid only applies with -target")
+	}
+	if o.Target != "" {
+		if _, _, err := net.SplitHostPort(o.Target); err != nil {
+			return fmt.Errorf("-target: %w", err)
+		}
+	}
+	if o.PoolAddr != "" {
+		if _, _, err := net.SplitHostPort(o.PoolAddr); err != nil {
+			return fmt.Errorf("-pool-addr: %w", err)
+		}
+	}
+	return nil
+}
+
+// sourceIPs returns the -src-ips addresses, nil for the swarm's default.
+func (o *Options) sourceIPs() []string {
+	if o.SrcIPs == 0 {
+		return nil
+	}
+	ips := make([]string, o.SrcIPs)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("127.0.0.%d", i+2)
+	}
+	return ips
+}
+
+// srcIPCount is the number of source addresses the swarm will use.
+func (o *Options) srcIPCount() int {
+	if o.SrcIPs > 0 {
+		return o.SrcIPs
+	}
+	return (o.Miners + 4999) / 5000 // swarm.DefaultFillPerSourceIP
+}
+
+// runTimeout is the hard limit of one run: the ramp at the requested
+// rate (or a generous estimate when unlimited), the settles, the window,
+// the profile and the shutdown.
+func (o *Options) runTimeout() time.Duration {
+	ramp := 60*time.Second + time.Duration(o.Miners)*time.Millisecond // ~1 ms per miner when unlimited
+	if o.Ramp > 0 {
+		ramp += time.Duration(float64(o.Miners) / float64(o.Ramp) * float64(time.Second))
+	}
+	return ramp + 2*o.Duration + 4*o.Settle + o.Jobs + 90*time.Second
+}
