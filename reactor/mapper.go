@@ -217,8 +217,14 @@ func (p *Proxy) dialPool(s *shard, pc *poolConn) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			ch, err := s.el.Enroll(gnet.NewContext(context.Background(), pc), tc)
 			if err == nil {
-				if res := <-ch; res.Err != nil {
+				// gnet answers on ch once the loop has registered the
+				// connection; a loop that is shutting down never does, so
+				// stopping must not wait for it.
+				select {
+				case res := <-ch:
 					err = res.Err
+				case <-p.ctx.Done():
+					return
 				}
 			}
 			if err != nil {
