@@ -42,10 +42,6 @@ const (
 	DefaultAlgo       = "rx/0"
 )
 
-// writeTimeout bounds a write to a connection that does not read: the pool
-// drops it instead of blocking a broadcast.
-const writeTimeout = 5 * time.Second
-
 func (c Config) withDefaults() Config {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr

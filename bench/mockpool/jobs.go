@@ -14,8 +14,6 @@ const (
 	blobLen     = 76
 	nonceOffset = 39
 	firstHeight = 3_100_000
-	// maxJobsKept bounds the job table JobSentAt answers from.
-	maxJobsKept = 256
 )
 
 // jobIDAlphabet is a base64 alphabet in ASCII order, so fixed-width ids of
@@ -25,9 +23,8 @@ const jobIDAlphabet = "+/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 
 // jobRecord is an issued job; immutable once created.
 type jobRecord struct {
-	job    stratum.Job
-	diff   uint64
-	sentAt time.Time
+	job  stratum.Job
+	diff uint64
 }
 
 // newJobLocked creates the next job, makes it current and records it.
@@ -65,16 +62,10 @@ func (p *Pool) newJobLocked() *jobRecord {
 			Height:   firstHeight + p.seq,
 			SeedHash: p.seedHash,
 		},
-		diff:   p.cfg.Difficulty,
-		sentAt: time.Now(),
+		diff: p.cfg.Difficulty,
 	}
 	p.current = rec
-	p.jobs[rec.job.JobID] = rec
-	p.jobOrder = append(p.jobOrder, rec.job.JobID)
-	if len(p.jobOrder) > maxJobsKept {
-		delete(p.jobs, p.jobOrder[0])
-		p.jobOrder = append(p.jobOrder[:0], p.jobOrder[1:]...)
-	}
+	p.sent.Add(rec.job.JobID, time.Now())
 	return rec
 }
 
@@ -87,15 +78,7 @@ func (p *Pool) CurrentJob() stratum.Job {
 
 // JobSentAt returns when the broadcast of jobID started (for the first job,
 // when the pool created it). Only the most recent 256 jobs are remembered.
-func (p *Pool) JobSentAt(jobID string) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rec, ok := p.jobs[jobID]
-	if !ok {
-		return time.Time{}, false
-	}
-	return rec.sentAt, true
-}
+func (p *Pool) JobSentAt(jobID string) (time.Time, bool) { return p.sent.SentAt(jobID) }
 
 // BroadcastJob makes a new job current and sends it to every logged-in
 // session now (unless the behaviour is Silent); it returns the job. Each
@@ -103,10 +86,10 @@ func (p *Pool) JobSentAt(jobID string) (time.Time, bool) {
 func (p *Pool) BroadcastJob() stratum.Job {
 	p.mu.Lock()
 	rec := p.newJobLocked()
-	targets := p.loggedInLocked()
+	targets := p.srv.Sessions(loggedIn)
 	p.stats.JobsBroadcast++
 	p.mu.Unlock()
-	p.changed.Notify()
+	p.srv.Notify()
 
 	if p.behavior.Load().Silent {
 		return rec.job
@@ -117,28 +100,5 @@ func (p *Pool) BroadcastJob() stratum.Job {
 	return rec.job
 }
 
-// loggedInLocked returns the connected, logged-in sessions. Caller holds p.mu.
-func (p *Pool) loggedInLocked() []*session {
-	out := make([]*session, 0, len(p.conns))
-	for s := range p.conns {
-		if s.loggedIn.Load() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// jobTicker broadcasts a job every interval until the pool closes.
-func (p *Pool) jobTicker(interval time.Duration) {
-	defer p.wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.done:
-			return
-		case <-t.C:
-			p.BroadcastJob()
-		}
-	}
-}
+// loggedIn selects the sessions that have logged in (for Server.Sessions).
+func loggedIn(s *session) bool { return s.loggedIn.Load() }

@@ -2,13 +2,6 @@ package mockpool
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -17,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"forge.lthn.ai/core/go-proxy/bench/internal/pooltest"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -26,12 +20,6 @@ func startPool(t *testing.T, cfg Config) *Pool {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Close()) })
 	return p
-}
-
-func waitCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func TestPool_Login_Good(t *testing.T) {
@@ -50,7 +38,7 @@ func TestPool_Login_Good(t *testing.T) {
 	require.True(t, stratum.IsToken(job.JobID, stratum.MaxJobIDLen))
 	require.Equal(t, p.CurrentJob(), job)
 
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.Logins == 1 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.Logins == 1 }))
 	sessions := p.Sessions()
 	require.Len(t, sessions, 1)
 	s := sessions[0]
@@ -61,7 +49,7 @@ func TestPool_Login_Good(t *testing.T) {
 	require.Equal(t, "rig-1", s.RigID)
 	require.Equal(t, []string{"rx/0", "cn/r"}, s.Algos)
 	require.True(t, s.Connected)
-	require.Equal(t, c.conn.LocalAddr().String(), s.RemoteAddr)
+	require.Equal(t, c.Conn.LocalAddr().String(), s.RemoteAddr)
 
 	at, ok := p.JobSentAt(job.JobID)
 	require.True(t, ok)
@@ -159,8 +147,8 @@ func TestPool_Submit_StaleJob_Ugly(t *testing.T) {
 
 	// Only two nonce sets are kept per session.
 	s := onlySession(t, p)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	require.Equal(t, j3.JobID, s.cur.job.JobID)
 	require.Equal(t, j2.JobID, s.prev.job.JobID)
 	require.Len(t, s.prevSeen, 2)
@@ -168,13 +156,9 @@ func TestPool_Submit_StaleJob_Ugly(t *testing.T) {
 }
 
 func onlySession(t *testing.T, p *Pool) *session {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	require.Len(t, p.conns, 1)
-	for s := range p.conns {
-		return s
-	}
-	return nil
+	list := p.srv.Sessions(nil)
+	require.Len(t, list, 1)
+	return list[0]
 }
 
 func TestPool_Methods_Good(t *testing.T) {
@@ -185,13 +169,13 @@ func TestPool_Methods_Good(t *testing.T) {
 	require.Equal(t, "KEEPALIVED", string(m.Status))
 	require.Equal(t, int64(1), p.Stats().Keepalives)
 
-	c.send([]byte(`{"id":9,"jsonrpc":"2.0","method":"getjob","params":{}}` + "\n"))
+	c.Send([]byte(`{"id":9,"jsonrpc":"2.0","method":"getjob","params":{}}` + "\n"))
 	m = c.readMsg()
 	require.Equal(t, uint64(9), m.ID)
 	require.Equal(t, stratum.MsgInvalidMethod, string(m.Error))
 
-	c.send([]byte(`{"id":[1],"method":"keepalived"}` + "\n"))
-	require.Equal(t, `{"id":null,"jsonrpc":"2.0","error":{"code":-1,"message":"Invalid request"}}`, c.readLine())
+	c.Send([]byte(`{"id":[1],"method":"keepalived"}` + "\n"))
+	require.Equal(t, `{"id":null,"jsonrpc":"2.0","error":{"code":-1,"message":"Invalid request"}}`, c.ReadLine())
 
 	// The connection survived all of that.
 	require.Equal(t, "KEEPALIVED", string(c.keepalived(session).Status))
@@ -201,24 +185,24 @@ func TestPool_Framing_Ugly(t *testing.T) {
 	p := startPool(t, Config{})
 
 	long := dialPool(t, p)
-	long.send([]byte(`{"id":1,"method":"login","params":{"login":"` + strings.Repeat("a", stratum.MaxLineSize) + "\"}}\n"))
-	long.expectEOF()
+	long.Send([]byte(`{"id":1,"method":"login","params":{"login":"` + strings.Repeat("a", stratum.MaxLineSize) + "\"}}\n"))
+	long.ExpectEOF()
 
 	noNL := dialPool(t, p)
-	noNL.send([]byte(strings.Repeat("{", stratum.MaxLineSize+10)))
-	noNL.expectEOF()
+	noNL.Send([]byte(strings.Repeat("{", stratum.MaxLineSize+10)))
+	noNL.ExpectEOF()
 
 	notJSON := dialPool(t, p)
-	notJSON.send([]byte("GET / HTTP/1.1\r\n"))
-	notJSON.expectEOF()
+	notJSON.Send([]byte("GET / HTTP/1.1\r\n"))
+	notJSON.ExpectEOF()
 
 	// Blank lines and CRLF are fine.
 	ok := dialPool(t, p)
-	ok.send([]byte("\r\n\n"))
+	ok.Send([]byte("\r\n\n"))
 	session, _ := ok.login()
 	require.Equal(t, "KEEPALIVED", string(ok.keepalived(session).Status))
 
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.ActiveConnections == 1 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.ActiveConnections == 1 }))
 }
 
 func TestPool_BroadcastJob_Good(t *testing.T) {
@@ -230,7 +214,7 @@ func TestPool_BroadcastJob_Good(t *testing.T) {
 	}
 	// A connection that has not logged in gets nothing.
 	idle := dialPool(t, p)
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.Logins == 5 && s.ActiveConnections == 6 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.Logins == 5 && s.ActiveConnections == 6 }))
 
 	before := time.Now()
 	job := p.BroadcastJob()
@@ -253,7 +237,7 @@ func TestPool_JobInterval_Good(t *testing.T) {
 	p := startPool(t, Config{JobInterval: 10 * time.Millisecond})
 	c := dialPool(t, p)
 	_, first := c.login()
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.JobsBroadcast >= 2 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.JobsBroadcast >= 2 }))
 	m := c.readMsg()
 	require.Equal(t, stratum.PoolJobNotify, m.Kind)
 	require.NotEqual(t, first.JobID, m.Job.JobID)
@@ -264,7 +248,7 @@ func TestPool_Behavior_Silent(t *testing.T) {
 	p.SetBehavior(Behavior{Silent: true})
 	c := dialPool(t, p)
 	c.sendLogin("wallet")
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.Requests == 1 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.Requests == 1 }))
 	p.BroadcastJob()
 	// Back to normal: the first answer is the one to the submit sent after
 	// the behaviour changed, so the login got none.
@@ -279,7 +263,7 @@ func TestPool_Behavior_SilentExisting(t *testing.T) {
 	session, _ := c.login()
 	p.SetBehavior(Behavior{Silent: true})
 	c.sendSubmit(session, p.CurrentJob().JobID, nonceHex(1), resultFor(1000))
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.Requests == 2 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.Requests == 2 }))
 	p.BroadcastJob() // not sent while silent
 	p.SetBehavior(Behavior{})
 	require.Equal(t, "KEEPALIVED", string(c.keepalived(session).Status))
@@ -291,7 +275,7 @@ func TestPool_Behavior_Garbage(t *testing.T) {
 	p.SetBehavior(Behavior{Garbage: true})
 	c := dialPool(t, p)
 	c.sendLogin("wallet")
-	line := c.readLine()
+	line := c.ReadLine()
 	require.NotEmpty(t, line)
 	require.NotEqual(t, byte('{'), line[0])
 	_, _, err := stratum.NextLine([]byte(line + "\n"))
@@ -316,8 +300,8 @@ func TestPool_Behavior_DropOnSubmit(t *testing.T) {
 	c := dialPool(t, p)
 	session, job := c.login()
 	c.sendSubmit(session, job.JobID, nonceHex(1), resultFor(1000))
-	c.expectEOF()
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 && s.Submits == 1 }))
+	c.ExpectEOF()
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 && s.Submits == 1 }))
 	require.False(t, p.Sessions()[0].Connected)
 }
 
@@ -369,9 +353,9 @@ func TestPool_DropConnections_Good(t *testing.T) {
 	}
 	p.DropConnections()
 	for _, c := range clients {
-		c.expectEOF()
+		c.ExpectEOF()
 	}
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 }))
 	for _, s := range p.Sessions() {
 		require.False(t, s.Connected)
 	}
@@ -391,8 +375,8 @@ func TestPool_Close_Ugly(t *testing.T) {
 	c.login()
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close())
-	c.expectEOF()
-	_, err = net.DialTimeout("tcp", p.Addr(), ioTimeout)
+	c.ExpectEOF()
+	_, err = net.DialTimeout("tcp", p.Addr(), pooltest.IOTimeout)
 	require.Error(t, err)
 	require.Zero(t, p.Stats().ActiveConnections)
 	p.BroadcastJob() // harmless after Close
@@ -405,7 +389,7 @@ func TestPool_SendReconnect_Good(t *testing.T) {
 	c := dialPool(t, p)
 	c.login()
 	p.SendReconnect("pool.example.com", 3333)
-	require.Equal(t, `{"jsonrpc":"2.0","method":"client.reconnect","params":["pool.example.com",3333,0]}`, c.readLine())
+	require.Equal(t, `{"jsonrpc":"2.0","method":"client.reconnect","params":["pool.example.com",3333,0]}`, c.ReadLine())
 }
 
 func TestPool_WaitFor_Bad(t *testing.T) {
@@ -426,24 +410,8 @@ func TestPool_Start_Bad(t *testing.T) {
 }
 
 func TestPool_TLS_Good(t *testing.T) {
-	p := startPool(t, Config{TLS: selfSigned(t)})
+	p := startPool(t, Config{TLS: pooltest.SelfSignedTLS(t, "mockpool")})
 	c := dialPoolTLS(t, p)
 	session, job := c.login()
 	require.Equal(t, "", c.submit(session, job.JobID, nonceHex(1), resultFor(1000)))
-}
-
-func selfSigned(t *testing.T) *tls.Config {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "mockpool"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 }

@@ -2,8 +2,8 @@ package mockpool
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 
+	"forge.lthn.ai/core/go-proxy/bench/internal/poolserver"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -24,24 +24,24 @@ const (
 func (s *session) handleSubmit(b *Behavior, req *stratum.Request) error {
 	p := s.p
 	if b.DropOnSubmit || b.NoSubmitReply {
-		s.mu.Lock()
+		s.Lock()
 		s.submits++
-		s.mu.Unlock()
+		s.Unlock()
 		p.update(func(st *Stats) { st.Submits++ })
 		if b.DropOnSubmit {
-			return errHangUp
+			return poolserver.ErrHangUp
 		}
 		return nil
 	}
 
-	s.mu.Lock()
+	s.Lock()
 	v, msg := s.judgeLocked(&req.Params)
 	s.submits++
 	if v == vAccepted {
 		s.accepted++
 	}
 	sid := s.id
-	s.mu.Unlock()
+	s.Unlock()
 
 	// Count (and report) before answering, so that a client that has its
 	// answer sees it in Stats.
@@ -67,7 +67,7 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.Request) error {
 			Result: string(pp.Result), Error: msg,
 		})
 	}
-	return s.reply(func(dst []byte) []byte {
+	return s.Send(func(dst []byte) []byte {
 		if v == vAccepted {
 			return stratum.AppendStatusReply(dst, &req.ID, "OK")
 		}
@@ -78,7 +78,7 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.Request) error {
 // judgeLocked checks a submit like a pool: session, field shapes, job id
 // (current or previous job of this session), claimed difficulty, duplicate,
 // then the RejectRatio lottery. An accepted share is recorded for duplicate
-// detection. Caller holds s.mu.
+// detection. Caller holds the session lock.
 func (s *session) judgeLocked(pp *stratum.Params) (verdict, string) {
 	if s.id == "" || string(pp.SessionID) != s.id {
 		return vRejected, stratum.MsgUnauthenticated
@@ -106,27 +106,8 @@ func (s *session) judgeLocked(pp *stratum.Params) (verdict, string) {
 		return vDuplicate, stratum.MsgDuplicateShare
 	}
 	seen[nonce] = struct{}{}
-	if r := s.p.cfg.RejectRatio; r > 0 && shareLottery(s.p.cfg.Seed, s.id, rec.job.JobID, nonce) < r {
+	if r := s.p.cfg.RejectRatio; r > 0 && poolserver.RejectLottery(s.p.cfg.Seed, nonce, []byte(s.id), rec.job.JobID) < r {
 		return vRejected, MsgRandomReject
 	}
 	return vAccepted, ""
-}
-
-// shareLottery maps a share to a reproducible number in [0, 1).
-func shareLottery(seed int64, session, jobID string, nonce uint32) float64 {
-	h := fnv.New64a()
-	var b [12]byte
-	binary.LittleEndian.PutUint64(b[:8], uint64(seed))
-	binary.LittleEndian.PutUint32(b[8:], nonce)
-	_, _ = h.Write(b[:])
-	_, _ = h.Write([]byte(session))
-	_, _ = h.Write([]byte(jobID))
-	x := h.Sum64()
-	// splitmix64 finaliser for a well-spread top 53 bits.
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return float64(x>>11) / (1 << 53)
 }

@@ -2,9 +2,8 @@ package mockpool
 
 import (
 	"context"
-	"fmt"
 
-	"forge.lthn.ai/core/go-proxy/bench/internal/notify"
+	"forge.lthn.ai/core/go-proxy/bench/internal/poolserver"
 )
 
 // Stats is a snapshot of the pool's counters. Counters only grow, except
@@ -31,8 +30,8 @@ type Stats struct {
 }
 
 // Session is a snapshot of one logged-in session. Sessions that have
-// disconnected stay listed with Connected false (the most recent
-// maxSessionHistory sessions are kept).
+// disconnected stay listed with Connected false (the most recent 4096
+// sessions are kept).
 type Session struct {
 	ID, RemoteAddr            string
 	Login, Pass, Agent, RigID string
@@ -41,36 +40,23 @@ type Session struct {
 	Connected                 bool
 }
 
-// maxSessionHistory bounds how many logged-in sessions Sessions reports.
-const maxSessionHistory = 4096
-
 // Stats returns a snapshot of the counters.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stats
+	st := p.stats
+	st.Connections, st.ActiveConnections = p.srv.Counts()
+	return st
 }
 
 // Sessions returns a snapshot of the logged-in sessions, oldest first.
-func (p *Pool) Sessions() []Session {
-	p.mu.Lock()
-	list := append([]*session(nil), p.history...)
-	p.mu.Unlock()
-	out := make([]Session, 0, len(list))
-	for _, s := range list {
-		out = append(out, s.snapshot())
-	}
-	return out
-}
+func (p *Pool) Sessions() []Session { return poolserver.Snapshots(p.srv, (*session).snapshot) }
 
 // WaitFor blocks until cond holds on a fresh Stats snapshot, or ctx ends.
 // cond is re-evaluated after every change of the pool's state, never on a
 // timer.
 func (p *Pool) WaitFor(ctx context.Context, cond func(Stats) bool) error {
-	if err := notify.WaitFor(ctx, &p.changed, p.Stats, cond); err != nil {
-		return fmt.Errorf("mockpool: wait: %w (stats %+v)", err, p.Stats())
-	}
-	return nil
+	return poolserver.WaitFor(ctx, p.srv, p.Stats, cond)
 }
 
 // update applies f to the counters under the pool lock and wakes waiters.
@@ -78,5 +64,5 @@ func (p *Pool) update(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
-	p.changed.Notify()
+	p.srv.Notify()
 }

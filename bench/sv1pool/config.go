@@ -79,16 +79,9 @@ const MsgRandomReject = "Rejected share"
 
 // Limits.
 const (
-	// writeTimeout bounds a write to a connection that does not read: the
-	// pool drops it instead of blocking a broadcast.
-	writeTimeout = 5 * time.Second
 	// maxActiveJobs is how many recent jobs a connection may submit to
 	// (until a clean_jobs notify voids them).
 	maxActiveJobs = 8
-	// maxJobsKept bounds the job table JobSentAt answers from.
-	maxJobsKept = 256
-	// maxSessionHistory bounds how many subscribed sessions Sessions reports.
-	maxSessionHistory = 4096
 	// maxSharesPerJob bounds the duplicate and overlap records of one job;
 	// shares beyond it are verified but not recorded (Stats.Untracked).
 	maxSharesPerJob = 1 << 20

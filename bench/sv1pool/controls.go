@@ -20,17 +20,17 @@ func (p *Pool) SetDifficulty(d float64) error {
 	}
 	p.mu.Lock()
 	p.diff = d
-	targets := p.sessionsLocked(func(s *session) bool { return s.started.Load() })
+	targets := p.srv.Sessions(started)
 	p.mu.Unlock()
 	if !p.behavior.Load().Silent {
 		for _, s := range targets {
-			s.push(func(dst []byte) []byte {
+			s.Push(func(dst []byte) []byte {
 				s.diff = d
 				return stratum.AppendSV1SetDifficulty(dst, d)
 			})
 		}
 	}
-	p.changed.Notify()
+	p.srv.Notify()
 	return nil
 }
 
@@ -48,11 +48,8 @@ func (p *Pool) SetExtranonce(match func(Session) bool) int {
 	if p.behavior.Load().Silent {
 		return 0
 	}
-	p.mu.Lock()
-	candidates := p.sessionsLocked(func(*session) bool { return true })
-	p.mu.Unlock()
 	var chosen []*session
-	for _, s := range candidates {
+	for _, s := range p.srv.Sessions(nil) {
 		snap := s.snapshot()
 		if snap.ExtranonceSubscribed && snap.Connected && (match == nil || match(snap)) {
 			chosen = append(chosen, s)
@@ -73,18 +70,20 @@ func (p *Pool) SetExtranonce(match func(Session) bool) int {
 
 	e2Size := p.cfg.Extranonce2Size
 	for i, s := range chosen {
-		s.mu.Lock()
+		s.Lock()
 		old := s.e1
 		s.e1 = e1s[i]
-		s.wbuf = stratum.AppendSV1SetExtranonce(s.wbuf[:0], s.e1, e2Size)
-		if s.started.Load() {
-			s.wbuf = s.appendJobLocked(s.wbuf, rec, false)
-		}
-		_ = s.writeLocked(s.wbuf)
-		s.mu.Unlock()
-		p.logf("sv1pool: %s extranonce1 %x -> %x", s.remote, old, e1s[i])
+		_ = s.SendLocked(func(dst []byte) []byte {
+			dst = stratum.AppendSV1SetExtranonce(dst, s.e1, e2Size)
+			if s.started.Load() {
+				dst = s.appendJobLocked(dst, rec, false)
+			}
+			return dst
+		})
+		s.Unlock()
+		p.srv.Logf("%s extranonce1 %x -> %x", s.RemoteAddr(), old, e1s[i])
 	}
-	p.changed.Notify()
+	p.srv.Notify()
 	return len(chosen)
 }
 
@@ -96,11 +95,11 @@ func (p *Pool) SetExtranonce(match func(Session) bool) int {
 func (p *Pool) SetVersionMask(mask uint32) {
 	p.mu.Lock()
 	p.versionMask = mask
-	targets := p.sessionsLocked(func(*session) bool { return true })
+	targets := p.srv.Sessions(nil)
 	p.mu.Unlock()
 	if !p.behavior.Load().Silent {
 		for _, s := range targets {
-			s.push(func(dst []byte) []byte {
+			s.Push(func(dst []byte) []byte {
 				if !s.rolling {
 					return dst
 				}
@@ -109,7 +108,7 @@ func (p *Pool) SetVersionMask(mask uint32) {
 			})
 		}
 	}
-	p.changed.Notify()
+	p.srv.Notify()
 }
 
 // SendReconnect sends client.reconnect [host, port, 0] to every subscribed
@@ -118,10 +117,10 @@ func (p *Pool) SendReconnect(host string, port int) {
 	if p.behavior.Load().Silent {
 		return
 	}
-	p.mu.Lock()
-	targets := p.sessionsLocked(func(s *session) bool { return s.listed.Load() })
-	p.mu.Unlock()
-	for _, s := range targets {
-		s.push(func(dst []byte) []byte { return stratum.AppendSV1Reconnect(dst, host, port, 0) })
+	for _, s := range p.srv.Sessions(listed) {
+		s.Push(func(dst []byte) []byte { return stratum.AppendSV1Reconnect(dst, host, port, 0) })
 	}
 }
+
+// listed selects the sessions that have subscribed (for Server.Sessions).
+func listed(s *session) bool { return s.listed.Load() }

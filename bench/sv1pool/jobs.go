@@ -7,12 +7,11 @@ import (
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
-// jobRecord is an issued job. job, bin and sentAt are immutable once
-// created; the share records are guarded by mu.
+// jobRecord is an issued job. job and bin are immutable once created; the
+// share records are guarded by mu.
 type jobRecord struct {
-	job    stratum.SV1Job
-	bin    *stratum.SV1JobBinary
-	sentAt time.Time
+	job stratum.SV1Job
+	bin *stratum.SV1JobBinary
 
 	mu sync.Mutex
 	// shares holds the key of every share that met its target (extranonce1 ‖
@@ -51,17 +50,11 @@ func (p *Pool) newJobLocked(clean bool) *jobRecord {
 	rec := &jobRecord{
 		job:    bin.Job(string(id), clean),
 		bin:    bin,
-		sentAt: time.Now(),
 		shares: make(map[string]struct{}),
 		works:  make(map[string]string),
 	}
 	p.current = rec
-	p.jobs[rec.job.JobID] = rec
-	p.jobOrder = append(p.jobOrder, rec.job.JobID)
-	if len(p.jobOrder) > maxJobsKept {
-		delete(p.jobs, p.jobOrder[0])
-		p.jobOrder = append(p.jobOrder[:0], p.jobOrder[1:]...)
-	}
+	p.sent.Add(rec.job.JobID, time.Now())
 	return rec
 }
 
@@ -74,15 +67,7 @@ func (p *Pool) CurrentJob() stratum.SV1Job {
 
 // JobSentAt returns when the broadcast of jobID started (for the first job,
 // when the pool created it). Only the most recent 256 jobs are remembered.
-func (p *Pool) JobSentAt(jobID string) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rec, ok := p.jobs[jobID]
-	if !ok {
-		return time.Time{}, false
-	}
-	return rec.sentAt, true
-}
+func (p *Pool) JobSentAt(jobID string) (time.Time, bool) { return p.sent.SentAt(jobID) }
 
 // BroadcastJob makes a new job current and sends it, as mining.notify with
 // clean_jobs = clean, to every connection that is subscribed and authorized
@@ -92,10 +77,10 @@ func (p *Pool) JobSentAt(jobID string) (time.Time, bool) {
 func (p *Pool) BroadcastJob(clean bool) stratum.SV1Job {
 	p.mu.Lock()
 	rec := p.newJobLocked(clean)
-	targets := p.sessionsLocked(func(s *session) bool { return s.started.Load() })
+	targets := p.srv.Sessions(started)
 	p.stats.JobsBroadcast++
 	p.mu.Unlock()
-	p.changed.Notify()
+	p.srv.Notify()
 
 	if p.behavior.Load().Silent {
 		return rec.job
@@ -104,19 +89,4 @@ func (p *Pool) BroadcastJob(clean bool) stratum.SV1Job {
 		s.sendJob(rec, clean)
 	}
 	return rec.job
-}
-
-// jobTicker broadcasts a job every interval until the pool closes.
-func (p *Pool) jobTicker(interval time.Duration) {
-	defer p.wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.done:
-			return
-		case <-t.C:
-			p.BroadcastJob(false)
-		}
-	}
 }

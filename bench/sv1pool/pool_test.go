@@ -2,15 +2,8 @@ package sv1pool
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -19,15 +12,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"forge.lthn.ai/core/go-proxy/bench/internal/poolserver"
+	"forge.lthn.ai/core/go-proxy/bench/internal/pooltest"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
 func TestPool_Handshake_Good(t *testing.T) {
 	p := startPool(t, Config{Seed: 1})
 	c := dial(t, p)
-	id := c.id()
-	c.send(stratum.AppendSV1PoolSubscribe(nil, id, "cpuminer/2.5.1", ""))
-	line := c.readLine()
+	id := c.ID()
+	c.Send(stratum.AppendSV1PoolSubscribe(nil, id, "cpuminer/2.5.1", ""))
+	line := c.ReadLine()
 	sessions := p.Sessions()
 	require.Len(t, sessions, 1)
 	sid := sessions[0].ID
@@ -37,7 +32,7 @@ func TestPool_Handshake_Good(t *testing.T) {
 	m := c.authorize("acct.rig1")
 	require.Nil(t, m.Error)
 	require.True(t, m.ResultBool)
-	require.Equal(t, `{"id":null,"method":"mining.set_difficulty","params":[1.52587890625e-05]}`, c.readLine())
+	require.Equal(t, `{"id":null,"method":"mining.set_difficulty","params":[1.52587890625e-05]}`, c.ReadLine())
 	job := c.readJob()
 	require.True(t, job.IsValid())
 	require.True(t, job.CleanJobs)
@@ -60,7 +55,7 @@ func TestPool_Handshake_Good(t *testing.T) {
 	require.Equal(t, DefaultDifficulty, s.Difficulty)
 	require.False(t, s.ExtranonceSubscribed || s.VersionRolling)
 	require.True(t, s.Connected)
-	require.Equal(t, c.conn.LocalAddr().String(), s.RemoteAddr)
+	require.Equal(t, c.Conn.LocalAddr().String(), s.RemoteAddr)
 
 	st := p.Stats()
 	require.Equal(t, 1, st.Subscribes)
@@ -329,7 +324,7 @@ func TestPool_VersionRolling_Good(t *testing.T) {
 
 	// A narrower mask is pushed and enforced.
 	p.SetVersionMask(0x00ffe000)
-	require.Equal(t, `{"id":null,"method":"mining.set_version_mask","params":["00ffe000"]}`, c.readLine())
+	require.Equal(t, `{"id":null,"method":"mining.set_version_mask","params":["00ffe000"]}`, c.ReadLine())
 	s := p.Sessions()[0]
 	require.True(t, s.VersionRolling)
 	require.Equal(t, uint32(0x00ffe000), s.VersionMask)
@@ -348,10 +343,10 @@ func TestPool_VersionRolling_Good(t *testing.T) {
 func TestPool_VersionRolling_Off(t *testing.T) {
 	p := startPool(t, Config{})
 	c := dial(t, p)
-	c.send([]byte(`{"id":1,"method":"mining.configure","params":[["version-rolling","minimum-difficulty","subscribe-extranonce"],` +
+	c.Send([]byte(`{"id":1,"method":"mining.configure","params":[["version-rolling","minimum-difficulty","subscribe-extranonce"],` +
 		`{"version-rolling.mask":"1fffe000","minimum-difficulty.value":2048}]}` + "\n"))
-	require.Equal(t, `{"id":1,"result":{"version-rolling":false,"minimum-difficulty":false,"subscribe-extranonce":true},"error":null}`, c.readLine())
-	c.send([]byte(`{"id":2,"method":"mining.configure","params":["version-rolling"]}` + "\n"))
+	require.Equal(t, `{"id":1,"result":{"version-rolling":false,"minimum-difficulty":false,"subscribe-extranonce":true},"error":null}`, c.ReadLine())
+	c.Send([]byte(`{"id":2,"method":"mining.configure","params":["version-rolling"]}` + "\n"))
 	m := c.readMsg()
 	require.Equal(t, stratum.SV1CodeOther, m.ErrorCode)
 	c.subscribe()
@@ -422,7 +417,7 @@ func TestPool_SetDifficulty_Good(t *testing.T) {
 	require.Error(t, p.SetDifficulty(0))
 	require.Error(t, p.SetDifficulty(-1))
 	require.NoError(t, p.SetDifficulty(1.0/16384))
-	require.Equal(t, `{"id":null,"method":"mining.set_difficulty","params":[6.103515625e-05]}`, c.readLine())
+	require.Equal(t, `{"id":null,"method":"mining.set_difficulty","params":[6.103515625e-05]}`, c.ReadLine())
 	j2 := p.BroadcastJob(false)
 	c.readJob()
 
@@ -499,15 +494,15 @@ func TestPool_Overlaps_Ugly(t *testing.T) {
 func TestPool_Methods_Good(t *testing.T) {
 	p := startPool(t, Config{})
 	c := dial(t, p)
-	c.send([]byte(`{"id":5,"method":"mining.suggest_difficulty","params":[0.5]}` + "\n"))
-	require.Equal(t, `{"id":5,"result":true,"error":null}`, c.readLine())
-	c.send([]byte(`{"id":6,"method":"mining.suggest_difficulty","params":["x"]}` + "\n"))
+	c.Send([]byte(`{"id":5,"method":"mining.suggest_difficulty","params":[0.5]}` + "\n"))
+	require.Equal(t, `{"id":5,"result":true,"error":null}`, c.ReadLine())
+	c.Send([]byte(`{"id":6,"method":"mining.suggest_difficulty","params":["x"]}` + "\n"))
 	require.Equal(t, stratum.SV1CodeOther, c.readMsg().ErrorCode)
-	c.send([]byte(`{"id":7,"method":"mining.get_transactions","params":[]}` + "\n"))
-	require.Equal(t, `{"id":7,"result":null,"error":[20,"Unknown method",null]}`, c.readLine())
-	c.send([]byte(`{"id":[1],"method":"mining.subscribe","params":[]}` + "\n"))
-	require.Equal(t, `{"id":null,"result":null,"error":[20,"Other/Unknown",null]}`, c.readLine())
-	c.send([]byte(`{"id":8,"method":"mining.authorize","params":[""]}` + "\n"))
+	c.Send([]byte(`{"id":7,"method":"mining.get_transactions","params":[]}` + "\n"))
+	require.Equal(t, `{"id":7,"result":null,"error":[20,"Unknown method",null]}`, c.ReadLine())
+	c.Send([]byte(`{"id":[1],"method":"mining.subscribe","params":[]}` + "\n"))
+	require.Equal(t, `{"id":null,"result":null,"error":[20,"Other/Unknown",null]}`, c.ReadLine())
+	c.Send([]byte(`{"id":8,"method":"mining.authorize","params":[""]}` + "\n"))
 	require.Equal(t, stratum.SV1CodeUnauthorized, c.readMsg().ErrorCode)
 	// The connection survived all of that.
 	c.handshake("w")
@@ -545,23 +540,23 @@ func TestPool_Framing_Ugly(t *testing.T) {
 	p := startPool(t, Config{})
 
 	long := dial(t, p)
-	long.send([]byte(`{"id":1,"method":"mining.subscribe","params":["` + strings.Repeat("a", stratum.MaxLineSize) + "\"]}\n"))
-	long.expectEOF()
+	long.Send([]byte(`{"id":1,"method":"mining.subscribe","params":["` + strings.Repeat("a", stratum.MaxLineSize) + "\"]}\n"))
+	long.ExpectEOF()
 
 	notJSON := dial(t, p)
-	notJSON.send([]byte("GET / HTTP/1.1\r\n"))
-	notJSON.expectEOF()
+	notJSON.Send([]byte("GET / HTTP/1.1\r\n"))
+	notJSON.ExpectEOF()
 
 	broken := dial(t, p)
-	broken.send([]byte("{\"id\":1,\n"))
-	broken.expectEOF()
+	broken.Send([]byte("{\"id\":1,\n"))
+	broken.ExpectEOF()
 
 	// Blank lines and CRLF are fine.
 	ok := dial(t, p)
-	ok.send([]byte("\r\n\n"))
+	ok.Send([]byte("\r\n\n"))
 	ok.handshake("w")
 
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.ActiveConnections == 1 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.ActiveConnections == 1 }))
 }
 
 func TestPool_Distinct_Good(t *testing.T) {
@@ -586,7 +581,7 @@ func TestPool_JobInterval_Good(t *testing.T) {
 	c := dial(t, p)
 	c.handshake("w")
 	first := c.job
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.JobsBroadcast >= 2 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.JobsBroadcast >= 2 }))
 	j := c.readJob()
 	require.NotEqual(t, first.JobID, j.JobID)
 	require.False(t, j.CleanJobs)
@@ -597,8 +592,8 @@ func TestPool_Behavior_Silent(t *testing.T) {
 	p := startPool(t, Config{})
 	p.SetBehavior(Behavior{Silent: true})
 	c := dial(t, p)
-	c.send(stratum.AppendSV1PoolSubscribe(nil, 1, "x", ""))
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.Requests == 1 }))
+	c.Send(stratum.AppendSV1PoolSubscribe(nil, 1, "x", ""))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.Requests == 1 }))
 	p.BroadcastJob(true)
 	require.NoError(t, p.SetDifficulty(2))
 	require.Zero(t, p.SetExtranonce(nil))
@@ -606,7 +601,7 @@ func TestPool_Behavior_Silent(t *testing.T) {
 	// Back to normal: the first answer is the one to the request sent after
 	// the behaviour changed.
 	p.SetBehavior(Behavior{})
-	c.nextID = 2
+	c.NextID = 2
 	c.subscribe()
 	require.Zero(t, p.Stats().Subscribes-1)
 }
@@ -616,8 +611,8 @@ func TestPool_Behavior_SilentExisting(t *testing.T) {
 	c := dial(t, p)
 	c.handshake("w")
 	p.SetBehavior(Behavior{Silent: true})
-	c.send([]byte(`{"id":50,"method":"mining.submit","params":["w","x","00","00","00"]}` + "\n"))
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.Requests == 3 }))
+	c.Send([]byte(`{"id":50,"method":"mining.submit","params":["w","x","00","00","00"]}` + "\n"))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.Requests == 3 }))
 	p.BroadcastJob(true) // not sent while silent
 	p.SetBehavior(Behavior{})
 	require.True(t, c.authorize("w").ResultBool)
@@ -628,8 +623,8 @@ func TestPool_Behavior_Garbage(t *testing.T) {
 	p := startPool(t, Config{})
 	p.SetBehavior(Behavior{Garbage: true})
 	c := dial(t, p)
-	c.send(stratum.AppendSV1PoolSubscribe(nil, 1, "x", ""))
-	line := c.readLine()
+	c.Send(stratum.AppendSV1PoolSubscribe(nil, 1, "x", ""))
+	line := c.ReadLine()
 	_, _, err := stratum.NextLine([]byte(line + "\n"))
 	require.ErrorIs(t, err, stratum.ErrNotJSONObject)
 }
@@ -640,7 +635,7 @@ func TestPool_Behavior_NoSubmitReply(t *testing.T) {
 	c.handshake("w")
 	p.SetBehavior(Behavior{NoSubmitReply: true})
 	sh := c.mineCurrent(1)
-	c.send(stratum.AppendSV1PoolSubmit(nil, 99, "w", nil, &stratum.SV1Submit{
+	c.Send(stratum.AppendSV1PoolSubmit(nil, 99, "w", nil, &stratum.SV1Submit{
 		Worker: []byte("w"), JobID: []byte(sh.jobID), Extranonce2: stratum.AppendHex(nil, sh.e2),
 		NTime: stratum.AppendHex32(nil, sh.ntime), Nonce: stratum.AppendHex32(nil, sh.nonce),
 	}))
@@ -655,9 +650,9 @@ func TestPool_Behavior_DropOnSubmit(t *testing.T) {
 	c := dial(t, p)
 	c.handshake("w")
 	p.SetBehavior(Behavior{DropOnSubmit: true})
-	c.send([]byte(`{"id":50,"method":"mining.submit","params":["w","x","00","00","00"]}` + "\n"))
-	c.expectEOF()
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 && s.Submits == 1 }))
+	c.Send([]byte(`{"id":50,"method":"mining.submit","params":["w","x","00","00","00"]}` + "\n"))
+	c.ExpectEOF()
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 && s.Submits == 1 }))
 	require.False(t, p.Sessions()[0].Connected)
 }
 
@@ -687,7 +682,7 @@ func TestPool_RejectRatio_Good(t *testing.T) {
 		code, msg := c.submit("w", sh)
 		// The answer is the reproducible lottery of the share.
 		full := append(append([]byte(nil), c.e1...), sh.e2...)
-		want := shareLottery(seed, full, sh.jobID, sh.nonce) < 0.3
+		want := poolserver.RejectLottery(seed, sh.nonce, full, sh.jobID) < 0.3
 		require.Equal(t, want, code != 0, "share %d: %d %q", i, code, msg)
 		if code != 0 {
 			require.Equal(t, stratum.SV1CodeOther, code)
@@ -711,9 +706,9 @@ func TestPool_DropConnections_Good(t *testing.T) {
 	}
 	p.DropConnections()
 	for _, c := range clients {
-		c.expectEOF()
+		c.ExpectEOF()
 	}
-	require.NoError(t, p.WaitFor(waitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 }))
+	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.ActiveConnections == 0 }))
 	for _, s := range p.Sessions() {
 		require.False(t, s.Connected)
 	}
@@ -733,8 +728,8 @@ func TestPool_Close_Ugly(t *testing.T) {
 	c.handshake("w")
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close())
-	c.expectEOF()
-	_, err = net.DialTimeout("tcp", p.Addr(), ioTimeout)
+	c.ExpectEOF()
+	_, err = net.DialTimeout("tcp", p.Addr(), pooltest.IOTimeout)
 	require.Error(t, err)
 	require.Zero(t, p.Stats().ActiveConnections)
 	// Harmless after Close.
@@ -780,25 +775,9 @@ func TestPool_Start_Bad(t *testing.T) {
 }
 
 func TestPool_TLS_Good(t *testing.T) {
-	p := startPool(t, Config{TLS: selfSigned(t)})
+	p := startPool(t, Config{TLS: pooltest.SelfSignedTLS(t, "sv1pool")})
 	c := dialTLS(t, p)
 	c.handshake("w")
 	code, _ := c.submit("w", c.mineCurrent(1))
 	require.Zero(t, code)
-}
-
-func selfSigned(t *testing.T) *tls.Config {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "sv1pool"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
 
+	"forge.lthn.ai/core/go-proxy/bench/internal/poolserver"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -42,19 +42,19 @@ type verdict struct {
 func (s *session) handleSubmit(b *Behavior, req *stratum.SV1Request) error {
 	p := s.p
 	if b.DropOnSubmit || b.NoSubmitReply {
-		s.mu.Lock()
+		s.Lock()
 		s.submits++
-		s.mu.Unlock()
+		s.Unlock()
 		p.update(func(st *Stats) { st.Submits++ })
 		if b.DropOnSubmit {
-			return errHangUp
+			return poolserver.ErrHangUp
 		}
 		return nil
 	}
 
 	sub := &req.Submit
 	out := Submit{
-		SessionID: s.id, RemoteAddr: s.remote,
+		SessionID: s.id, RemoteAddr: s.RemoteAddr(),
 		Worker: string(sub.Worker), JobID: string(sub.JobID),
 		Extranonce2: strings.ToLower(string(sub.Extranonce2)),
 		NTime:       strings.ToLower(string(sub.NTime)),
@@ -66,14 +66,14 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.SV1Request) error {
 		out.Code, out.Error = v.err.Code, v.err.Message
 	}
 
-	s.mu.Lock()
+	s.Lock()
 	s.submits++
 	if v.outcome == oAccepted {
 		s.accepted++
 	} else {
 		s.rejected++
 	}
-	s.mu.Unlock()
+	s.Unlock()
 
 	// Count (and report) before answering, so that a client that has its
 	// answer sees it in Stats.
@@ -134,12 +134,12 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.SV1Request) error {
 // the extranonce1 the job was sent with and the current one verify.
 func (s *session) judge(sub *stratum.SV1Submit, out *Submit) verdict {
 	p := s.p
-	s.mu.Lock()
+	s.Lock()
 	subscribed := s.subscribed
 	job, found := s.findJobLocked(sub.JobID)
 	mask, curE1, curDiff := s.mask, s.e1, s.diff
 	authorized := slices.Contains(s.users, string(sub.Worker))
-	s.mu.Unlock()
+	s.Unlock()
 
 	switch {
 	case !subscribed:
@@ -202,7 +202,7 @@ func (s *session) judge(sub *stratum.SV1Submit, out *Submit) verdict {
 		v.outcome, v.err = oDuplicate, stratum.ErrSV1Duplicate
 		return v
 	}
-	if r := p.cfg.RejectRatio; r > 0 && shareLottery(p.cfg.Seed, full, out.JobID, nonce) < r {
+	if r := p.cfg.RejectRatio; r > 0 && poolserver.RejectLottery(p.cfg.Seed, nonce, full, out.JobID) < r {
 		v.outcome, v.err = oRejected, errRandomReject
 	}
 	return v
@@ -252,23 +252,4 @@ func (r *jobRecord) record(full, key []byte, miner string) (dup bool, other stri
 		r.works[string(full)] = miner
 	}
 	return false, other, true
-}
-
-// shareLottery maps a share to a reproducible number in [0, 1).
-func shareLottery(seed int64, full []byte, jobID string, nonce uint32) float64 {
-	h := fnv.New64a()
-	var b [12]byte
-	binary.LittleEndian.PutUint64(b[:8], uint64(seed))
-	binary.LittleEndian.PutUint32(b[8:], nonce)
-	_, _ = h.Write(b[:])
-	_, _ = h.Write(full)
-	_, _ = h.Write([]byte(jobID))
-	x := h.Sum64()
-	// splitmix64 finaliser for a well-spread top 53 bits.
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return float64(x>>11) / (1 << 53)
 }

@@ -2,9 +2,8 @@ package sv1pool
 
 import (
 	"context"
-	"fmt"
 
-	"forge.lthn.ai/core/go-proxy/bench/internal/notify"
+	"forge.lthn.ai/core/go-proxy/bench/internal/poolserver"
 )
 
 // Stats is a snapshot of the pool's counters. Counters only grow, except
@@ -72,20 +71,13 @@ type Session struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stats
+	st := p.stats
+	st.Connections, st.ActiveConnections = p.srv.Counts()
+	return st
 }
 
 // Sessions returns a snapshot of the subscribed connections, oldest first.
-func (p *Pool) Sessions() []Session {
-	p.mu.Lock()
-	list := append([]*session(nil), p.history...)
-	p.mu.Unlock()
-	out := make([]Session, 0, len(list))
-	for _, s := range list {
-		out = append(out, s.snapshot())
-	}
-	return out
-}
+func (p *Pool) Sessions() []Session { return poolserver.Snapshots(p.srv, (*session).snapshot) }
 
 // Overlaps describes the shares counted in Stats.Overlaps (the first 256):
 // each names the job, the full extranonce (extranonce1 ‖ extranonce2, hex)
@@ -104,10 +96,7 @@ func (p *Pool) Overlaps() []string {
 // cond is re-evaluated after every change of the pool's state, never on a
 // timer.
 func (p *Pool) WaitFor(ctx context.Context, cond func(Stats) bool) error {
-	if err := notify.WaitFor(ctx, &p.changed, p.Stats, cond); err != nil {
-		return fmt.Errorf("sv1pool: wait: %w (stats %+v)", err, p.Stats())
-	}
-	return nil
+	return poolserver.WaitFor(ctx, p.srv, p.Stats, cond)
 }
 
 // update applies f to the counters under the pool lock and wakes waiters.
@@ -115,5 +104,5 @@ func (p *Pool) update(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
-	p.changed.Notify()
+	p.srv.Notify()
 }
