@@ -19,6 +19,7 @@ type Pool struct {
 	srv      *poolserver.Server[*session] // listener, connections, session history
 	behavior atomic.Pointer[Behavior]
 	sent     poolserver.JobLog
+	reserved atomic.Uint32 // last per-session reserved value handed out
 
 	mu       sync.Mutex // guards everything below; taken before srv's lock
 	rng      *rand.Rand
@@ -57,7 +58,9 @@ func Start(cfg Config) (*Pool, error) {
 	p.newJobLocked()
 	p.mu.Unlock()
 
-	srv.Serve(func(c *poolserver.Conn) *session { return &session{Conn: c, p: p} })
+	srv.Serve(func(c *poolserver.Conn) *session {
+		return &session{Conn: c, p: p, reserved: p.reserved.Add(1)}
+	})
 	if cfg.JobInterval > 0 {
 		srv.Every(cfg.JobInterval, func() { p.BroadcastJob() })
 	}

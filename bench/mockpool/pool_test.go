@@ -36,7 +36,7 @@ func TestPool_Login_Good(t *testing.T) {
 	require.NotZero(t, job.Height)
 	require.Len(t, job.SeedHash, 64)
 	require.True(t, stratum.IsToken(job.JobID, stratum.MaxJobIDLen))
-	require.Equal(t, p.CurrentJob(), job)
+	requireSameJob(t, p.CurrentJob(), job)
 
 	require.NoError(t, p.WaitFor(pooltest.WaitCtx(t), func(s Stats) bool { return s.Logins == 1 }))
 	sessions := p.Sessions()
@@ -114,10 +114,12 @@ func TestPool_Submit_Bad(t *testing.T) {
 	require.Equal(t, int64(1), st.LowDiff)
 	require.Equal(t, int64(1), st.Duplicates)
 
-	// A second session may use the same nonce on the same job.
+	// A second session may use the same nonce on the same job: its blob
+	// differs (the reserved bytes), so it is different work.
 	c2 := dialPool(t, p)
 	session2, job2 := c2.login()
 	require.Equal(t, job.JobID, job2.JobID)
+	require.NotEqual(t, job.Blob, job2.Blob)
 	require.Equal(t, "", c2.submit(session2, job.JobID, nonceHex(1), good))
 }
 
@@ -131,7 +133,7 @@ func TestPool_Submit_StaleJob_Ugly(t *testing.T) {
 	j2 := p.BroadcastJob()
 	m := c.readMsg()
 	require.Equal(t, stratum.PoolJobNotify, m.Kind)
-	require.Equal(t, j2, m.Job)
+	requireSameJob(t, j2, m.Job)
 	require.Greater(t, j2.JobID, j1.JobID, "job ids increase")
 	require.Greater(t, j2.Height, j1.Height)
 
@@ -218,11 +220,14 @@ func TestPool_BroadcastJob_Good(t *testing.T) {
 
 	before := time.Now()
 	job := p.BroadcastJob()
+	tails := map[string]bool{}
 	for _, c := range clients {
 		m := c.readMsg()
 		require.Equal(t, stratum.PoolJobNotify, m.Kind)
-		require.Equal(t, job, m.Job)
+		requireSameJob(t, job, m.Job)
+		tails[m.Job.Blob[len(m.Job.Blob)-8:]] = true
 	}
+	require.Len(t, tails, len(clients), "each session's blob carries its own reserved bytes")
 	at, ok := p.JobSentAt(job.JobID)
 	require.True(t, ok)
 	require.False(t, at.Before(before))
@@ -414,4 +419,14 @@ func TestPool_TLS_Good(t *testing.T) {
 	c := dialPoolTLS(t, p)
 	session, job := c.login()
 	require.Equal(t, "", c.submit(session, job.JobID, nonceHex(1), resultFor(1000)))
+}
+
+// requireSameJob checks got is want as one session sees it: the same job
+// but for the blob's last four bytes, the session's reserved value.
+func requireSameJob(t *testing.T, want, got stratum.Job) {
+	t.Helper()
+	require.Len(t, got.Blob, len(want.Blob))
+	require.Equal(t, want.Blob[:len(want.Blob)-8], got.Blob[:len(got.Blob)-8])
+	got.Blob = want.Blob
+	require.Equal(t, want, got)
 }

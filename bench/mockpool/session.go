@@ -1,6 +1,7 @@
 package mockpool
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -18,6 +19,11 @@ type session struct {
 	*poolserver.Conn
 	p        *Pool
 	loggedIn atomic.Bool // set once, under p.mu, at the first successful login
+	// reserved is written into the last bytes of every blob this session
+	// gets, as a real pool's per-login reserved bytes make each login's
+	// work different: identical nonces on two sessions are not duplicate
+	// work, and two proxies sessions cannot be handed the same search.
+	reserved uint32
 
 	// Reader-owned.
 	parser fastjson.Parser
@@ -97,8 +103,21 @@ func (s *session) setJobLocked(rec *jobRecord) {
 func (s *session) sendJob(rec *jobRecord) {
 	s.Push(func(dst []byte) []byte {
 		s.setJobLocked(rec)
-		return stratum.AppendJobNotify(dst, &rec.job, []byte(s.id), jobOptions())
+		job := s.own(&rec.job)
+		return stratum.AppendJobNotify(dst, &job, []byte(s.id), jobOptions())
 	})
+}
+
+// own returns the job as this session sees it: the blob's last four bytes
+// carry the session's reserved value.
+func (s *session) own(j *stratum.Job) stratum.Job {
+	out := *j
+	var r [4]byte
+	binary.BigEndian.PutUint32(r[:], s.reserved)
+	b := []byte(j.Blob)
+	copy(b[len(b)-8:], stratum.AppendHex(nil, r[:]))
+	out.Blob = string(b)
+	return out
 }
 
 // jobOptions is how a pool sends a job: the blob untouched, with the algo
@@ -148,7 +167,8 @@ func (s *session) handleLogin(b *Behavior, req *stratum.Request) error {
 	}
 	s.setJobLocked(rec)
 	err := s.SendLocked(func(dst []byte) []byte {
-		return stratum.AppendLoginReply(dst, &req.ID, []byte(s.id), &rec.job, jobOptions(), loginExtensions)
+		job := s.own(&rec.job)
+		return stratum.AppendLoginReply(dst, &req.ID, []byte(s.id), &job, jobOptions(), loginExtensions)
 	})
 	if first {
 		p.srv.Logf("%s logged in as %q session %s", s.RemoteAddr(), s.login, s.id)
