@@ -13,6 +13,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/reactor"
 )
 
@@ -106,7 +107,7 @@ func TestMetrics_Passthrough_Good(t *testing.T) {
 	// Statistics are published once a second: scrape until they are in.
 	var fams map[string]*dto.MetricFamily
 	h := apiHandlerFor(srv.URL)
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		fams = scrape(t, h)
 		return sampleOr(fams, "goproxy_shares_total", lbl{"family": "sv1", "result": "accepted"}) == 5 &&
 			sampleOr(fams, "proxy_worker_up", lbl{"worker": nameA}) == 1

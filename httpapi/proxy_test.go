@@ -11,18 +11,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/reactor"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 // waitTimeout bounds every wait; nothing sleeps.
-const waitTimeout = 10 * time.Second
+const waitTimeout = testutil.WaitTimeout
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -103,21 +103,6 @@ func dialMiner(t *testing.T, addr, rig string) *testminer.CN {
 	m.Pass, m.RigID = "minerpass", rig
 	require.Nil(t, m.Login("WALLET").Error)
 	return m
-}
-
-// eventually polls cond until it holds; for the proxy's statistics,
-// published once a second, which have no change signal.
-func eventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting: " + msg)
-		}
-		<-tick.C
-	}
 }
 
 // A reload through PUT /1/config moves the miners to another pool
@@ -229,7 +214,7 @@ func TestMetrics_RealProxy_Good(t *testing.T) {
 	require.Equal(t, "OK", m2.Submit().Result.Status)
 	m2.Send(`{"id":9,"jsonrpc":"2.0","method":"submit","params":{"id":"` + m2.Session + `","job_id":"stale","nonce":"00000000","result":"` + strings.Repeat("0", 64) + `"}}`)
 	require.NotNil(t, m2.Read().Error)
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		s := p.Summary()
 		return s.Counters.Accepted == 4 && s.Counters.Invalid == 1
 	}, "statistics published")

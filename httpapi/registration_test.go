@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
 
@@ -26,31 +26,13 @@ import (
 
 const testPool = "pool.example.com:3333"
 
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // regEnv is a handler with an account store and a captured debug log.
 type regEnv struct {
 	t     *testing.T
 	src   *fakeSource
 	store *registry.Store
 	h     *Handler
-	log   *syncBuffer
+	log   *testutil.SyncBuffer
 }
 
 func openStore(t *testing.T) *registry.Store {
@@ -68,7 +50,7 @@ func newRegEnv(t *testing.T) *regEnv {
 	src.cfg.HTTP.RegisterPerMinute = 1 << 20 // TestRegistration_RateLimit_Good lowers it
 	store := openStore(t)
 	require.NoError(t, store.AddPool(context.Background(), registry.Pool{Address: testPool, Family: registry.FamilySV1, Algorithm: "sha256d"}))
-	buf := &syncBuffer{}
+	buf := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := NewHandler(src, Options{Logger: log, NoRuntimeMetrics: true, Accounts: store})
 	return &regEnv{t: t, src: src, store: store, h: h, log: buf}

@@ -9,6 +9,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -52,7 +53,7 @@ func TestFailover_AllDown_Bad(t *testing.T) {
 	p, addr := startProxy(t, fastFailover(deadAddr(t), deadAddr(t)))
 	m := testminer.DialCN(t, addr)
 	m.Send(`{"id":1,"method":"login","params":{"login":"WALLET"}}`)
-	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 4 }, "several failed rounds")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 4 }, "several failed rounds")
 	// Still waiting for work, still connected.
 	m.Send(`{"id":2,"method":"keepalived","params":{"id":"x"}}`)
 	r := m.Read()
@@ -98,7 +99,7 @@ func TestFailover_GarbagePool_Bad(t *testing.T) {
 	m := testminer.DialCN(t, addr)
 	require.Nil(t, m.Login("WALLET").Error)
 	require.Equal(t, good.CurrentJob().JobID, m.Job.JobID)
-	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 1 }, "garbage counted as a failure")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 1 }, "garbage counted as a failure")
 }
 
 func TestFailover_RefusedLogin_Bad(t *testing.T) {
@@ -137,7 +138,7 @@ func TestFailover_NoSubmitReply_Ugly(t *testing.T) {
 	require.NotNil(t, r.Error)
 	require.Equal(t, stratum.MsgPoolTimeout, r.Error.Message, "answered after submit-timeout")
 	require.Zero(t, p.inFlight(waitCtx(t)), "no pending entry left behind")
-	eventually(t, func() bool { return p.Summary().Counters.Timeouts == 1 }, "timeout counted")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.Timeouts == 1 }, "timeout counted")
 }
 
 func TestFailover_ClientReconnect_Good(t *testing.T) {
@@ -175,7 +176,7 @@ func TestReload_Pools_Good(t *testing.T) {
 		require.Nil(t, m.Submit().Error)
 	}
 	require.NoError(t, first.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.ActiveConnections == 0 }), "old connection retired")
-	eventually(t, func() bool { return p.Summary().MinersNow == 2 }, "both miners still connected")
+	testutil.Eventually(t, func() bool { return p.Summary().MinersNow == 2 }, "both miners still connected")
 }
 
 func TestReload_Invalid_Bad(t *testing.T) {

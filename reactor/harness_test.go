@@ -12,11 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 // waitTimeout bounds every wait in these tests; nothing sleeps.
-const waitTimeout = 10 * time.Second
+const waitTimeout = testutil.WaitTimeout
 
 func testLogger() *slog.Logger {
 	if os.Getenv("GOPROXY_TEST_LOG") != "" {
@@ -65,22 +66,6 @@ func waitCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// eventually polls cond on a short interval until it holds or the wait
-// times out; used only for state that has no change signal (proxy
-// statistics published once a second).
-func eventually(t testing.TB, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting: " + msg)
-		}
-		<-tick.C
-	}
 }
 
 func deadlineIn(seconds int) time.Time { return time.Now().Add(time.Duration(seconds) * time.Second) }

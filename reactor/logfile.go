@@ -37,7 +37,7 @@ var errLogClosed = errors.New("reactor: log file closed")
 // memory buffer without allocating and never touch the file; a background
 // goroutine writes the buffer out at least once a second. Passwords are
 // never logged. Safe for concurrent use.
-type AccessLog struct{ f *logFile }
+type AccessLog struct{ fileLog }
 
 // NewAccessLog opens (creating, mode 0640) path for appending and starts
 // its flusher. Close it when done.
@@ -46,7 +46,7 @@ func NewAccessLog(path string) (*AccessLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}
-	return &AccessLog{f: f}, nil
+	return &AccessLog{fileLog{f}}, nil
 }
 
 // OnLogin records a CONNECT line. Event-loop safe: no allocation, no I/O.
@@ -89,24 +89,6 @@ func (l *AccessLog) OnClose(e MinerEvent) {
 // Hooks returns the hooks that feed this log (OnLogin, OnClose).
 func (l *AccessLog) Hooks() Hooks { return Hooks{OnLogin: l.OnLogin, OnClose: l.OnClose} }
 
-// Reopen flushes, closes and reopens the file at the same path: after a
-// log rotation moved the old file away (SIGHUP).
-func (l *AccessLog) Reopen() error { return l.f.reopen() }
-
-// Flush writes buffered lines to the file now.
-func (l *AccessLog) Flush() error { return l.f.flush() }
-
-// Close flushes, stops the flusher and closes the file. Lines recorded
-// afterwards are dropped.
-func (l *AccessLog) Close() error { return l.f.close() }
-
-// Dropped returns how many lines were lost because the buffer was full
-// (the disk could not keep up) or the log was closed.
-func (l *AccessLog) Dropped() uint64 { return l.f.droppedLines() }
-
-// Path returns the file's path.
-func (l *AccessLog) Path() string { return l.f.path }
-
 // ShareLog writes one line per share result to an append-only file, in
 // the RFC format:
 //
@@ -115,7 +97,7 @@ func (l *AccessLog) Path() string { return l.f.path }
 //
 // Like AccessLog, its callbacks only format into memory (no allocation,
 // no I/O); a background goroutine writes. Safe for concurrent use.
-type ShareLog struct{ f *logFile }
+type ShareLog struct{ fileLog }
 
 // NewShareLog opens (creating, mode 0640) path for appending and starts
 // its flusher. Close it when done.
@@ -124,7 +106,7 @@ func NewShareLog(path string) (*ShareLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("share log: %w", err)
 	}
-	return &ShareLog{f: f}, nil
+	return &ShareLog{fileLog{f}}, nil
 }
 
 // OnAccept records an ACCEPT line: the credited difficulty and the pool's
@@ -164,20 +146,27 @@ func (l *ShareLog) OnReject(e ShareEvent) {
 // Hooks returns the hooks that feed this log (OnAccept, OnReject).
 func (l *ShareLog) Hooks() Hooks { return Hooks{OnAccept: l.OnAccept, OnReject: l.OnReject} }
 
-// Reopen flushes, closes and reopens the file at the same path.
-func (l *ShareLog) Reopen() error { return l.f.reopen() }
+// fileLog is the file side AccessLog and ShareLog share: rotation,
+// flushing, closing and the drop count. Safe for concurrent use.
+type fileLog struct{ f *logFile }
+
+// Reopen flushes, closes and reopens the file at the same path: after a
+// log rotation moved the old file away (SIGHUP).
+func (l fileLog) Reopen() error { return l.f.reopen() }
 
 // Flush writes buffered lines to the file now.
-func (l *ShareLog) Flush() error { return l.f.flush() }
+func (l fileLog) Flush() error { return l.f.flush() }
 
-// Close flushes, stops the flusher and closes the file.
-func (l *ShareLog) Close() error { return l.f.close() }
+// Close flushes, stops the flusher and closes the file. Lines recorded
+// afterwards are dropped.
+func (l fileLog) Close() error { return l.f.close() }
 
-// Dropped returns how many lines were lost (buffer full or log closed).
-func (l *ShareLog) Dropped() uint64 { return l.f.droppedLines() }
+// Dropped returns how many lines were lost because the buffer was full
+// (the disk could not keep up) or the log was closed.
+func (l fileLog) Dropped() uint64 { return l.f.droppedLines() }
 
 // Path returns the file's path.
-func (l *ShareLog) Path() string { return l.f.path }
+func (l fileLog) Path() string { return l.f.path }
 
 // logFile is an append-only file fed from event loops through a pair of
 // buffers: writers append to buf under mu; the flusher swaps buf with the

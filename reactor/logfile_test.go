@@ -14,6 +14,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 )
 
 // The RFC's line formats, exactly: UTC RFC 3339 seconds, one space
@@ -233,7 +234,7 @@ func TestLogs_Proxy_Good(t *testing.T) {
 	require.NotNil(t, r.Error)
 	m.Conn.Close()
 
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		require.NoError(t, access.Flush())
 		return len(readLines(t, access.Path())) == 2
 	}, "CONNECT and CLOSE written")

@@ -3,10 +3,12 @@ package reactor
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"forge.lthn.ai/core/go-proxy/stratum"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -68,4 +70,31 @@ func TestMemShardSV1_Submit_Good(t *testing.T) {
 
 func benchSubmitLine(n uint32) []byte {
 	return []byte(fmt.Sprintf(`{"id":9,"method":"mining.submit","params":["farm.rig1","job-1","%08x","5f5e1000","00000000"]}`, n))
+}
+
+// sv1ShareRound returns a function that plays one SV1 share end to end on
+// a newMemShardSV1 session: m submits with a fresh extranonce2 (the proxy
+// refuses duplicates) and the pool accepts it. It allocates nothing.
+func sv1ShareRound(t testing.TB, mp *mapper, m *miner) func() {
+	line := benchSubmitLine(0)
+	e2At := len(`{"id":9,"method":"mining.submit","params":["farm.rig1","job-1","`)
+	answer := make([]byte, 0, 64)
+	poolID := uint64(5) // the pool client's first submit id after the handshake
+	var n uint32
+	var hex [8]byte
+	return func() {
+		n++
+		stratum.AppendHex(hex[:0], []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+		copy(line[e2At:], hex[:])
+		if !m.handleLine(line) {
+			t.Fatal("submit refused")
+		}
+		answer = append(answer[:0], `{"id":`...)
+		answer = strconv.AppendUint(answer, poolID, 10)
+		answer = append(answer, `,"result":true,"error":null}`...)
+		poolID++
+		if !mp.conn.handleLine(answer) {
+			t.Fatal("answer refused")
+		}
+	}
 }

@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,6 +87,34 @@ func (ms *memShard) addMiner(t testing.TB, login string) (*miner, *memSink) {
 func (ms *memShard) submitLine(m *miner, n uint32) []byte {
 	nonce := string(stratum.AppendHex(nil, []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(m.fixed)}))
 	return []byte(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"` + string(m.sessionID()) + `","job_id":"job-1","nonce":"` + nonce + `","result":"` + strings.Repeat("0", 64) + `","algo":"rx/0"}}`)
+}
+
+// shareRound returns a function that plays one CryptoNote share end to
+// end: m submits with a fresh nonce (3 varying bytes, then its fixed byte)
+// and the pool answers OK with the id its client used. The function
+// allocates nothing; the hot-path allocation tests and benchmarks share it.
+func (ms *memShard) shareRound(t testing.TB, m *miner) func() {
+	line := ms.submitLine(m, 0)
+	nonceAt := len(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"`) + 36 + len(`","job_id":"job-1","nonce":"`)
+	answer := make([]byte, 0, 128)
+	poolID := uint64(2) // the pool client's first submit id after its login
+	var n uint32
+	var hex [6]byte
+	return func() {
+		n++
+		stratum.AppendHex(hex[:0], []byte{byte(n), byte(n >> 8), byte(n >> 16)})
+		copy(line[nonceAt:], hex[:])
+		if !m.handleLine(line) {
+			t.Fatal("submit refused")
+		}
+		answer = append(answer[:0], `{"id":`...)
+		answer = strconv.AppendUint(answer, poolID, 10)
+		answer = append(answer, `,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`...)
+		poolID++
+		if !ms.mp.conn.handleLine(answer) {
+			t.Fatal("answer refused")
+		}
+	}
 }
 
 func TestMemShard_Submit_Good(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -32,7 +33,7 @@ func TestMiner_Framing_Bad(t *testing.T) {
 	good := testminer.DialCN(t, addr)
 	require.Nil(t, good.Login("WALLET").Error)
 	require.Nil(t, good.Submit().Error)
-	eventually(t, func() bool { return p.Summary().Counters.BadLines >= 3 }, "bad lines counted")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.BadLines >= 3 }, "bad lines counted")
 }
 
 func TestMiner_Requests_Ugly(t *testing.T) {
@@ -94,7 +95,7 @@ func TestMiner_Timeouts_Ugly(t *testing.T) {
 	idle := testminer.DialCN(t, addr)
 	require.Nil(t, idle.Login("WALLET").Error)
 	idle.ExpectClosed() // logged in, then silent past the idle timeout
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		c := p.Summary().Counters
 		return c.LoginTimeouts >= 1 && c.IdleTimeouts >= 1
 	}, "timeouts counted")
@@ -122,7 +123,7 @@ func TestMiner_Submit_Bad(t *testing.T) {
 		require.Equal(t, c.want, r.Error.Message)
 	}
 	require.Zero(t, pool.Stats().Submits, "no invalid share reached the pool")
-	eventually(t, func() bool { return p.Summary().Counters.Invalid == 6 }, "invalid shares counted")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.Invalid == 6 }, "invalid shares counted")
 }
 
 func TestMiner_Submit_Ugly(t *testing.T) {
@@ -143,7 +144,7 @@ func TestMiner_Submit_Ugly(t *testing.T) {
 	nonce, result = m.Share()
 	r = m.SubmitRaw(m.Session, first.JobID, nonce, result)
 	require.Equal(t, stratum.MsgInvalidJobID, r.Error.Message)
-	eventually(t, func() bool { return p.Summary().Counters.Expired == 1 }, "expired share counted")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.Expired == 1 }, "expired share counted")
 }
 
 func TestCustomDiff_Submit_Good(t *testing.T) {
@@ -157,5 +158,5 @@ func TestCustomDiff_Submit_Good(t *testing.T) {
 	require.Equal(t, stratum.TargetFromDifficulty(1000), m.Job.Target)
 	require.Nil(t, m.Submit().Error)
 	require.Zero(t, pool.Stats().Submits)
-	eventually(t, func() bool { return p.Summary().Counters.CustomAccepted == 1 }, "custom accept counted")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.CustomAccepted == 1 }, "custom accept counted")
 }

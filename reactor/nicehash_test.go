@@ -8,6 +8,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -39,7 +40,7 @@ func TestNicehash_FullFlow_Good(t *testing.T) {
 	require.Equal(t, int64(3), st.Accepted)
 	require.Equal(t, 1, st.Logins, "three miners, one pool connection")
 	// The pool saw each miner's nonce with its own top byte.
-	eventually(t, func() bool { return p.Summary().Counters.Accepted == 3 }, "proxy stats")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.Accepted == 3 }, "proxy stats")
 	sum := p.Summary()
 	require.Equal(t, float64(3*5000), sum.Counters.Hashes)
 	require.Equal(t, uint64(3), sum.MinersNow)
@@ -99,7 +100,7 @@ func TestNicehash_FullFlow_Ugly(t *testing.T) {
 	}
 	mu.Unlock()
 	require.Equal(t, 300, n, "every miner's share carried a byte unique on its pool session")
-	eventually(t, func() bool { return p.Summary().Upstreams.Active == 2 }, "2 active upstreams")
+	testutil.Eventually(t, func() bool { return p.Summary().Upstreams.Active == 2 }, "2 active upstreams")
 }
 
 func TestNicehash_MaxUpstreams_Bad(t *testing.T) {

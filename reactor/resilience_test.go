@@ -12,6 +12,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -68,7 +69,7 @@ func TestMiner_SlowReader_Bad(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, func() bool { return p.Summary().Counters.SlowClosed == 1 }, "slow reader closed")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.SlowClosed == 1 }, "slow reader closed")
 	// The good miner is still connected and still gets jobs.
 	job := pool.BroadcastJob()
 	for id := range seen {
@@ -88,7 +89,7 @@ func TestFailover_PoolVanishes_Ugly(t *testing.T) {
 		require.Nil(t, m.Login("WALLET").Error)
 	}
 	require.NoError(t, pool.Close())
-	eventually(t, func() bool { return p.Summary().Upstreams.Active == 0 }, "upstream lost")
+	testutil.Eventually(t, func() bool { return p.Summary().Upstreams.Active == 0 }, "upstream lost")
 	for _, m := range miners {
 		// Still connected: keepalived answered, shares refused politely.
 		m.Send(`{"id":50,"method":"keepalived","params":{"id":"` + m.Session + `"}}`)

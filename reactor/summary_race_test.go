@@ -8,6 +8,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 )
 
 // TestStats_OnAccept_Bad through a real proxy: 100 goroutines read
@@ -51,7 +52,7 @@ func TestSummary_ConcurrentReaders_Bad(t *testing.T) {
 			require.Nil(t, m.Submit().Error)
 		}
 	}
-	eventually(t, func() bool { return p.Summary().Counters.Accepted == 40 }, "40 accepted")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.Accepted == 40 }, "40 accepted")
 	close(stop)
 	readers.Wait()
 	s := p.Summary()

@@ -10,6 +10,7 @@ import (
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -30,7 +31,7 @@ func TestSV1_Aggregate_Good(t *testing.T) {
 	require.Equal(t, int64(3), st.Accepted)
 	require.Zero(t, st.Rejected)
 	require.Equal(t, 1, len(pool.Sessions()), "three miners, one pool connection")
-	eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].Accepted == 3 }, "SV1 shares counted")
+	testutil.Eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].Accepted == 3 }, "SV1 shares counted")
 }
 
 func TestSV1_Aggregate_Ugly(t *testing.T) {
@@ -142,7 +143,7 @@ func TestSV1_LocalRejects_Bad(t *testing.T) {
 	r = m.SubmitRaw(m.Job.JobID, e2[:1], ntime, nonce, vbits)
 	require.Equal(t, 20, r.ErrCode(), "wrong extranonce2 size: "+r.Raw)
 	require.Equal(t, int64(1), pool.Stats().Submits, "only the good share reached the pool")
-	eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].Invalid == 4 }, "invalid shares counted")
+	testutil.Eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].Invalid == 4 }, "invalid shares counted")
 }
 
 func TestSV1_Requests_Bad(t *testing.T) {
@@ -180,7 +181,7 @@ func TestSV1_CustomDifficulty_Good(t *testing.T) {
 	st := pool.Stats()
 	require.Less(t, st.Submits, int64(20))
 	require.Equal(t, st.Submits, st.Accepted, "everything forwarded met the pool's difficulty")
-	eventually(t, func() bool {
+	testutil.Eventually(t, func() bool {
 		c := p.Summary().ByFamily[FamilySV1]
 		return c.CustomAccepted+uint64(st.Accepted) == 20
 	}, "local accepts counted")

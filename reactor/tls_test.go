@@ -10,6 +10,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -52,7 +53,7 @@ func TestTLS_Miner_Bad(t *testing.T) {
 	m.ExpectClosed()
 	hung := testminer.DialCN(t, cfg.Bind[0].Address())
 	hung.ExpectClosed()
-	eventually(t, func() bool { return p.conns.Load() == 0 }, "no connection slot leaked")
+	testutil.Eventually(t, func() bool { return p.conns.Load() == 0 }, "no connection slot leaked")
 }
 
 func TestTLS_PoolPinned_Good(t *testing.T) {
@@ -81,7 +82,7 @@ func TestTLS_PoolPinned_Bad(t *testing.T) {
 	require.Nil(t, m.Login("WALLET").Error)
 	require.Equal(t, good.CurrentJob().JobID, m.Job.JobID, "a pin mismatch moves on to the next pool")
 	require.Zero(t, pinned.Stats().Logins)
-	eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 1 }, "pin failure counted")
+	testutil.Eventually(t, func() bool { return p.Summary().Counters.PoolFailures >= 1 }, "pin failure counted")
 }
 
 func proxyConfig(t *testing.T, poolAddr string) (*Config, string) {
@@ -181,7 +182,7 @@ func TestSimple_ReuseTimeout_Good(t *testing.T) {
 	require.Nil(t, a.Submit().Error)
 	a.Conn.Close()
 	require.Equal(t, 1, pool.Stats().Logins)
-	eventually(t, func() bool { ms, _ := p.Miners(waitCtx(t)); return len(ms) == 0 }, "proxy saw the miner leave")
+	testutil.Eventually(t, func() bool { ms, _ := p.Miners(waitCtx(t)); return len(ms) == 0 }, "proxy saw the miner leave")
 	// The parked connection is reused only after a fresh job.
 	pool.BroadcastJob()
 	require.NoError(t, pool.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.JobsBroadcast == 1 }))

@@ -19,6 +19,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/reactor"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
@@ -27,7 +28,7 @@ import (
 type runningServe struct {
 	t    *testing.T
 	api  string // http://host:port
-	log  *syncBuffer
+	log  *testutil.SyncBuffer
 	stop context.CancelFunc
 	exit chan int
 }
@@ -38,7 +39,7 @@ func startServe(t *testing.T, configText string) *runningServe {
 	t.Helper()
 	cfg, _, err := reactor.ParseConfig([]byte(configText))
 	require.NoError(t, err)
-	rs := &runningServe{t: t, log: &syncBuffer{}, exit: make(chan int, 1)}
+	rs := &runningServe{t: t, log: &testutil.SyncBuffer{}, exit: make(chan int, 1)}
 	log := slog.New(slog.NewTextHandler(rs.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, stop := context.WithCancel(context.Background())
 	rs.stop = stop
@@ -187,7 +188,7 @@ func TestServe_Passthrough_Bad(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "no-such-dir", "accounts.db")
 	cfg, _, err := reactor.ParseConfig([]byte(passthroughConfig(testPort(t), testPort(t), dbPath, "")))
 	require.NoError(t, err)
-	var logOut syncBuffer
+	var logOut testutil.SyncBuffer
 	code := serve(context.Background(), cfg, slog.New(slog.NewTextHandler(&logOut, nil)), serveOptions{})
 	require.Equal(t, exitFailed, code)
 	require.Contains(t, logOut.String(), "cannot open the account store")
@@ -195,7 +196,7 @@ func TestServe_Passthrough_Bad(t *testing.T) {
 
 	// The same through main: exit code 1, the path on stderr.
 	cfgPath := writeConfig(t, passthroughConfig(testPort(t), testPort(t), dbPath, ""))
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	require.Equal(t, exitFailed, run([]string{"-c", cfgPath}, &out, &errOut))
 	require.Contains(t, errOut.String(), dbPath)
 }
@@ -218,7 +219,7 @@ func TestServe_Passthrough_Expiry_Good(t *testing.T) {
 	require.NoError(t, fresh.Close())
 
 	rs := startServe(t, passthroughConfig(testPort(t), testPort(t), dbPath, `,"expire-days":2`))
-	eventually(t, func() bool { return strings.Contains(rs.log.String(), "idle accounts deleted") }, "startup expiry")
+	testutil.Eventually(t, func() bool { return strings.Contains(rs.log.String(), "idle accounts deleted") }, "startup expiry")
 	require.Contains(t, rs.log.String(), "count=1")
 	code, _ := rs.call("GET", "/api/v1/users/"+stale.Name, "", "")
 	require.Equal(t, http.StatusNotFound, code, "idle 3 days, expiry 2")

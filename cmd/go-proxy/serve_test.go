@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,43 +20,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/reactor"
 )
 
-const waitTimeout = 10 * time.Second
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// eventually polls cond until it holds (for files and logs written by
-// background goroutines, which have no change signal).
-func eventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting: " + msg)
-		}
-		<-tick.C
-	}
-}
+const waitTimeout = testutil.WaitTimeout
 
 func testPort(t *testing.T) int {
 	t.Helper()
@@ -103,7 +69,7 @@ func TestServe_Good(t *testing.T) {
 	cfg, _, err := reactor.LoadConfig(cfgPath)
 	require.NoError(t, err)
 
-	var logOut syncBuffer
+	var logOut testutil.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logOut, nil))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -155,17 +121,17 @@ func TestServe_Good(t *testing.T) {
 
 	reConnect := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CONNECT 127\.0\.0\.1 WALLET XMRig/6\.22\.2$`)
 	reReject := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ REJECT WALLET reason="[^"]+"$`)
-	eventually(t, func() bool { return len(fileLines(accessPath)) == 1 && len(fileLines(sharePath)) == 1 }, "log lines flushed")
+	testutil.Eventually(t, func() bool { return len(fileLines(accessPath)) == 1 && len(fileLines(sharePath)) == 1 }, "log lines flushed")
 	require.Regexp(t, reConnect, fileLines(accessPath)[0])
 	require.Regexp(t, reReject, fileLines(sharePath)[0])
 
 	// Log rotation: rename, SIGHUP, the next line goes to a new file.
 	require.NoError(t, os.Rename(sharePath, sharePath+".1"))
 	hup <- syscall.SIGHUP
-	eventually(t, func() bool { _, err := os.Stat(sharePath); return err == nil }, "share log reopened")
+	testutil.Eventually(t, func() bool { _, err := os.Stat(sharePath); return err == nil }, "share log reopened")
 	fmt.Fprintf(c, `{"id":3,"jsonrpc":"2.0","method":"submit","params":{"id":%q,"job_id":"nope","nonce":"00000001","result":"%s"}}`+"\n", session, strings.Repeat("0", 64))
 	require.NotNil(t, readLine()["error"])
-	eventually(t, func() bool { return len(fileLines(sharePath)) == 1 }, "line in the new file")
+	testutil.Eventually(t, func() bool { return len(fileLines(sharePath)) == 1 }, "line in the new file")
 	require.Len(t, fileLines(sharePath+".1"), 1)
 
 	// The config file changes: new pool, share log moved. The miner stays
@@ -176,7 +142,7 @@ func TestServe_Good(t *testing.T) {
 	defer cancel()
 	require.NoError(t, poolB.WaitFor(waitCtx, func(s mockpool.Stats) bool { return s.Logins == 1 }))
 	// The proxy switches pools first, then the log files.
-	eventually(t, func() bool { return strings.Contains(logOut.String(), movedShares) }, "share log switched")
+	testutil.Eventually(t, func() bool { return strings.Contains(logOut.String(), movedShares) }, "share log switched")
 	for {
 		v := readLine()
 		if v["method"] == "job" && v["params"].(map[string]any)["job_id"] == poolB.CurrentJob().JobID {
@@ -185,11 +151,11 @@ func TestServe_Good(t *testing.T) {
 	}
 	fmt.Fprintf(c, `{"id":4,"jsonrpc":"2.0","method":"submit","params":{"id":%q,"job_id":"nope","nonce":"00000002","result":"%s"}}`+"\n", session, strings.Repeat("0", 64))
 	require.NotNil(t, readLine()["error"])
-	eventually(t, func() bool { return len(fileLines(movedShares)) == 1 }, "share log moved")
+	testutil.Eventually(t, func() bool { return len(fileLines(movedShares)) == 1 }, "share log moved")
 
 	// An invalid file is refused with its reason; pool B stays.
 	require.NoError(t, os.WriteFile(cfgPath, []byte(`{"pools":[{"url":"x:1"}],"mode":"turbo"}`), 0o600))
-	eventually(t, func() bool { return strings.Contains(logOut.String(), "keeping the running configuration") }, "invalid config logged")
+	testutil.Eventually(t, func() bool { return strings.Contains(logOut.String(), "keeping the running configuration") }, "invalid config logged")
 	require.Contains(t, logOut.String(), "mode")
 	code, body = get("/1/config")
 	require.Equal(t, http.StatusOK, code)
@@ -215,7 +181,7 @@ func TestServe_Good(t *testing.T) {
 
 func TestServe_Bad(t *testing.T) {
 	// Startup failures: an unwritable log, a taken API port.
-	var logOut syncBuffer
+	var logOut testutil.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logOut, nil))
 	pool := startTestPool(t, 1)
 	base := func() *reactor.Config {
