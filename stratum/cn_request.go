@@ -91,18 +91,10 @@ var (
 // ValidateSubmit, in the order the protocol requires.
 func ParseRequest(p *fastjson.Parser, line []byte, req *Request) error {
 	*req = Request{}
-	v, err := p.ParseBytes(line)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		return ErrMalformed
-	}
-	mv := v.Get("method")
-	if mv == nil || mv.Type() != fastjson.TypeString {
-		return ErrMalformed
-	}
-	if err := readID(v, &req.ID); err != nil {
+	v, m, err := parseEnvelope(p, line, &req.ID)
+	if err != nil {
 		return err
 	}
-	m, _ := mv.StringBytes()
 	switch {
 	case bytes.Equal(m, methodLogin):
 		req.Method = MethodLogin

@@ -107,3 +107,25 @@ func appendUint(dst []byte, v uint64) []byte {
 	}
 	return append(dst, buf[i:]...)
 }
+
+// parseEnvelope parses what every request line of either dialect must
+// have: a JSON object with a string method and an id of a usable shape
+// (read into id; NullID when absent or unusable). It returns the parsed
+// object and the method name, both valid until the next Parse on p, and
+// ErrMalformed (close the connection) or ErrBadID (reply with NullID).
+func parseEnvelope(p *fastjson.Parser, line []byte, id *RequestID) (*fastjson.Value, []byte, error) {
+	v, err := p.ParseBytes(line)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		return nil, nil, ErrMalformed
+	}
+	mv := v.Get("method")
+	if mv == nil || mv.Type() != fastjson.TypeString {
+		return nil, nil, ErrMalformed
+	}
+	if err := readID(v, id); err != nil {
+		*id = NullID // readID may leave a half-written id behind
+		return nil, nil, err
+	}
+	m, _ := mv.StringBytes()
+	return v, m, nil
+}

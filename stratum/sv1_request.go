@@ -209,23 +209,14 @@ func (s *SV1Submit) Validate(e2Size int, versionMask uint32) error {
 // allocate for well-formed lines.
 func ParseSV1Request(p *fastjson.Parser, line []byte, req *SV1Request) error {
 	*req = SV1Request{}
-	v, err := p.ParseBytes(line)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		return ErrMalformed
-	}
-	mv := v.Get("method")
-	if mv == nil || mv.Type() != fastjson.TypeString {
-		return ErrMalformed
-	}
-	if err := readID(v, &req.ID); err != nil {
-		req.ID = NullID // readID may leave a half-written id behind
+	v, m, err := parseEnvelope(p, line, &req.ID)
+	if err != nil {
 		return err
 	}
 	if !isJSONID(req.ID.Bytes()) {
 		req.ID = NullID
 		return ErrBadID
 	}
-	m, _ := mv.StringBytes()
 	switch string(m) {
 	case "mining.subscribe":
 		req.Method = SV1MethodSubscribe
