@@ -6,9 +6,10 @@ const NiceHashSlots = 256
 
 // Table allocates slots 0..Size()-1 to owners of type *T. A slot is free,
 // held by an owner, or dead: released by its owner but not reusable until
-// the next job (Release). Slots are handed out round-robin: the search for a
-// free slot starts after the last one allocated, so a freed slot is reused
-// as late as possible.
+// the next job (Release). The search for a free slot moves a cursor past
+// each slot it hands out and wraps, so storage stays compact; that no two
+// owners ever work on the same slot within a job follows from the dead
+// rule, not from the order of reuse.
 //
 // Storage grows with the highest slot in use, not with Size(), so a table
 // over a 2^32 space holding 300 miners costs a few kilobytes.
@@ -47,9 +48,9 @@ func NewPrefixes[T any](k int) *Table[T] {
 func (t *Table[T]) Size() uint64 { return t.size }
 
 // Add gives owner a free slot and returns it; ok is false when every slot is
-// held or dead. Free slots inside the stored range are reused round-robin
-// from the last slot handed out; when there are none, the range grows by one
-// slot, so storage never exceeds the peak of held plus dead slots.
+// held or dead. Free slots inside the stored range are reused first (from
+// the cursor, wrapping); when there are none, the range grows by one slot,
+// so storage never exceeds the peak of held plus dead slots.
 func (t *Table[T]) Add(owner *T) (slot uint32, ok bool) {
 	if owner == nil {
 		panic("nonce: nil owner")
@@ -135,8 +136,8 @@ func (t *Table[T]) shrink() {
 		clear(t.owners[n:])
 		t.owners = t.owners[:n]
 	}
-	if t.cursor > uint64(n) {
-		t.cursor = uint64(n)
+	if t.cursor >= uint64(n) {
+		t.cursor = 0 // Add indexes owners[cursor]: it must stay inside storage
 	}
 }
 
@@ -152,7 +153,7 @@ func (t *Table[T]) Owner(slot uint32) *T {
 func (t *Table[T]) Len() int { return t.active }
 
 // Counts returns the number of free, dead and held slots. Free slots are
-// counted over the whole space (capped at 2^32-1 for a full 4-byte space).
+// counted over the whole space (up to 2^32 for an empty 4-byte space).
 func (t *Table[T]) Counts() (free, dead, active uint64) {
 	dead, active = uint64(len(t.dead)), uint64(t.active)
 	return t.size - dead - active, dead, active

@@ -1,6 +1,7 @@
 package nonce
 
 import (
+	"math/rand"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -162,4 +163,69 @@ func TestJobs_Check_Ugly(t *testing.T) {
 	require.Equal(t, JobUnknown, j.Check(nil))
 	j.Reset()
 	require.Equal(t, JobUnknown, j.Check([]byte("b")))
+}
+
+// The reviewer's sequence: storage shrinks to exactly the cursor while a
+// free slot stays inside the range; the next Add must not index past the
+// end.
+func TestTable_ShrinkToCursor_Ugly(t *testing.T) {
+	tb := NewNiceHash[int]()
+	owners := make([]int, 10)
+	for i := range owners {
+		_, ok := tb.Add(&owners[i])
+		require.True(t, ok)
+	}
+	for _, s := range []uint32{5, 8, 9} {
+		require.True(t, tb.Remove(s, &owners[s]))
+	}
+	tb.Release()
+	x := 0
+	s, ok := tb.Add(&x)
+	require.True(t, ok)
+	require.Equal(t, uint32(5), s)
+	require.True(t, tb.Remove(6, &owners[6]))
+	require.True(t, tb.Remove(7, &owners[7]))
+	tb.Release()
+	require.True(t, tb.Remove(2, &owners[2]))
+	tb.Release()
+	y := 0
+	s, ok = tb.Add(&y)
+	require.True(t, ok)
+	require.Equal(t, uint32(2), s)
+}
+
+// Random churn (add, remove, release) never panics, never hands out a held
+// slot, and never hands out a slot freed since the last Release.
+func TestTable_RandomChurn_Good(t *testing.T) {
+	for seed := int64(1); seed <= 50; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		tb := NewTable[int](64)
+		held := map[uint32]*int{}
+		dead := map[uint32]bool{}
+		for step := 0; step < 5000; step++ {
+			switch r := rng.Intn(10); {
+			case r < 5:
+				o := new(int)
+				s, ok := tb.Add(o)
+				if !ok {
+					require.Equal(t, 64, len(held)+len(dead), "seed %d: full only when every slot is held or dead", seed)
+					continue
+				}
+				require.Nil(t, held[s], "seed %d step %d: slot %d handed out twice", seed, step, s)
+				require.False(t, dead[s], "seed %d step %d: dead slot %d reused before Release", seed, step, s)
+				held[s] = o
+			case r < 9:
+				for s, o := range held {
+					require.True(t, tb.Remove(s, o))
+					delete(held, s)
+					dead[s] = true
+					break
+				}
+			default:
+				tb.Release()
+				clear(dead)
+			}
+			require.Equal(t, len(held), tb.Len())
+		}
+	}
 }
