@@ -100,6 +100,8 @@ type poolConn struct {
 	sv     *upstream.SV1Client[submitTag]
 	opened bool
 	dead   bool
+	// activeAt is when the pool accepted the login (mono clock).
+	activeAt int64
 	// swap marks a reload candidate (see mapper.pending).
 	swap bool
 }
@@ -298,6 +300,7 @@ func (pc *poolConn) loggedIn() bool {
 	if pc != mp.conn {
 		return false
 	}
+	pc.activeAt = mono()
 	mp.fo.Active()
 	mp.state = mapperActive
 	mp.s.fc[mp.family].PoolConnects++
@@ -348,9 +351,9 @@ func (pc *poolConn) closed() {
 			return
 		}
 		if wasActive {
-			mp.fo.Dropped()
-			mp.s.p.log.Warn("pool connection lost, reconnecting", "pool", pc.pool.URL, "mapper", mp.id)
-			mp.scheduleDial(wait)
+			_, w := mp.fo.Dropped(durationNs(mono() - pc.activeAt))
+			mp.s.p.log.Warn("pool connection lost, reconnecting", "pool", pc.pool.URL, "mapper", mp.id, "wait", max(w, wait))
+			mp.scheduleDial(max(w, wait))
 			return
 		}
 		_, w := mp.fo.Failed()

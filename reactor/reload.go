@@ -161,6 +161,7 @@ func (mp *mapper) swapTo(pc *poolConn) {
 	mp.gen++
 	pc.gen = mp.gen
 	mp.fo.Reset(len(mp.pools))
+	pc.activeAt = mono()
 	mp.fo.Active()
 	if old != nil && !old.dead {
 		mp.retiring = append(mp.retiring, old)

@@ -63,7 +63,7 @@ type CNClient[T any] struct {
 	ready    bool
 	pending  pendingRing[T]
 	lastSend int64
-	lastRecv int64
+	owed     owedClock
 }
 
 // NewCNClient returns the state of a new connection that will log in with
@@ -85,6 +85,7 @@ func (c *CNClient[T]) InFlight() int { return c.pending.n }
 func (c *CNClient[T]) AppendLogin(dst []byte, now int64) []byte {
 	c.loginID = c.id()
 	c.lastSend = now
+	c.owed.sent(now)
 	return stratum.AppendPoolLogin(dst, c.loginID, &c.login)
 }
 
@@ -96,6 +97,7 @@ func (c *CNClient[T]) AppendSubmit(dst []byte, tag T, jobID, nonce, result, algo
 	id := c.id()
 	evicted, wasEvicted = c.pending.put(id, now, tag)
 	c.lastSend = now
+	c.owed.sent(now)
 	return stratum.AppendPoolSubmit(dst, id, c.session, jobID, nonce, result, algo), evicted, wasEvicted
 }
 
@@ -106,6 +108,7 @@ func (c *CNClient[T]) AppendKeepalive(dst []byte, now, idle int64) []byte {
 		return dst
 	}
 	c.lastSend = now
+	c.owed.sent(now)
 	return stratum.AppendPoolKeepalived(dst, c.id(), c.session)
 }
 
@@ -127,7 +130,6 @@ func (c *CNClient[T]) Handle(p *fastjson.Parser, line []byte, now int64, ev *CNE
 	if errors.Is(err, stratum.ErrMalformed) {
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
-	c.lastRecv = now
 	switch m.Kind {
 	case stratum.PoolJobNotify:
 		if err != nil {
@@ -147,6 +149,9 @@ func (c *CNClient[T]) Handle(p *fastjson.Parser, line []byte, now int64, ev *CNE
 	if !m.HasID {
 		return nil
 	}
+	// Any answer (even to a submit already expired locally, or to a
+	// keepalived) shows the pool is alive.
+	defer func() { c.owed.answered(now, c.pending.n > 0) }()
 	if m.ID == c.loginID && !c.ready {
 		if m.Error != nil {
 			ev.Message = m.Error
@@ -181,16 +186,7 @@ func (c *CNClient[T]) Expire(deadline int64, fn func(Pending[T])) { c.pending.ex
 // connection is gone.
 func (c *CNClient[T]) Drain(fn func(Pending[T])) { c.pending.expire(1<<63-1, fn) }
 
-// Stalled reports whether the pool has answered nothing for longer than
-// timeout while a request (login or submit) was waiting: a hung pool.
-func (c *CNClient[T]) Stalled(now, timeout int64) bool {
-	waitingSince := c.pending.oldest()
-	if !c.ready && c.loginID != 0 && (waitingSince == 0 || c.lastSend < waitingSince) {
-		waitingSince = c.lastSend
-	}
-	if waitingSince == 0 {
-		return false
-	}
-	last := max(c.lastRecv, waitingSince)
-	return now-last > timeout
-}
+// Stalled reports whether the pool has owed an answer (to the login, a
+// submit or a keepalived) for longer than timeout: a hung pool, even when
+// the submits it owed were already expired and answered locally.
+func (c *CNClient[T]) Stalled(now, timeout int64) bool { return c.owed.stalled(now, timeout) }

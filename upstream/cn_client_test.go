@@ -87,7 +87,29 @@ func TestCNClient_Submit_Ugly(t *testing.T) {
 	c.Drain(func(p Pending[tag]) { drained = append(drained, p.Tag.miner) })
 	require.ElementsMatch(t, []int{4, 5}, drained)
 	require.Zero(t, c.InFlight())
-	require.False(t, c.Stalled(1_000, 100), "nothing waiting, nothing stalled")
+}
+
+func TestCNClient_Stalled_Ugly(t *testing.T) {
+	// The reactor expires submits after the submit timeout (10 s), before
+	// the pool timeout (20 s) is reached: a pool that answers nothing must
+	// still count as stalled once its owed answers are older than that.
+	c, _ := loggedIn(t)
+	var p fastjson.Parser
+	var ev CNEvent[tag]
+	c.AppendSubmit(nil, tag{1}, []byte("j1"), []byte("00000000"), []byte(strings.Repeat("0", 64)), nil, 100)
+	c.Expire(150, func(Pending[tag]) {})
+	require.Zero(t, c.InFlight())
+	require.False(t, c.Stalled(190, 100))
+	require.True(t, c.Stalled(201, 100), "silent since the submit at 100, though nothing is pending")
+	// A late answer, to an id already expired, shows the pool is alive.
+	require.NoError(t, c.Handle(&p, []byte(`{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`), 210, &ev))
+	require.Equal(t, CNNothing, ev.Kind)
+	require.False(t, c.Stalled(1_000, 100), "nothing owed")
+	// An idle connection: a keepalived owes an answer too (half-open link).
+	require.NotEmpty(t, c.AppendKeepalive(nil, 2_000, 60))
+	require.True(t, c.Stalled(2_101, 100))
+	require.NoError(t, c.Handle(&p, []byte(`{"id":3,"jsonrpc":"2.0","error":null,"result":{"status":"KEEPALIVED"}}`), 2_102, &ev))
+	require.False(t, c.Stalled(2_300, 100))
 }
 
 func TestCNClient_Login_Bad(t *testing.T) {

@@ -50,11 +50,23 @@ func (f *Failover) Failed() (pool int, wait time.Duration) {
 // Active records that the current pool accepted the login and sent work.
 func (f *Failover) Active() { f.attempt = 0 }
 
-// Dropped records that an active connection was lost and returns the pool
-// to reconnect to: the primary, at once.
-func (f *Failover) Dropped() int {
+// MinStableSession is how long a pool connection must have been logged in
+// for its loss to be redialled at once; a pool that accepts the login and
+// then drops the connection sooner (a ban, an overloaded pool, a load
+// balancer with no backend) is redialled after the retry pause, so
+// hundreds of sessions do not reconnect in a tight loop.
+const MinStableSession = 10 * time.Second
+
+// Dropped records that an active connection was lost after being logged
+// in for upFor, and returns the pool to reconnect to (the primary) and how
+// long to wait first: nothing after a stable session, the retry pause
+// after one shorter than MinStableSession.
+func (f *Failover) Dropped(upFor time.Duration) (pool int, wait time.Duration) {
 	f.current, f.attempt = 0, 0
-	return 0
+	if upFor < MinStableSession {
+		return 0, f.pause
+	}
+	return 0, 0
 }
 
 // Current returns the pool index in use or being tried.

@@ -84,7 +84,12 @@ func TestFailover_Dropped_Good(t *testing.T) {
 	f.Failed()
 	require.Equal(t, 2, f.Current())
 	f.Active()
-	require.Equal(t, 0, f.Dropped(), "a dropped connection goes back to the primary")
+	pool, wait := f.Dropped(time.Minute)
+	require.Equal(t, 0, pool, "a dropped connection goes back to the primary")
+	require.Zero(t, wait, "at once after a stable session")
+	pool, wait = f.Dropped(time.Second)
+	require.Equal(t, 0, pool)
+	require.Equal(t, f.pause, wait, "after the retry pause when the pool drops right after login")
 	require.Equal(t, 0, f.Next())
 }
 

@@ -90,8 +90,7 @@ type SV1Client[T any] struct {
 	hasJob     bool
 	pending    pendingRing[T]
 	lastSend   int64
-	lastRecv   int64
-	hsSent     int64
+	owed       owedClock
 }
 
 // NewSV1Client returns the state of a new connection.
@@ -147,7 +146,8 @@ func (c *SV1Client[T]) AppendHandshake(dst []byte, now int64) []byte {
 	}
 	c.authID = c.id()
 	dst = stratum.AppendSV1PoolAuthorize(dst, c.authID, c.login.User, c.login.Pass)
-	c.lastSend, c.hsSent = now, now
+	c.lastSend = now
+	c.owed.sent(now)
 	return dst
 }
 
@@ -158,8 +158,12 @@ func (c *SV1Client[T]) AppendSubmit(dst []byte, tag T, prefix []byte, s *stratum
 	id := c.id()
 	evicted, wasEvicted = c.pending.put(id, now, tag)
 	c.lastSend = now
+	c.owed.sent(now)
 	return stratum.AppendSV1PoolSubmit(dst, id, c.login.User, prefix, s), evicted, wasEvicted
 }
+
+// msgRejected is the message of a rejection the pool gave no reason for.
+var msgRejected = []byte("rejected")
 
 // Handle interprets one line from the pool. It returns ErrProtocol for a
 // malformed line or a broken handshake answer, ErrLoginRefused when the
@@ -172,7 +176,6 @@ func (c *SV1Client[T]) Handle(p *fastjson.Parser, line []byte, now int64, ev *SV
 	if errors.Is(err, stratum.ErrMalformed) {
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
-	c.lastRecv = now
 	switch m.Kind {
 	case stratum.SV1PoolNotify:
 		if err != nil {
@@ -222,6 +225,9 @@ func (c *SV1Client[T]) Handle(p *fastjson.Parser, line []byte, now int64, ev *SV
 	if !m.HasID {
 		return nil
 	}
+	// Any answer shows the pool is alive; the handshake's other answers and
+	// pending submits stay owed.
+	defer func() { c.owed.answered(now, !c.ready || c.pending.n > 0) }()
 	switch {
 	case m.ID == c.confID && c.confID != 0:
 		c.confID = 0
@@ -262,7 +268,7 @@ func (c *SV1Client[T]) Handle(p *fastjson.Parser, line []byte, now int64, ev *SV
 	if !ev.Accepted {
 		ev.Message, ev.Code = m.Error, m.ErrorCode
 		if ev.Message == nil {
-			ev.Message = []byte("rejected")
+			ev.Message = msgRejected
 		}
 	}
 	return nil
@@ -297,15 +303,7 @@ func (c *SV1Client[T]) Expire(deadline int64, fn func(Pending[T])) { c.pending.e
 // Drain removes every pending submit and passes it to fn.
 func (c *SV1Client[T]) Drain(fn func(Pending[T])) { c.pending.expire(1<<63-1, fn) }
 
-// Stalled reports whether the pool has answered nothing for longer than
-// timeout while the handshake or a submit was waiting.
-func (c *SV1Client[T]) Stalled(now, timeout int64) bool {
-	waitingSince := c.pending.oldest()
-	if !c.ready && c.hsSent != 0 && (waitingSince == 0 || c.hsSent < waitingSince) {
-		waitingSince = c.hsSent
-	}
-	if waitingSince == 0 {
-		return false
-	}
-	return now-max(c.lastRecv, waitingSince) > timeout
-}
+// Stalled reports whether the pool has owed an answer (to the handshake
+// or a submit) for longer than timeout, even when the submits it owed were
+// already expired and answered locally.
+func (c *SV1Client[T]) Stalled(now, timeout int64) bool { return c.owed.stalled(now, timeout) }

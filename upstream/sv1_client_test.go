@@ -117,3 +117,19 @@ func readySV1(t *testing.T) *SV1Client[tag] {
 	c.nextID = 4
 	return c
 }
+
+func TestSV1Client_Stalled_Ugly(t *testing.T) {
+	// Submits expired locally still leave the pool owing an answer.
+	c := readySV1(t)
+	var p fastjson.Parser
+	var ev SV1Event[tag]
+	require.False(t, c.Stalled(1_000, 60), "ready, nothing owed")
+	s := stratum.SV1Submit{JobID: []byte("j1"), Extranonce2: []byte("0001"), NTime: []byte("5f5e1000"), Nonce: []byte("0000abcd")}
+	c.AppendSubmit(nil, tag{1}, []byte{0x02, 0x01}, &s, 1_000)
+	c.Expire(1_030, func(Pending[tag]) {})
+	require.False(t, c.Stalled(1_050, 60))
+	require.True(t, c.Stalled(1_061, 60), "silent since the submit, though nothing is pending")
+	require.NoError(t, c.Handle(&p, []byte(`{"id":4,"result":true,"error":null}`), 1_070, &ev))
+	require.Equal(t, SV1Nothing, ev.Kind, "the answer to an expired submit goes nowhere")
+	require.False(t, c.Stalled(5_000, 60), "but shows the pool is alive")
+}
