@@ -370,7 +370,8 @@ func (c *Config) Validate() error {
 		"rate-limit.max-connections-per-minute": c.RateLimit.MaxConnectionsPerMinute,
 		"rate-limit.ban-duration":               c.RateLimit.BanDuration,
 		"http.port":                             c.HTTP.Port, "registry.expire-days": c.Registry.Expire,
-		"registry.keep": c.Registry.Keep,
+		"registry.keep": c.Registry.Keep, "http.register-per-minute": c.HTTP.RegisterPerMinute,
+		"http.metrics-workers-max": c.HTTP.MetricsWorkersMax,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", name, v)
@@ -387,6 +388,16 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.Enabled && (c.HTTP.Port < 1 || c.HTTP.Port > 65535) {
 		return fmt.Errorf("http.port: must be 1..65535 when http.enabled, got %d", c.HTTP.Port)
+	}
+	if c.Workers == WorkersByPassword && c.AccessPassword != "" {
+		// Every miner's password is the access password: the worker table,
+		// the API and the metrics would publish it as a worker name.
+		return errors.New("workers: \"password\" cannot be used with access-password (the password would be published as the worker name)")
+	}
+	if c.SV1Mode == "passthrough" && c.HTTP.Enabled && c.HTTP.AccessToken == "" {
+		// Account names are credentials: /1/workers, /1/miners and /metrics
+		// show them, so they may only be served behind a token.
+		return errors.New("http.access-token: required with sv1-mode passthrough (the API shows account names, which are mining credentials)")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: cert and cert_key must be given together")

@@ -46,10 +46,13 @@ type MinerEvent struct {
 	Addr   netip.AddrPort
 	Family Family
 	User   string // login / authorized name, "+N" difficulty suffix removed
-	Worker string // worker name under the configured workers mode
-	RigID  string
-	Agent  string
-	Rx, Tx uint64 // bytes, at close
+	// Account: User is a registered account name (SV1 passthrough), which
+	// is a mining credential: do not log or publish it.
+	Account bool
+	Worker  string // worker name under the configured workers mode
+	RigID   string
+	Agent   string
+	Rx, Tx  uint64 // bytes, at close
 }
 
 // ShareEvent describes one share's outcome.
@@ -57,7 +60,9 @@ type ShareEvent struct {
 	Miner  uint64
 	Family Family
 	User   string
-	Worker string
+	// Account: User is a registered account name (see MinerEvent).
+	Account bool
+	Worker  string
 	// Diff is the difficulty credited: the pool's job difficulty for a
 	// forwarded share, the miner's custom difficulty for a local accept.
 	Diff uint64

@@ -1,12 +1,15 @@
 package reactor
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"sync"
 	"time"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
 // Log file tuning.
@@ -58,7 +61,7 @@ func (l *AccessLog) OnLogin(e MinerEvent) {
 		b = append(b, " CONNECT "...)
 		b = appendLogIP(b, e)
 		b = append(b, ' ')
-		b = appendLogUser(b, e.User)
+		b = appendLogUser(b, e.User, e.Account)
 		b = append(b, ' ')
 		b = appendLogField(b, e.Agent)
 		f.buf = append(b, '\n')
@@ -76,7 +79,7 @@ func (l *AccessLog) OnClose(e MinerEvent) {
 		b = append(b, " CLOSE "...)
 		b = appendLogIP(b, e)
 		b = append(b, ' ')
-		b = appendLogUser(b, e.User)
+		b = appendLogUser(b, e.User, e.Account)
 		b = append(b, " rx="...)
 		b = strconv.AppendUint(b, e.Rx, 10)
 		b = append(b, " tx="...)
@@ -117,7 +120,7 @@ func (l *ShareLog) OnAccept(e ShareEvent) {
 	if f.reserve(logLineMax) {
 		b := appendLogTime(f.buf)
 		b = append(b, " ACCEPT "...)
-		b = appendLogUser(b, e.User)
+		b = appendLogUser(b, e.User, e.Account)
 		b = append(b, " diff="...)
 		b = strconv.AppendUint(b, e.Diff, 10)
 		b = append(b, " latency="...)
@@ -135,7 +138,7 @@ func (l *ShareLog) OnReject(e ShareEvent) {
 	if f.reserve(logLineMax) {
 		b := appendLogTime(f.buf)
 		b = append(b, " REJECT "...)
-		b = appendLogUser(b, e.User)
+		b = appendLogUser(b, e.User, e.Account)
 		b = append(b, ` reason="`...)
 		b = appendLogField(b, e.Reason)
 		f.buf = append(b, "\"\n"...)
@@ -365,7 +368,17 @@ func appendLogIP(b []byte, e MinerEvent) []byte {
 
 // appendLogUser appends a user name as one field: like appendLogField,
 // with spaces written as '_'.
-func appendLogUser(b []byte, s string) []byte {
+//
+// A registered account name (account true) is a mining credential: it is
+// written as "account:" and the first 12 hex digits of its SHA-256, enough
+// to follow one account through the log (sha256 of a name finds its lines)
+// without handing the name to whoever reads the log.
+func appendLogUser(b []byte, s string, account bool) []byte {
+	if account {
+		sum := sha256.Sum256([]byte(s))
+		b = append(b, "account:"...)
+		return stratum.AppendHex(b, sum[:6])
+	}
 	start := len(b)
 	b = appendLogField(b, s)
 	for i := start; i < len(b); i++ {

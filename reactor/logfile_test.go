@@ -1,6 +1,8 @@
 package reactor
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -65,6 +67,30 @@ func TestAccessLog_OnLogin_Good(t *testing.T) {
 	ts, err := time.Parse(time.RFC3339, lines[0][:20])
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now(), ts, time.Minute)
+}
+
+// A passthrough account name is a credential: both logs write a short
+// hash of it instead.
+func TestLogs_AccountName_Ugly(t *testing.T) {
+	dir := t.TempDir()
+	access, err := NewAccessLog(filepath.Join(dir, "access.log"))
+	require.NoError(t, err)
+	shares, err := NewShareLog(filepath.Join(dir, "shares.log"))
+	require.NoError(t, err)
+	const name = "o2bz6vqcvjbvdfdysj5hc76u3i"
+	access.OnLogin(MinerEvent{User: name, Account: true, Family: FamilySV1})
+	shares.OnAccept(ShareEvent{User: name, Account: true, Family: FamilySV1, Diff: 1})
+	shares.OnReject(ShareEvent{User: name, Account: true, Family: FamilySV1, Reason: "Low difficulty share"})
+	require.NoError(t, access.Close())
+	require.NoError(t, shares.Close())
+	sum := sha256.Sum256([]byte(name))
+	tag := "account:" + hex.EncodeToString(sum[:6])
+	lines := append(readLines(t, access.Path()), readLines(t, shares.Path())...)
+	require.Len(t, lines, 3)
+	for _, l := range lines {
+		require.NotContains(t, l, name)
+		require.Contains(t, l, " "+tag+" ", l)
+	}
 }
 
 func TestAccessLog_OnLogin_Bad(t *testing.T) {

@@ -408,7 +408,11 @@ func (mp *mapper) failSubmit(p upstream.Pending[submitTag], msg string) {
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Reason: msg})
+		e := m.shareEvent()
+		e.Diff = uint64(t.diff)
+		e.Actual = t.actual
+		e.Reason = msg
+		h(e)
 	}
 }
 

@@ -166,7 +166,12 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 			m.send(s.out)
 		}
 		if h := s.p.hooks.OnAccept; h != nil {
-			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Latency: lat, Expired: t.expired})
+			e := m.shareEvent()
+			e.Diff = uint64(t.diff)
+			e.Actual = t.actual
+			e.Latency = lat
+			e.Expired = t.expired
+			h(e)
 		}
 		return
 	}
@@ -177,7 +182,12 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Expired: t.expired, Reason: string(ev.Message)})
+		e := m.shareEvent()
+		e.Diff = uint64(t.diff)
+		e.Actual = t.actual
+		e.Expired = t.expired
+		e.Reason = string(ev.Message)
+		h(e)
 	}
 }
 

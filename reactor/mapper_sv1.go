@@ -236,7 +236,11 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 			m.send(s.out)
 		}
 		if h := s.p.hooks.OnAccept; h != nil {
-			h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Latency: durationNs(lat)})
+			e := m.shareEvent()
+			e.Diff = uint64(t.diff)
+			e.Actual = t.actual
+			e.Latency = durationNs(lat)
+			h(e)
 		}
 		return
 	}
@@ -251,7 +255,11 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 		m.send(s.out)
 	}
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(t.diff), Actual: t.actual, Reason: string(ev.Message)})
+		e := m.shareEvent()
+		e.Diff = uint64(t.diff)
+		e.Actual = t.actual
+		e.Reason = string(ev.Message)
+		h(e)
 	}
 }
 

@@ -199,8 +199,18 @@ func (m *miner) closed() {
 }
 
 func (m *miner) event() MinerEvent {
-	return MinerEvent{ID: m.id, Addr: m.addr, Family: m.family, User: m.user, Worker: m.workerName(), RigID: m.rigID, Agent: m.agent, Rx: m.rx, Tx: m.tx}
+	return MinerEvent{ID: m.id, Addr: m.addr, Family: m.family, User: m.user, Account: m.isAccount(), Worker: m.workerName(), RigID: m.rigID, Agent: m.agent, Rx: m.rx, Tx: m.tx}
 }
+
+// shareEvent returns a ShareEvent naming the miner; the caller fills in
+// the outcome.
+func (m *miner) shareEvent() ShareEvent {
+	return ShareEvent{Miner: m.id, Family: m.family, User: m.user, Account: m.isAccount(), Worker: m.workerName()}
+}
+
+// isAccount reports whether m.user is a registered account name (an SV1
+// miner in passthrough mode): a mining credential, never to be logged.
+func (m *miner) isAccount() bool { return m.family == FamilySV1 && m.s.cfg.SV1Mode == "passthrough" }
 
 // newSession gives the miner a random UUID session id.
 func (m *miner) newSession() {

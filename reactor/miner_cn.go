@@ -182,7 +182,10 @@ func (m *miner) invalidShare(id *stratum.RequestID, msg string) {
 	s.workerInvalid(m)
 	m.replyError(id, msg)
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Local: true, Reason: msg})
+		e := m.shareEvent()
+		e.Local = true
+		e.Reason = msg
+		h(e)
 	}
 }
 
@@ -198,6 +201,10 @@ func (m *miner) localAccept(id *stratum.RequestID, diff, actual uint64) {
 	s.out = stratum.AppendStatusReply(s.out[:0], id, "OK")
 	m.send(s.out)
 	if h := s.p.hooks.OnAccept; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: diff, Actual: actual, Local: true})
+		e := m.shareEvent()
+		e.Diff = diff
+		e.Actual = actual
+		e.Local = true
+		h(e)
 	}
 }

@@ -457,7 +457,10 @@ func (m *miner) sv1Invalid(id *stratum.RequestID, e *stratum.SV1Error) {
 	s.workerInvalid(m)
 	m.replySV1Error(id, e)
 	if h := s.p.hooks.OnReject; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Local: true, Reason: e.Message})
+		ev := m.shareEvent()
+		ev.Local = true
+		ev.Reason = e.Message
+		h(ev)
 	}
 }
 
@@ -474,7 +477,11 @@ func (m *miner) sv1LocalAccept(id *stratum.RequestID, diff, actual float64) {
 	}
 	m.replySV1Bool(id, true)
 	if h := s.p.hooks.OnAccept; h != nil {
-		h(ShareEvent{Miner: m.id, Family: m.family, User: m.user, Worker: m.workerName(), Diff: uint64(diff), Actual: uint64(actual), Local: true})
+		e := m.shareEvent()
+		e.Diff = uint64(diff)
+		e.Actual = uint64(actual)
+		e.Local = true
+		h(e)
 	}
 }
 

@@ -51,8 +51,9 @@ type Proxy struct {
 	poolRoots *x509.CertPool
 	limiter   *RateLimiter
 
-	// refused, rateLimited, banned, badHeaders and tlsFailures count
-	// connections turned away before they reach a shard.
+	// refused (the connection cap and shutdown), rateLimited, banned,
+	// badHeaders and tlsFailures count connections turned away before they
+	// reach a shard; Summary's Refused is the sum of the first three.
 	refused, rateLimited, banned, badHeaders, tlsFailures atomic.Uint64
 	tlsNext                                               atomic.Uint32
 
@@ -342,7 +343,6 @@ func (p *Proxy) allowIP(ip netip.Addr) bool {
 	default:
 		p.rateLimited.Add(1)
 	}
-	p.refused.Add(1)
 	return false
 }
 

@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 
 	"forge.lthn.ai/core/go-proxy/upstream"
@@ -21,7 +22,9 @@ const secretMask = "********"
 func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	c := next.Clone()
 	old := p.cfg.Load()
-	restoreSecrets(c, old)
+	if err := restoreSecrets(c, old); err != nil {
+		return nil, err
+	}
 	c.Normalize()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -59,8 +62,10 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 }
 
 // restoreSecrets puts back secrets a client sent masked (it fetched a
-// redacted config, edited it and sent it back).
-func restoreSecrets(c, old *Config) {
+// redacted config, edited it and sent it back). A masked pool password
+// with no running pool of the same url and user to take it from is an
+// error: sending the mask to the pool as a password helps nobody.
+func restoreSecrets(c, old *Config) error {
 	if c.AccessPassword == secretMask {
 		c.AccessPassword = old.AccessPassword
 	}
@@ -71,12 +76,17 @@ func restoreSecrets(c, old *Config) {
 		if c.Pools[i].Pass != secretMask {
 			continue
 		}
+		found := false
 		for _, o := range old.Pools {
-			if o.URL == c.Pools[i].URL && o.User == c.Pools[i].User {
-				c.Pools[i].Pass = o.Pass
+			if !found && o.URL == c.Pools[i].URL && o.User == c.Pools[i].User {
+				c.Pools[i].Pass, found = o.Pass, true
 			}
 		}
+		if !found {
+			return fmt.Errorf("config: pools[%d].pass is masked (%s) but no running pool has that url and user: send the password", i, secretMask)
+		}
 	}
+	return nil
 }
 
 // reload applies a new configuration on the shard's loop.

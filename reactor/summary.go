@@ -68,9 +68,13 @@ func (p *Proxy) Summary() stats.Summary {
 		sum.Upstreams.Total += pub.upstreams.Total
 	}
 	sum.LatencyMs = stats.Median(lat)
-	sum.Counters.Refused += p.refused.Load()
-	sum.Counters.RateLimited += p.rateLimited.Load()
-	sum.Counters.Banned += p.banned.Load()
+	// refused counts only the cap (and shutdown) refusals: the total is
+	// built from one load of each counter, so every part of it, and the
+	// cap share /metrics derives from it, only ever grows.
+	rl, bn := p.rateLimited.Load(), p.banned.Load()
+	sum.Counters.Refused += p.refused.Load() + rl + bn
+	sum.Counters.RateLimited += rl
+	sum.Counters.Banned += bn
 	sum.Counters.BadLines += p.badHeaders.Load()
 	now := time.Now().Unix()
 	a := &p.agg

@@ -1,0 +1,58 @@
+package reactor
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig_Validate_Good(t *testing.T) {
+	cfg, ignored, err := ParseConfig([]byte(`{"pools":[{"url":"pool:3333","user":"W"}],"donate-level":1,"workers":"password"}`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"donate-level"}, ignored)
+	require.Equal(t, WorkersByPassword, cfg.Workers)
+	// Passthrough needs no pools in the file, and a token only with the API on.
+	_, _, err = ParseConfig([]byte(`{"sv1-mode":"passthrough"}`))
+	require.NoError(t, err)
+	_, _, err = ParseConfig([]byte(`{"sv1-mode":"passthrough","http":{"enabled":true,"port":8080,"access-token":"T"}}`))
+	require.NoError(t, err)
+}
+
+// Every rule names the key it is about.
+func TestParseConfig_Validate_Bad(t *testing.T) {
+	const pool = `"pools":[{"url":"pool:3333","user":"W"}]`
+	for body, key := range map[string]string{
+		`{` + pool + `,"workers":"password","access-password":"s3cret"}`:        "workers",
+		`{"sv1-mode":"passthrough","http":{"enabled":true,"port":8080}}`:        "http.access-token",
+		`{` + pool + `,"http":{"register-per-minute":-1}}`:                      "http.register-per-minute",
+		`{` + pool + `,"http":{"metrics-workers-max":-5}}`:                      "http.metrics-workers-max",
+		`{` + pool + `,"retries":-1}`:                                           "retries",
+		`{` + pool + `,"sv1-prefix-bytes":5}`:                                   "sv1-prefix-bytes",
+		`{` + pool + `,"socket-send-buffer":100}`:                               "socket-send-buffer",
+		`{` + pool + `,"sv1-mode":"relay"}`:                                     "sv1-mode",
+		`{` + pool + `,"bind":[{"host":"0.0.0.0","port":3333,"family":"btc"}]}`: "bind[0].family",
+		`{` + pool + `,"log-level":"loud"}`:                                     "log-level",
+		`{` + pool + `,"tls":{"cert":"a.pem"}}`:                                 "tls",
+		`{"pools":[{"url":"pool:3333","enabled":false}]}`:                       "pools",
+	} {
+		_, _, err := ParseConfig([]byte(body))
+		require.Error(t, err, body)
+		require.Contains(t, err.Error(), key, body)
+	}
+}
+
+// A masked pool password can only be restored from a running pool with the
+// same url and user; otherwise the reload is refused instead of sending the
+// mask to the pool as a password.
+func TestReload_MaskedPassword_Bad(t *testing.T) {
+	old, _, err := ParseConfig([]byte(`{"pools":[{"url":"pool:3333","user":"W","pass":"real"}]}`))
+	require.NoError(t, err)
+	next := old.Clone()
+	next.Pools[0].Pass = secretMask
+	require.NoError(t, restoreSecrets(next, old))
+	require.Equal(t, "real", next.Pools[0].Pass)
+	next = old.Clone()
+	next.Pools[0].User, next.Pools[0].Pass = "OTHER", secretMask
+	err = restoreSecrets(next, old)
+	require.ErrorContains(t, err, "pools[0].pass")
+}
