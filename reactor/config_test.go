@@ -1,9 +1,12 @@
 package reactor
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 func TestParseConfig_Validate_Good(t *testing.T) {
@@ -55,4 +58,21 @@ func TestReload_MaskedPassword_Bad(t *testing.T) {
 	next.Pools[0].User, next.Pools[0].Pass = "OTHER", secretMask
 	err = restoreSecrets(next, old)
 	require.ErrorContains(t, err, "pools[0].pass")
+}
+
+// In simple mode every miner has its own pool connection: miners and pool
+// sessions share one descriptor budget, and a login that would exceed it
+// gets "Proxy is full" instead of the process running out of descriptors.
+func TestSimpleMode_FDBudget_Bad(t *testing.T) {
+	cfg := &Config{Mode: "simple", Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}}
+	ms := newMemShard(t, cfg)
+	p := ms.s.p
+	_, first := ms.addMiner(t, "WALLET") // takes the shard's first session
+	require.NotContains(t, string(first.last), "Proxy is full")
+	p.fdBudget = p.conns.Load() + p.upstreams.Load() + 1 // room for a connection, not for its pool session
+	_, second := ms.addMiner(t, "WALLET")
+	require.Contains(t, string(second.last), "Proxy is full", "the second pool session would exceed the budget")
+	require.LessOrEqual(t, p.conns.Load()+p.upstreams.Load(), p.fdBudget)
+	// At accept, too: a new connection over the budget is refused.
+	require.False(t, p.admit(netip.MustParseAddr("10.0.0.9"), false))
 }

@@ -59,6 +59,7 @@ type Proxy struct {
 
 	conns     atomic.Int64 // open miner connections, gnet and TLS
 	maxConns  int64
+	fdBudget  int64 // miners + pool sessions (0: none, for loop-free tests)
 	upstreams atomic.Int64
 	minerSeq  atomic.Uint64
 	mapperSeq atomic.Uint64
@@ -140,6 +141,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 		return errors.New("reactor: sv1-mode passthrough needs an account store (WithAccounts)")
 	}
 	p.maxConns = int64(connectionCap(cfg))
+	p.fdBudget = int64(fdBudget())
 	p.loops = cfg.EventLoops
 	if p.loops == 0 {
 		p.loops = runtime.GOMAXPROCS(0)
@@ -319,10 +321,10 @@ func (p *Proxy) admit(ip netip.Addr, checkIP bool) bool {
 		p.refused.Add(1)
 		return false
 	}
-	if p.conns.Add(1) > p.maxConns {
+	if p.conns.Add(1) > p.maxConns || p.overBudget() {
 		p.conns.Add(-1)
 		p.refused.Add(1)
-		p.warnLimited("connection limit reached, refusing miners", "limit", p.maxConns)
+		p.warnLimited("connection limit reached, refusing miners", "limit", p.maxConns, "pool_sessions", p.upstreams.Load())
 		return false
 	}
 	if checkIP && !p.allowIP(ip) {
@@ -373,9 +375,20 @@ func (p *Proxy) reserveUpstream() bool {
 			return false
 		}
 		if p.upstreams.CompareAndSwap(n, n+1) {
+			if p.overBudget() {
+				p.upstreams.Add(-1)
+				p.warnLimited("file descriptor budget reached: no new pool session", "budget", p.fdBudget, "miners", p.conns.Load())
+				return false
+			}
 			return true
 		}
 	}
+}
+
+// overBudget reports whether miners and pool sessions together exceed the
+// file-descriptor budget. Safe from any goroutine.
+func (p *Proxy) overBudget() bool {
+	return p.fdBudget > 0 && p.conns.Load()+p.upstreams.Load() > p.fdBudget
 }
 
 // Stop stops accepting miners, waits up to 5 s (or ctx) for submits in

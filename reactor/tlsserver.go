@@ -61,7 +61,7 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 		nc.Close()
 		return
 	}
-	if p.conns.Add(1) > p.maxConns {
+	if p.conns.Add(1) > p.maxConns || p.overBudget() {
 		p.conns.Add(-1)
 		p.refused.Add(1)
 		nc.Close()
