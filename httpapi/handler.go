@@ -88,7 +88,8 @@ func lookup(path string) (route, bool) {
 }
 
 // ServeHTTP answers one request: CORS, then authentication, then the
-// restricted and content-type rules for writes, then the route.
+// route and its methods (404, 405), then the restricted and content-type
+// rules for writes (403, 415), then the endpoint.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Access-Control-Allow-Origin", "*")
@@ -117,19 +118,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	apiV1 := strings.HasPrefix(r.URL.Path, apiPrefix)
-	if method != http.MethodGet {
-		if restricted(hc) {
-			h.fail(w, r, http.StatusForbidden, "the API is restricted (read-only); set http.restricted to false and an access token to allow changes")
-			return
-		}
-		// /api/v1 writes: DELETE has no body, and a JSON body may come
-		// without a type or as curl -d's form type (see apiBodyTypeOK).
-		ct := r.Header.Get("Content-Type")
-		if !isJSON(ct) && !(apiV1 && (method == http.MethodDelete || apiBodyTypeOK(ct))) {
-			h.fail(w, r, http.StatusUnsupportedMediaType, http.StatusText(http.StatusUnsupportedMediaType))
-			return
-		}
-	}
 	rt, ok := lookup(r.URL.Path)
 	if !ok && apiV1 && h.reg != nil {
 		rt, ok = apiLookup(r.URL.Path)
@@ -142,6 +130,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Allow", strings.ReplaceAll(rt.methods, " ", ", "))
 		h.fail(w, r, http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
 		return
+	}
+	if method != http.MethodGet {
+		if restricted(hc) {
+			h.fail(w, r, http.StatusForbidden, "the API is restricted (read-only); set http.restricted to false and an access token to allow changes")
+			return
+		}
+		// /api/v1 writes: DELETE has no body, and a JSON body may come
+		// without a type or as curl -d's form type (see apiBodyTypeOK).
+		ct := r.Header.Get("Content-Type")
+		if !isJSON(ct) && !(apiV1 && (method == http.MethodDelete || apiBodyTypeOK(ct))) {
+			h.fail(w, r, http.StatusUnsupportedMediaType, http.StatusText(http.StatusUnsupportedMediaType))
+			return
+		}
 	}
 	rt.serve(h, w, r)
 }

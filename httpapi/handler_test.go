@@ -196,6 +196,22 @@ func TestAPI_Routes_Bad(t *testing.T) {
 	require.Equal(t, "GET, PUT, POST", w.Header().Get("Allow"))
 	require.Equal(t, http.StatusMethodNotAllowed, do(h, "PATCH", "/1/config", jsonRight, "{}").Code)
 
+	// The route and its methods are checked before the write rules: a
+	// write without a JSON content type to a read-only or unknown path is
+	// 405 or 404, not 415 (nor 403 while restricted).
+	w = do(h, "DELETE", "/1/summary", bearer, "")
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code, w.Body.String())
+	require.Equal(t, "GET", w.Header().Get("Allow"))
+	require.Equal(t, http.StatusNotFound, do(h, "POST", "/nothing", bearer, "x").Code)
+	require.Equal(t, http.StatusNotFound, do(h, "DELETE", "/api/v1/users/x", bearer, "").Code, "no store: no /api/v1")
+	require.Equal(t, http.StatusUnsupportedMediaType, do(h, "PUT", "/1/config", bearer, "{}").Code)
+	ro := newFake()
+	ro.setHTTP("s3cret", true)
+	hro := newTestHandler(ro)
+	require.Equal(t, http.StatusMethodNotAllowed, do(hro, "DELETE", "/1/summary", bearer, "").Code)
+	require.Equal(t, http.StatusNotFound, do(hro, "POST", "/nothing", jsonRight, "{}").Code)
+	require.Equal(t, http.StatusForbidden, do(hro, "PUT", "/1/config", bearer, "{}").Code, "restricted before the content type")
+
 	// CORS preflight needs no credentials.
 	w = do(h, "OPTIONS", "/1/config", nil, "")
 	require.Equal(t, http.StatusNoContent, w.Code)
