@@ -214,7 +214,7 @@ func TestRegistration_Register_Bad(t *testing.T) {
 
 func TestRegistration_Users_Good(t *testing.T) {
 	e := newRegEnv(t)
-	names := []string{e.register("u1", "p1"), e.register("u2", "p2"), e.register("u3", "p3")}
+	names := []string{e.register("u1", "secret-1"), e.register("u2", "secret-2"), e.register("u3", "secret-3")}
 
 	w := e.call("GET", "/api/v1/users?limit=2&offset=1", "", bearer, "")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -227,7 +227,7 @@ func TestRegistration_Users_Good(t *testing.T) {
 	for _, u := range page.Users {
 		require.Contains(t, names, u.Name)
 	}
-	require.NotContains(t, w.Body.String(), "p2", "no passwords in the list")
+	require.NotContains(t, w.Body.String(), "secret-2", "no passwords in the list")
 	require.NotContains(t, w.Body.String(), "password")
 
 	// Case-insensitive names, as the store has them.
