@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,11 @@ type collector struct {
 	src     Source
 	timeout time.Duration
 	errors  atomic.Uint64
+
+	// mono keeps the per-worker counters monotonic (see monotonic);
+	// monoMu serialises the scrapes' workers snapshots and mono.
+	monoMu sync.Mutex
+	mono   map[workerSeries]*[numWorkerCounters]monoCounter
 
 	buildInfo, uptime                         *prometheus.Desc
 	shares, shareDifficulty, hashes, hashrate *prometheus.Desc
@@ -143,6 +149,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	ups, uerr := c.src.Upstreams(ctx)
+	// One scrape at a time takes and adjusts a workers snapshot, so the
+	// per-worker counters are adjusted in the order the snapshots were
+	// taken (an older snapshot after a newer one would read as a drop).
+	c.monoMu.Lock()
+	defer c.monoMu.Unlock()
 	views, werr := c.src.Workers(ctx)
 	if uerr != nil || werr != nil {
 		c.errors.Add(1)
@@ -285,6 +296,63 @@ func (c *collector) collectPools(ch chan<- prometheus.Metric, cfg *reactor.Confi
 	}
 }
 
+// workerSeries is the label set of one worker's seed series.
+type workerSeries struct{ proxy, worker, user, hash, pool string }
+
+// The per-worker counters, in monoCounter array order.
+const (
+	counterSended = iota
+	counterOneSended
+	counterAccepted
+	counterOneAccepted
+	numWorkerCounters
+)
+
+// monoCounter is what a per-worker counter series last emitted and the
+// offset added to the computed value to keep it from going down.
+type monoCounter struct{ last, offset float64 }
+
+// next returns the value to emit for computed: computed plus the offset,
+// the offset first raised by however much that falls short of the last
+// value emitted. Increases of computed still show one for one.
+func (m *monoCounter) next(computed float64) float64 {
+	v := computed + m.offset
+	if v < m.last {
+		m.offset += m.last - v
+		v = m.last
+	}
+	m.last = v
+	return v
+}
+
+// monotonic makes the per-worker counters of this scrape's series
+// monotonic and forgets the series that are not in it. A worker's
+// counters are sums over the event loops' records of its name
+// (stats.MergeWorkers), and a loop forgets its record after
+// workers-expire while the name lives on in another loop (a miner that
+// reconnected onto another loop, or one name shared by many miners), so a
+// sum can drop; Prometheus would read that as a counter reset. A series
+// absent from the scrape (worker expired, or past metrics-workers-max) is
+// deleted, which Prometheus allows, so its state goes too: the map holds
+// at most metrics-workers-max series. Called with monoMu held.
+func (c *collector) monotonic(keys []workerSeries, values [][numWorkerCounters]float64) {
+	prev := c.mono
+	c.mono = make(map[workerSeries]*[numWorkerCounters]monoCounter, len(keys))
+	for i, k := range keys {
+		st := prev[k]
+		if st == nil {
+			st = c.mono[k] // the same labels twice in one scrape
+		}
+		if st == nil {
+			st = new([numWorkerCounters]monoCounter)
+		}
+		c.mono[k] = st
+		for j := range st {
+			values[i][j] = st[j].next(values[i][j])
+		}
+	}
+}
+
 // collectWorkers emits the seed's per-worker series for the first
 // http.metrics-workers-max workers by name, and how many were left out.
 func (c *collector) collectWorkers(ch chan<- prometheus.Metric, cfg *reactor.Config, proxy string, views []stats.WorkerView) {
@@ -298,22 +366,31 @@ func (c *collector) collectWorkers(ch chan<- prometheus.Metric, cfg *reactor.Con
 		views = views[:limit]
 	}
 	emit(ch, c.workersOmitted, prometheus.GaugeValue, float64(omitted))
-	const counter, gauge = prometheus.CounterValue, prometheus.GaugeValue
+	keys := make([]workerSeries, len(views))
+	counters := make([][numWorkerCounters]float64, len(views))
 	for i := range views {
 		v := &views[i]
-		worker, user := labelValue(v.Name), labelValue(v.User)
-		hash, pool := labelValue(v.Algo), hostPort(v.Pool)
+		keys[i] = workerSeries{proxy, labelValue(v.Name), labelValue(v.User), labelValue(v.Algo), hostPort(v.Pool)}
+		counters[i] = [numWorkerCounters]float64{
+			counterSended: float64(v.Submitted), counterOneSended: v.SubmittedOne,
+			counterAccepted: float64(v.Accepted), counterOneAccepted: v.OneAccepted,
+		}
+	}
+	c.monotonic(keys, counters)
+	const counter, gauge = prometheus.CounterValue, prometheus.GaugeValue
+	for i := range views {
+		v, k, n := &views[i], &keys[i], &counters[i]
 		connected := 0.0
 		if v.Connections > 0 {
 			connected = 1
 		}
-		emit(ch, c.workerUp, gauge, connected, proxy, worker, user)
-		emit(ch, c.workerSended, counter, float64(v.Submitted), proxy, worker, user, hash, pool)
-		emit(ch, c.workerOneSended, counter, v.SubmittedOne, proxy, worker, user, hash, pool)
-		emit(ch, c.workerAccepted, counter, float64(v.Accepted), proxy, worker, user, hash, pool)
-		emit(ch, c.workerOneAccepted, counter, v.OneAccepted, proxy, worker, user, hash, pool)
-		emit(ch, c.workerSpeed, gauge, v.Speed, proxy, worker, user, hash, pool)
-		emit(ch, c.workerDifficulty, gauge, v.Difficulty, proxy, worker, user, hash, pool)
+		emit(ch, c.workerUp, gauge, connected, proxy, k.worker, k.user)
+		emit(ch, c.workerSended, counter, n[counterSended], proxy, k.worker, k.user, k.hash, k.pool)
+		emit(ch, c.workerOneSended, counter, n[counterOneSended], proxy, k.worker, k.user, k.hash, k.pool)
+		emit(ch, c.workerAccepted, counter, n[counterAccepted], proxy, k.worker, k.user, k.hash, k.pool)
+		emit(ch, c.workerOneAccepted, counter, n[counterOneAccepted], proxy, k.worker, k.user, k.hash, k.pool)
+		emit(ch, c.workerSpeed, gauge, v.Speed, proxy, k.worker, k.user, k.hash, k.pool)
+		emit(ch, c.workerDifficulty, gauge, v.Difficulty, proxy, k.worker, k.user, k.hash, k.pool)
 	}
 }
 

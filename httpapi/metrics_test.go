@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -224,4 +225,87 @@ func TestMetrics_Collect_Ugly(t *testing.T) {
 	fams = scrape(t, rt)
 	require.Contains(t, fams, "go_goroutines")
 	require.Contains(t, fams, "goproxy_build_info")
+}
+
+// A worker's counters are sums over the event loops' records of its name,
+// and a loop forgets its record after workers-expire while the name lives
+// on in another loop: the sum drops. The series never go down (Prometheus
+// would read a counter reset), later increases still show one for one,
+// and a worker that leaves the scrape starts again from its own value.
+func TestMetrics_WorkerCounters_Ugly(t *testing.T) {
+	src := newFake()
+	h := newTestHandler(src)
+	w := lbl{"worker": "rig-alpha"}
+	set := func(submitted, accepted uint64, subOne, oneAcc float64) {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		v := &src.workers[0]
+		v.Submitted, v.Accepted, v.SubmittedOne, v.OneAccepted = submitted, accepted, subOne, oneAcc
+	}
+	check := func(submitted, accepted, subOne, oneAcc float64) {
+		t.Helper()
+		fams := scrape(t, h)
+		require.Equal(t, submitted, sample(t, fams, "proxy_worker_sended", w))
+		require.Equal(t, accepted, sample(t, fams, "proxy_worker_accepted", w))
+		require.Equal(t, subOne, sample(t, fams, "proxy_worker_one_sended", w))
+		require.Equal(t, oneAcc, sample(t, fams, "proxy_worker_one_accepted", w))
+	}
+	set(100, 90, 1000, 900)
+	check(100, 90, 1000, 900)
+	set(40, 30, 400, 300) // one loop's record expired
+	check(100, 90, 1000, 900)
+	set(45, 33, 450, 330) // new shares on the other loop
+	check(105, 93, 1050, 930)
+	set(45, 33, 450, 330)
+	check(105, 93, 1050, 930)
+	set(10, 5, 100, 50) // another drop
+	check(105, 93, 1050, 930)
+	set(12, 5, 130, 50)
+	check(107, 93, 1080, 930)
+
+	// The worker leaves the merged view: its series and state go.
+	src.mu.Lock()
+	gone := src.workers[0]
+	src.workers = src.workers[1:]
+	src.mu.Unlock()
+	for _, m := range scrape(t, h)["proxy_worker_sended"].GetMetric() {
+		require.False(t, labelsMatch(m, w))
+	}
+	src.mu.Lock()
+	src.workers = append([]stats.WorkerView{gone}, src.workers...)
+	src.mu.Unlock()
+	set(3, 2, 30, 20)
+	check(3, 2, 30, 20)
+
+	// Concurrent scrapes are safe (run with -race) and never go down.
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := 0.0
+			for i := range 20 {
+				if g == 0 {
+					set(uint64(50-i), 2, 30, 20)
+				}
+				r := do(h, "GET", "/metrics", bearer, "")
+				p := expfmt.NewTextParser(model.UTF8Validation)
+				fams, err := p.TextToMetricFamilies(strings.NewReader(r.Body.String()))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, m := range fams["proxy_worker_sended"].GetMetric() {
+					if labelsMatch(m, w) {
+						v := m.GetCounter().GetValue()
+						if v < last {
+							t.Errorf("proxy_worker_sended went down: %v after %v", v, last)
+						}
+						last = v
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
