@@ -28,6 +28,52 @@ func (s *Store) Touch(ctx context.Context, name string, t time.Time) error {
 	return affected(res, fail(ErrNotFound, "account not found"), "touch account")
 }
 
+// TouchAccounts records that the accounts called names (case-insensitive)
+// are active now, by the Store's clock (the one ExpireAccounts measures
+// against), in one transaction: the proxy calls it before each expiry run
+// with the accounts its connected miners use, so an account whose miner
+// stays connected for longer than the expiry is not deleted. Names that
+// are not accounts are skipped; duplicates count once. It returns how many
+// accounts it marked. last_seen never moves backwards. Safe for concurrent
+// use.
+func (s *Store) TouchAccounts(ctx context.Context, names []string) (int, error) {
+	keys := make(map[string]bool, len(names))
+	for _, n := range names {
+		if key, ok := canonicalName(n); ok {
+			keys[key] = true
+		}
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	now := s.now().Unix()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("registry: touch accounts: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx,
+		`UPDATE accounts SET last_seen = max(coalesce(last_seen, ?1), ?1) WHERE name = ?2`)
+	if err != nil {
+		rollback(tx)
+		return 0, fmt.Errorf("registry: touch accounts: %w", err)
+	}
+	touched := 0
+	for key := range keys {
+		res, err := stmt.ExecContext(ctx, now, key)
+		if err != nil {
+			rollback(tx)
+			return 0, fmt.Errorf("registry: touch accounts: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil {
+			touched += int(n)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("registry: touch accounts: %w", err)
+	}
+	return touched, nil
+}
+
 // ExpireAccounts deletes every account idle for longer than idle: its
 // last_seen, or its created_at if it was never touched, is before now−idle
 // (now from the Store's clock, time.Now by default). It returns how many

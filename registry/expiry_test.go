@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -181,4 +182,49 @@ func TestRunExpiryRejectsBadIntervals(t *testing.T) {
 	}
 	// A nil onErr is allowed and RunExpiry still returns at once.
 	s.RunExpiry(context.Background(), 0, 0, nil)
+}
+
+// TouchAccounts marks the accounts of connected miners as seen now (the
+// store's clock), so the next expiry keeps them; unknown and malformed
+// names are skipped, case does not matter.
+func TestTouchAccounts(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	s := openWithPool(t, WithClock(func() time.Time { return now }))
+	live, err := s.CreateAccount(ctx, testPool, "live", "pw")
+	require.NoError(t, err)
+	idle, err := s.CreateAccount(ctx, testPool, "idle", "pw")
+	require.NoError(t, err)
+	gone, err := s.CreateAccount(ctx, testPool, "gone", "pw")
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteAccount(ctx, gone.Name))
+
+	n, err := s.TouchAccounts(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	now = t0.Add(72 * time.Hour)
+	n, err = s.TouchAccounts(ctx, []string{strings.ToUpper(live.Name), live.Name, gone.Name, "not-a-name", ""})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	got, err := s.Account(ctx, live.Name)
+	require.NoError(t, err)
+	require.Equal(t, now, got.LastSeen)
+
+	deleted, err := s.ExpireAccounts(ctx, 48*time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 1, deleted, "only the idle account")
+	_, err = s.Account(ctx, idle.Name)
+	requireKind(t, err, ErrNotFound)
+	_, err = s.Account(ctx, live.Name)
+	require.NoError(t, err)
+
+	// last_seen never moves backwards.
+	now = t0
+	_, err = s.TouchAccounts(ctx, []string{live.Name})
+	require.NoError(t, err)
+	got, err = s.Account(ctx, live.Name)
+	require.NoError(t, err)
+	require.Equal(t, t0.Add(72*time.Hour), got.LastSeen)
 }
