@@ -51,7 +51,8 @@
 //     guessed from a pool login.
 //   - Accounts can be deleted, and ExpireAccounts / RunExpiry remove the ones
 //     idle for longer than a chosen period, so the table does not grow
-//     forever (TouchAccounts first marks the accounts still in use, so a
-//     miner connected for longer than that period keeps its account). Pools and algorithms are rows the operator manages
-//     (AddPool, AddAlgorithm, ...), not a table fixed in the code.
+//     forever (ExpireUnusedAccounts first marks the accounts still in use,
+//     so a miner connected for longer than that period keeps its account).
+//     Pools and algorithms are rows the operator manages (AddPool,
+//     AddAlgorithm, ...), not a table fixed in the code.
 package registry

@@ -28,50 +28,59 @@ func (s *Store) Touch(ctx context.Context, name string, t time.Time) error {
 	return affected(res, fail(ErrNotFound, "account not found"), "touch account")
 }
 
-// TouchAccounts records that the accounts called names (case-insensitive)
-// are active now, by the Store's clock (the one ExpireAccounts measures
-// against), in one transaction: the proxy calls it before each expiry run
-// with the accounts its connected miners use, so an account whose miner
-// stays connected for longer than the expiry is not deleted. Names that
-// are not accounts are skipped; duplicates count once. It returns how many
-// accounts it marked. last_seen never moves backwards. Safe for concurrent
-// use.
-func (s *Store) TouchAccounts(ctx context.Context, names []string) (int, error) {
-	keys := make(map[string]bool, len(names))
-	for _, n := range names {
+// ExpireUnusedAccounts is ExpireAccounts for a proxy with miners
+// connected: in one transaction it first records the accounts named in
+// inUse (case-insensitive; the accounts the connected miners use) as seen
+// now, by the Store's clock, then deletes every account idle for longer
+// than idle. last_seen is otherwise written only when a miner authorizes
+// or leaves, so without this an account whose miner stays connected for
+// longer than idle would be deleted under it. Names that are not accounts
+// are skipped. It returns how many accounts it deleted. idle must be
+// positive. Safe for concurrent use.
+func (s *Store) ExpireUnusedAccounts(ctx context.Context, idle time.Duration, inUse []string) (int, error) {
+	if idle <= 0 {
+		return 0, invalid("idle", "must be positive")
+	}
+	keys := make(map[string]bool, len(inUse))
+	for _, n := range inUse {
 		if key, ok := canonicalName(n); ok {
 			keys[key] = true
 		}
 	}
-	if len(keys) == 0 {
-		return 0, nil
-	}
-	now := s.now().Unix()
+	now := s.now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("registry: touch accounts: %w", err)
+		return 0, fmt.Errorf("registry: expire accounts: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx,
-		`UPDATE accounts SET last_seen = max(coalesce(last_seen, ?1), ?1) WHERE name = ?2`)
-	if err != nil {
-		rollback(tx)
-		return 0, fmt.Errorf("registry: touch accounts: %w", err)
-	}
-	touched := 0
-	for key := range keys {
-		res, err := stmt.ExecContext(ctx, now, key)
+	if len(keys) > 0 {
+		stmt, err := tx.PrepareContext(ctx,
+			`UPDATE accounts SET last_seen = max(coalesce(last_seen, ?1), ?1) WHERE name = ?2`)
 		if err != nil {
 			rollback(tx)
-			return 0, fmt.Errorf("registry: touch accounts: %w", err)
+			return 0, fmt.Errorf("registry: expire accounts: %w", err)
 		}
-		if n, err := res.RowsAffected(); err == nil {
-			touched += int(n)
+		for key := range keys {
+			if _, err := stmt.ExecContext(ctx, now.Unix(), key); err != nil {
+				rollback(tx)
+				return 0, fmt.Errorf("registry: expire accounts: %w", err)
+			}
 		}
+	}
+	res, err := tx.ExecContext(ctx,
+		`DELETE FROM accounts WHERE coalesce(last_seen, created_at) < ?`, now.Add(-idle).Unix())
+	if err != nil {
+		rollback(tx)
+		return 0, fmt.Errorf("registry: expire accounts: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		rollback(tx)
+		return 0, fmt.Errorf("registry: expire accounts: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("registry: touch accounts: %w", err)
+		return 0, fmt.Errorf("registry: expire accounts: %w", err)
 	}
-	return touched, nil
+	return int(n), nil
 }
 
 // ExpireAccounts deletes every account idle for longer than idle: its

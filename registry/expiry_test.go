@@ -184,10 +184,10 @@ func TestRunExpiryRejectsBadIntervals(t *testing.T) {
 	s.RunExpiry(context.Background(), 0, 0, nil)
 }
 
-// TouchAccounts marks the accounts of connected miners as seen now (the
-// store's clock), so the next expiry keeps them; unknown and malformed
-// names are skipped, case does not matter.
-func TestTouchAccounts(t *testing.T) {
+// ExpireUnusedAccounts marks the accounts of connected miners as seen now
+// (the store's clock) and deletes the idle ones in one go; unknown and
+// malformed names are skipped, case does not matter.
+func TestExpireUnusedAccounts(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	now := t0
@@ -200,31 +200,22 @@ func TestTouchAccounts(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.DeleteAccount(ctx, gone.Name))
 
-	n, err := s.TouchAccounts(ctx, nil)
-	require.NoError(t, err)
-	require.Zero(t, n)
-
 	now = t0.Add(72 * time.Hour)
-	n, err = s.TouchAccounts(ctx, []string{strings.ToUpper(live.Name), live.Name, gone.Name, "not-a-name", ""})
+	n, err := s.ExpireUnusedAccounts(ctx, 48*time.Hour, []string{strings.ToUpper(live.Name), live.Name, gone.Name, "not-a-name", ""})
 	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Equal(t, 1, n, "only the idle account")
+	_, err = s.Account(ctx, idle.Name)
+	requireKind(t, err, ErrNotFound)
 	got, err := s.Account(ctx, live.Name)
 	require.NoError(t, err)
 	require.Equal(t, now, got.LastSeen)
 
-	deleted, err := s.ExpireAccounts(ctx, 48*time.Hour)
+	// Without inUse it is ExpireAccounts.
+	now = t0.Add(200 * time.Hour)
+	n, err = s.ExpireUnusedAccounts(ctx, 48*time.Hour, nil)
 	require.NoError(t, err)
-	require.Equal(t, 1, deleted, "only the idle account")
-	_, err = s.Account(ctx, idle.Name)
-	requireKind(t, err, ErrNotFound)
-	_, err = s.Account(ctx, live.Name)
-	require.NoError(t, err)
+	require.Equal(t, 1, n)
 
-	// last_seen never moves backwards.
-	now = t0
-	_, err = s.TouchAccounts(ctx, []string{live.Name})
-	require.NoError(t, err)
-	got, err = s.Account(ctx, live.Name)
-	require.NoError(t, err)
-	require.Equal(t, t0.Add(72*time.Hour), got.LastSeen)
+	_, err = s.ExpireUnusedAccounts(ctx, 0, nil)
+	requireField(t, err, "idle")
 }
