@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "go-proxy:", err)
 		return exitConfig
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log, level := newLogger(stderr, cfg.LogLevel)
 	for _, k := range ignored {
 		log.Warn("config: xmrig-proxy key ignored", "key", k)
 	}
@@ -73,11 +73,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	return serve(ctx, cfg, log, serveOptions{path: *path, hup: hup})
+	return serve(ctx, cfg, log, serveOptions{path: *path, hup: hup, level: level})
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger returns the process logger at the given log-level, and the
+// level variable a reload sets.
+func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	lv := new(slog.LevelVar)
+	lv.Set(l)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv
 }

@@ -37,15 +37,27 @@ type runningServe struct {
 // ready (failing the test if it exits first).
 func startServe(t *testing.T, configText string) *runningServe {
 	t.Helper()
+	return startServeOpts(t, configText, serveOptions{})
+}
+
+// startServeOpts is startServe with options; the logger is at
+// opts.level, or debug without one.
+func startServeOpts(t *testing.T, configText string, opts serveOptions) *runningServe {
+	t.Helper()
 	cfg, _, err := reactor.ParseConfig([]byte(configText))
 	require.NoError(t, err)
 	rs := &runningServe{t: t, log: &testutil.SyncBuffer{}, exit: make(chan int, 1)}
-	log := slog.New(slog.NewTextHandler(rs.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var level slog.Leveler = slog.LevelDebug
+	if opts.level != nil {
+		level = opts.level
+	}
+	log := slog.New(slog.NewTextHandler(rs.log, &slog.HandlerOptions{Level: level}))
 	ctx, stop := context.WithCancel(context.Background())
 	rs.stop = stop
 	ready := make(chan net.Addr, 1)
+	opts.ready = func(a net.Addr) { ready <- a }
 	go func() {
-		rs.exit <- serve(ctx, cfg, log, serveOptions{ready: func(a net.Addr) { ready <- a }})
+		rs.exit <- serve(ctx, cfg, log, opts)
 	}()
 	select {
 	case a := <-ready:
@@ -79,9 +91,17 @@ func (rs *runningServe) shutdown() int {
 // call sends one API request with the token; contentType "" sends none.
 func (rs *runningServe) call(method, path, contentType, body string) (int, string) {
 	rs.t.Helper()
+	return rs.callAs("tok", method, path, contentType, body)
+}
+
+// callAs sends one API request with token ("" sends no Authorization).
+func (rs *runningServe) callAs(token, method, path, contentType, body string) (int, string) {
+	rs.t.Helper()
 	req, err := http.NewRequest(method, rs.api+path, strings.NewReader(body))
 	require.NoError(rs.t, err)
-	req.Header.Set("Authorization", "Bearer tok")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

@@ -27,6 +27,9 @@ type serveOptions struct {
 	// ready, when set, is called once the proxy and the API are up, with
 	// the API's address (nil without the API).
 	ready func(api net.Addr)
+	// level, when set, is the level of serve's logger: every applied
+	// reload sets it to the new log-level.
+	level *slog.LevelVar
 }
 
 // serve runs the proxy, its HTTP API, log files, config watcher and (in
@@ -60,7 +63,7 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 		log.Error("cannot start", "err", err)
 		return exitFailed
 	}
-	ctl := &controller{Proxy: p, logs: logs, log: log}
+	ctl := &controller{Proxy: p, logs: logs, log: log, level: opts.level}
 
 	var api *httpapi.Server
 	var apiAddr net.Addr
@@ -133,13 +136,21 @@ func stopProxy(p *reactor.Proxy, log *slog.Logger) {
 // restart. Safe for concurrent use; reloads run one at a time.
 type controller struct {
 	*reactor.Proxy
-	logs *logSwitch
-	log  *slog.Logger
-	mu   sync.Mutex
+	logs  *logSwitch
+	log   *slog.Logger
+	level *slog.LevelVar // nil: the log level is not serve's to change
+	mu    sync.Mutex
 }
 
 // Reload applies cfg to the proxy (see reactor.Proxy.Reload), then to the
-// log files.
+// log files and the log level.
+//
+// The API server is started once, at the http section's enabled, host
+// and port: while a new configuration changes any of them, the whole
+// running http section (access-token, restricted and the limits too) is
+// kept until a restart, so that the API being served never runs under
+// another section's authentication (a configuration without an http
+// section would otherwise open or close the running API).
 func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -147,17 +158,25 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	if mode := cmp.Or(cfg.SV1Mode, "aggregate"); mode != old.SV1Mode {
 		return nil, fmt.Errorf("sv1-mode %q → %q needs a restart (the account store is opened at start); keeping the running configuration", old.SV1Mode, mode)
 	}
+	var mine []string
+	if apiMoved(cfg, old) {
+		cfg = cfg.Clone()
+		cfg.HTTP = old.HTTP
+		mine = append(mine, "http enabled/host/port changes need a restart; keeping the running http section (access-token, restricted and limits included) until then")
+	}
 	warnings, err := c.Proxy.Reload(cfg)
 	if err != nil {
 		return warnings, err
 	}
 	cur := c.Proxy.Config()
-	var mine []string
+	if c.level != nil {
+		var l slog.Level
+		if l.UnmarshalText([]byte(cur.LogLevel)) == nil {
+			c.level.Set(l)
+		}
+	}
 	if err := c.logs.apply(cur); err != nil {
 		mine = append(mine, "log files: "+err.Error()+"; keeping the current ones")
-	}
-	if cur.HTTP.Enabled != old.HTTP.Enabled || cur.HTTP.Host != old.HTTP.Host || cur.HTTP.Port != old.HTTP.Port {
-		mine = append(mine, "http enabled/host/port changes need a restart (access-token and restricted apply now)")
 	}
 	if cur.Watch != old.Watch {
 		mine = append(mine, "watch changes need a restart")
@@ -169,6 +188,15 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 		c.log.Warn("reload: " + w)
 	}
 	return append(warnings, mine...), nil
+}
+
+// apiMoved reports whether next (as given, not yet normalized) changes
+// the running API server: http.enabled, http.host or http.port.
+func apiMoved(next, running *reactor.Config) bool {
+	n := next.Clone()
+	n.Normalize()
+	a, b := &n.HTTP, &running.HTTP
+	return a.Enabled != b.Enabled || a.Host != b.Host || a.Port != b.Port
 }
 
 // applyFile is the config watcher's callback.
