@@ -16,19 +16,28 @@ import (
 // deleted.
 const expiryEvery = time.Hour
 
+// liveMinersTimeout bounds the wait for the proxy's list of connected
+// miners before an expiry run.
+const liveMinersTimeout = 30 * time.Second
+
+// liveMiners lists the proxy's miner connections ((*reactor.Proxy).Miners).
+type liveMiners func(ctx context.Context) ([]reactor.MinerView, error)
+
 // accounts is the SV1 passthrough account store as serve runs it: opened
 // at start when sv1-mode is "passthrough" (the file is created with mode
-// 0600 by the store), expired hourly in the background, and closed after
-// the proxy has stopped. A nil *accounts is a proxy without a store; every
-// method accepts it. Safe for concurrent use.
+// 0600 by the store), expired hourly in the background once the proxy
+// runs (startExpiry), and closed after the proxy has stopped. A nil
+// *accounts is a proxy without a store; the methods serve calls accept
+// it. Safe for concurrent use.
 //
 // Security rule: nothing here logs an account name or a credential; the
 // store's errors contain neither.
 type accounts struct {
 	store *registry.Store
 	log   *slog.Logger
+	idle  time.Duration // registry.expire-days
 
-	stopExpiry context.CancelFunc
+	stopExpiry context.CancelFunc // nil until startExpiry
 	expiring   sync.WaitGroup
 	closeOnce  sync.Once
 }
@@ -44,37 +53,79 @@ func openAccounts(cfg *reactor.Config, log *slog.Logger) (*accounts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("account store %s: %w", cfg.Registry.Path, err)
 	}
-	a := &accounts{store: store, log: log}
+	a := &accounts{store: store, log: log, idle: time.Duration(cfg.Registry.Expire) * 24 * time.Hour}
 	n, err := store.CountAccounts(context.Background())
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("account store %s: %w", cfg.Registry.Path, err)
 	}
 	log.Info("account store opened", "path", cfg.Registry.Path, "accounts", n, "expire_days", cfg.Registry.Expire)
-	a.startExpiry(time.Duration(cfg.Registry.Expire) * 24 * time.Hour)
 	return a, nil
 }
 
-// startExpiry deletes accounts idle for longer than idle now, then every
-// expiryEvery, until close.
-func (a *accounts) startExpiry(idle time.Duration) {
+// startExpiry deletes the accounts idle for longer than
+// registry.expire-days now, then every every (expiryEvery when 0), until
+// close; each run first marks the accounts of the miners connected now
+// (from live) as seen, so an account in use is never deleted (see
+// expire).
+func (a *accounts) startExpiry(live liveMiners, every time.Duration) {
+	if a == nil {
+		return
+	}
+	if every <= 0 {
+		every = expiryEvery
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopExpiry = cancel
-	report := func(err error) { a.log.Warn("account expiry failed", "err", err) }
 	a.expiring.Add(1)
 	go func() {
 		defer a.expiring.Done()
-		if idle <= 0 {
-			report(fmt.Errorf("registry.expire-days must be positive"))
+		if a.idle <= 0 {
+			a.log.Warn("account expiry failed", "err", "registry.expire-days must be positive")
 			return
 		}
-		if n, err := a.store.ExpireAccounts(ctx, idle); err != nil && ctx.Err() == nil {
-			report(err)
-		} else if n > 0 {
-			a.log.Info("idle accounts deleted", "count", n, "idle_days", int(idle/(24*time.Hour)))
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			if n, err := a.expire(ctx, live); err != nil && ctx.Err() == nil {
+				a.log.Warn("account expiry failed", "err", err)
+			} else if n > 0 {
+				a.log.Info("idle accounts deleted", "count", n, "idle_days", int(a.idle/(24*time.Hour)))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
 		}
-		a.store.RunExpiry(ctx, expiryEvery, idle, report)
 	}()
+}
+
+// expire is one expiry run: the accounts the connected miners use are
+// marked as seen now (last_seen is otherwise written only when a miner
+// authorizes or leaves), then the accounts idle for longer than a.idle
+// are deleted. Without the list of connected miners nothing is deleted.
+func (a *accounts) expire(ctx context.Context, live liveMiners) (int, error) {
+	lctx, cancel := context.WithTimeout(ctx, liveMinersTimeout)
+	views, err := live(lctx)
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("listing the connected miners (nothing deleted): %w", err)
+	}
+	return a.store.ExpireUnusedAccounts(ctx, a.idle, liveAccounts(views))
+}
+
+// liveAccounts returns the account names of the passthrough miners among
+// views: an SV1 miner with a pool session logs in (mining.authorize) with
+// its account name as its user.
+func liveAccounts(views []reactor.MinerView) []string {
+	var names []string
+	for i := range views {
+		if v := &views[i]; v.Family == reactor.FamilySV1 && v.User != "" && v.Upstream != 0 {
+			names = append(names, v.User)
+		}
+	}
+	return names
 }
 
 // proxyOptions are the reactor options that hand the proxy the store.
@@ -101,10 +152,28 @@ func (a *accounts) close() {
 		return
 	}
 	a.closeOnce.Do(func() {
-		a.stopExpiry()
+		if a.stopExpiry != nil {
+			a.stopExpiry()
+		}
 		a.expiring.Wait()
 		if err := a.store.Close(); err != nil {
 			a.log.Warn("closing the account store", "err", err)
 		}
 	})
+}
+
+// warnNoRegistration logs, at start, that nobody can register accounts
+// when sv1-mode is passthrough and the API cannot take writes: disabled,
+// or restricted (read-only). Validate already refuses a passthrough API
+// that takes writes without a token.
+func warnNoRegistration(cfg *reactor.Config, log *slog.Logger) {
+	if cfg.SV1Mode != "passthrough" {
+		return
+	}
+	switch {
+	case !cfg.HTTP.Enabled:
+		log.Warn("sv1-mode passthrough with the HTTP API disabled: nobody can register accounts (POST /api/v1/users); enable http with an access-token and restricted false")
+	case cfg.HTTP.Restricted == nil || *cfg.HTTP.Restricted:
+		log.Warn("sv1-mode passthrough with a restricted (read-only) HTTP API: nobody can register accounts (POST /api/v1/users); set http.restricted to false (with an access-token)")
+	}
 }

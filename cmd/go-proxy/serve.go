@@ -30,6 +30,9 @@ type serveOptions struct {
 	// level, when set, is the level of serve's logger: every applied
 	// reload sets it to the new log-level.
 	level *slog.LevelVar
+	// expiryEvery is how often idle accounts are deleted (default
+	// expiryEvery, an hour).
+	expiryEvery time.Duration
 }
 
 // serve runs the proxy, its HTTP API, log files, config watcher and (in
@@ -64,6 +67,8 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 		return exitFailed
 	}
 	ctl := &controller{Proxy: p, logs: logs, log: log, level: opts.level}
+	accts.startExpiry(p.Miners, opts.expiryEvery)
+	warnNoRegistration(p.Config(), log)
 
 	var api *httpapi.Server
 	var apiAddr net.Addr
