@@ -46,6 +46,16 @@ func TestRun_CheckConfig_Bad(t *testing.T) {
 	require.Equal(t, exitConfig, run([]string{"--bogus-flag"}, &out, &errOut))
 }
 
+// -h and --help print the usage and exit 0, like version.
+func TestRun_Help_Good(t *testing.T) {
+	for _, arg := range []string{"-h", "--help", "-help"} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, exitOK, run([]string{arg}, &out, &errOut), arg)
+		require.Contains(t, errOut.String(), "usage: go-proxy", arg)
+		require.Contains(t, errOut.String(), "-check-config", arg)
+	}
+}
+
 func TestRun_Version_Good(t *testing.T) {
 	var out bytes.Buffer
 	require.Equal(t, exitOK, run([]string{"version"}, &out, &out))

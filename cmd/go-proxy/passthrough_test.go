@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -123,11 +125,14 @@ func startSV1Pool(t *testing.T, auth func(user, pass string) error) *sv1pool.Poo
 	return p
 }
 
-func passthroughConfig(minerPort, apiPort int, dbPath string, extra string) string {
+// passthroughConfig is a passthrough configuration with an open API
+// (token "tok"); extra goes into the registry section, top (if any) into
+// the top level.
+func passthroughConfig(minerPort, apiPort int, dbPath string, extra string, top ...string) string {
 	return fmt.Sprintf(`{"sv1-mode":"passthrough","bind":[{"host":"127.0.0.1","port":%d}],"event-loops":1,
-		"pool-timeout":3,"connect-timeout":2,
+		"pool-timeout":3,"connect-timeout":2,%s
 		"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"tok","restricted":false},
-		"registry":{"path":%q%s}}`, minerPort, apiPort, dbPath, extra)
+		"registry":{"path":%q%s}}`, minerPort, strings.Join(top, ""), apiPort, dbPath, extra)
 }
 
 // End to end: a passthrough config starts with a store in a temporary
@@ -138,9 +143,12 @@ func passthroughConfig(minerPort, apiPort int, dbPath string, extra string) stri
 func TestServe_Passthrough_Good(t *testing.T) {
 	var logins sync.Map
 	pool := startSV1Pool(t, func(user, pass string) error { logins.Store(user, pass); return nil })
-	dbPath := filepath.Join(t.TempDir(), "accounts.db")
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "accounts.db")
+	accessPath, sharePath := filepath.Join(dir, "access.log"), filepath.Join(dir, "shares.log")
 	minerPort := testPort(t)
-	rs := startServe(t, passthroughConfig(minerPort, testPort(t), dbPath, ""))
+	rs := startServe(t, passthroughConfig(minerPort, testPort(t), dbPath, "",
+		fmt.Sprintf(`"access-log-file":%q,"share-log-file":%q,`, accessPath, sharePath)))
 
 	fi, err := os.Stat(dbPath)
 	require.NoError(t, err)
@@ -193,6 +201,21 @@ func TestServe_Passthrough_Good(t *testing.T) {
 	require.Contains(t, logText, "account store opened")
 	require.NotContains(t, logText, "s3cret-pool-pass", "no password in the log")
 	require.NotContains(t, logText, reg.Name, "no account name in the log")
+
+	// Nor in the access and share logs (flushed by the shutdown): the
+	// account is written as "account:" and 12 hex digits of its SHA-256.
+	sum := sha256.Sum256([]byte(reg.Name))
+	tag := "account:" + hex.EncodeToString(sum[:6])
+	for _, path := range []string{accessPath, sharePath} {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		text := string(b)
+		require.NotContains(t, strings.ToLower(text), reg.Name, path)
+		require.Contains(t, text, tag, path)
+		require.NotContains(t, text, "s3cret-pool-pass", path)
+	}
+	require.Len(t, fileLines(accessPath), 2, "CONNECT and CLOSE")
+	require.Len(t, fileLines(sharePath), 2, "two accepted shares")
 
 	// Closed cleanly; the account is still there, with its last use.
 	store, err := registry.Open(dbPath)

@@ -114,14 +114,19 @@ wait:
 	}
 	stopWatch()
 	watching.Wait()
+	if cfg.Watch && opts.path != "" {
+		log.Info("config watcher stopped")
+	}
 	if api != nil {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := api.Shutdown(shutCtx); err != nil {
 			log.Warn("HTTP API shutdown", "err", err)
 		}
 		cancel()
+		log.Info("HTTP API stopped")
 	}
 	stopProxy(p, log)
+	log.Info("proxy stopped")
 	accts.close()
 	logs.close()
 	log.Info("stopped")

@@ -176,7 +176,25 @@ func TestServe_Good(t *testing.T) {
 	require.Contains(t, al[1], " CLOSE 127.0.0.1 WALLET rx=")
 	_, err = http.Get("http://" + apiAddr.String() + "/1/summary")
 	require.Error(t, err, "API closed")
-	require.Less(t, strings.Index(logOut.String(), "stopping"), strings.LastIndex(logOut.String(), "stopped"))
+	// The README's shutdown order: watcher, API, proxy, logs.
+	requireInOrder(t, logOut.String(),
+		`msg="stopping: waiting up to 5 s for submits in flight"`,
+		`msg="config watcher stopped"`,
+		`msg="HTTP API stopped"`,
+		`msg="proxy stopped"`,
+		`msg=stopped`)
+}
+
+// requireInOrder asserts that every part occurs in text, each after the
+// one before it.
+func requireInOrder(t *testing.T, text string, parts ...string) {
+	t.Helper()
+	at := 0
+	for _, p := range parts {
+		i := strings.Index(text[at:], p)
+		require.GreaterOrEqual(t, i, 0, "%s missing, or not after the parts before it, in:\n%s", p, text)
+		at += i + len(p)
+	}
 }
 
 func TestServe_Bad(t *testing.T) {
