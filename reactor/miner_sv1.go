@@ -14,6 +14,7 @@ import (
 // sv1Miner is the stratum v1 state of a miner (nil for CryptoNote ones).
 type sv1Miner struct {
 	subscribed, authorized bool
+	authorizing            bool // passthrough: the account lookup is in flight
 	xsub                   bool // asked for mining.set_extranonce updates
 	queued                 bool // waiting for a pool session
 	subPending             bool // subscribe answered once placed

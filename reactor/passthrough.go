@@ -24,6 +24,10 @@ type Accounts interface {
 // WithAccounts sets the account store used by sv1-mode "passthrough".
 func WithAccounts(a Accounts) Option { return func(p *Proxy) { p.accounts = a } }
 
+// errSV1AuthorizeInProgress answers an authorize sent while the
+// connection's first one is still being looked up.
+var errSV1AuthorizeInProgress = &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: "Authorization in progress"}
+
 // accountTimeout bounds one account lookup.
 const accountTimeout = 5 * time.Second
 
@@ -38,12 +42,20 @@ func (m *miner) sv1AuthorizePassthrough(req *stratum.SV1Request, name []byte) {
 	}
 	if m.mp != nil {
 		m.mp.removeMiner(m) // resumed a session of another account: drop it
+		m.mp = nil
 	}
 	if s.p.accounts == nil {
 		m.replySV1Error(&req.ID, stratum.ErrSV1Unauthorized)
 		m.close()
 		return
 	}
+	if m.sv.authorizing {
+		// One account per connection: a second authorize while the first
+		// is being looked up would open a second pool session.
+		m.replySV1Error(&req.ID, errSV1AuthorizeInProgress)
+		return
+	}
+	m.sv.authorizing = true
 	id, acct, p := req.ID, string(name), s.p
 	m.state = stateWaitReady
 	m.deadline = s.now + int64(s.cfg.LoginTimeout)
@@ -63,7 +75,8 @@ func (m *miner) sv1AuthorizePassthrough(req *stratum.SV1Request, name []byte) {
 // sv1AccountResolved continues an authorize on the loop.
 func (m *miner) sv1AccountResolved(id stratum.RequestID, name string, cred registry.Credentials, err error) {
 	s := m.s
-	if m.state >= stateClosing {
+	m.sv.authorizing = false
+	if m.state >= stateClosing || m.sv.authorized || m.mp != nil {
 		return
 	}
 	if err != nil || cred.Family != registry.FamilySV1 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
 
@@ -133,6 +135,54 @@ func TestPassthrough_UnknownName_Bad(t *testing.T) {
 	require.Equal(t, 24, r.ErrCode(), r.Raw)
 	_, err := m.ReadLineBy(deadlineIn(5))
 	require.Error(t, err, "closed")
+}
+
+// gatedAccounts holds every lookup until release is closed.
+type gatedAccounts struct {
+	*memAccounts
+	release chan struct{}
+	lookups sync.WaitGroup // done at the first lookup
+	calls   atomic.Int32
+}
+
+func (a *gatedAccounts) Credentials(ctx context.Context, name string) (registry.Credentials, error) {
+	if a.calls.Add(1) == 1 {
+		a.lookups.Done()
+	}
+	<-a.release
+	return a.memAccounts.Credentials(ctx, name)
+}
+
+// A second authorize sent while the first is being looked up is refused
+// (one account per connection); it must not open a second pool session
+// that nothing would ever close.
+func TestPassthrough_DoubleAuthorize_Ugly(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	accts := &gatedAccounts{
+		memAccounts: &memAccounts{touched: map[string]int{}, byName: map[string]registry.Credentials{"acct1": account(pool, "u1")}},
+		release:     make(chan struct{}),
+	}
+	accts.lookups.Add(1)
+	p, addr := startProxy(t, passthroughConfig(60), WithAccounts(accts))
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(accts.release) }) }
+	t.Cleanup(release) // runs before the proxy's Stop, which waits for lookups
+	m := testminer.DialSV1(t, addr)
+	m.Reply(m.Send(`"method":"mining.subscribe","params":["bmminer/2.0.0"]}`))
+	m.Reply(m.Send(`"method":"mining.extranonce.subscribe","params":[]}`))
+	first := m.Send(`"method":"mining.authorize","params":["acct1","x"]}`)
+	accts.lookups.Wait() // the first lookup is in flight
+	second := m.Send(`"method":"mining.authorize","params":["acct1","x"]}`)
+	r := m.Reply(second)
+	require.Equal(t, 20, r.ErrCode(), r.Raw)
+	require.Contains(t, r.Raw, "Authorization in progress")
+	release()
+	require.Equal(t, "true", string(m.Reply(first).Result))
+	m.WaitJob()
+	require.Equal(t, "true", string(m.Submit().Result))
+	require.Equal(t, 1, pool.Stats().Connections, "one pool session for the connection")
+	require.Equal(t, int32(1), accts.calls.Load(), "one lookup")
+	testutil.Eventually(t, func() bool { return p.Summary().Upstreams.Total == 1 }, "one upstream in the summary")
 }
 
 func TestPassthrough_Registry_Good(t *testing.T) {
