@@ -15,8 +15,10 @@ const secretMask = "********"
 // Reload applies a new configuration without dropping miners: pools (each
 // pool session prepares a connection to the new list and switches once it
 // is logged in), custom difficulty, access password, rate limits, workers
-// mode, timeouts. Changed binds, event-loop count and connection cap need
-// a restart: they are kept, and reported in the returned warnings. An
+// mode, timeouts, the API's token, restricted flag and limits. Changed
+// binds, event-loop count, connection cap, TLS settings, sv1-mode and the
+// API's enabled/host/port need a restart: the running values are kept (for
+// the API, its whole section), and reported in the returned warnings. An
 // invalid configuration is rejected and the old one stays. Safe for
 // concurrent use.
 func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
@@ -38,7 +40,15 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 		c.EventLoops, c.MaxConnections = old.EventLoops, old.MaxConnections
 	}
 	if c.TLS != old.TLS {
-		warnings = append(warnings, "tls certificate changes need a restart")
+		warnings = append(warnings, "tls changes need a restart; keeping the current certificate and settings")
+		c.TLS = old.TLS
+	}
+	if c.HTTP.Enabled != old.HTTP.Enabled || c.HTTP.Host != old.HTTP.Host || c.HTTP.Port != old.HTTP.Port {
+		// The running API server stays where it is, so its whole section
+		// stays too: a config without an "http" section must not swap the
+		// running API's token or restricted flag.
+		warnings = append(warnings, "http enabled/host/port changes need a restart; keeping the running http section (access-token, restricted and limits included) until then")
+		c.HTTP = old.HTTP
 	}
 	if c.SV1Mode != old.SV1Mode {
 		// Passthrough needs an account store wired at start.

@@ -22,3 +22,26 @@ func TestReload_SV1Mode_Bad(t *testing.T) {
 	require.Equal(t, "aggregate", p.Config().SV1Mode)
 	require.Equal(t, uint64(5000), p.Config().CustomDiff)
 }
+
+func TestReload_HTTPSection_Ugly(t *testing.T) {
+	// The API server does not move on a reload: a config without an http
+	// section keeps the running one (token and restricted included), and
+	// one with the same host and port applies its token at once.
+	pool := startPool(t, mockpool.Config{})
+	cfg := baseConfig(pool.Addr())
+	cfg.HTTP = HTTPConfig{Enabled: true, Port: 18080, AccessToken: "T"}
+	p, _ := startProxy(t, cfg)
+	next := p.Config().Clone()
+	next.HTTP = HTTPConfig{}
+	warnings, err := p.Reload(next)
+	require.NoError(t, err)
+	require.NotEmpty(t, warnings)
+	require.Equal(t, "T", p.Config().HTTP.AccessToken)
+	require.True(t, p.Config().HTTP.Enabled)
+	next = p.Config().Clone()
+	next.HTTP.AccessToken = "U"
+	warnings, err = p.Reload(next)
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	require.Equal(t, "U", p.Config().HTTP.AccessToken)
+}

@@ -152,15 +152,9 @@ type controller struct {
 	mu    sync.Mutex
 }
 
-// Reload applies cfg to the proxy (see reactor.Proxy.Reload), then to the
-// log files and the log level.
-//
-// The API server is started once, at the http section's enabled, host
-// and port: while a new configuration changes any of them, the whole
-// running http section (access-token, restricted and the limits too) is
-// kept until a restart, so that the API being served never runs under
-// another section's authentication (a configuration without an http
-// section would otherwise open or close the running API).
+// Reload applies cfg to the proxy (see reactor.Proxy.Reload, which keeps
+// the running http section while the API's enabled/host/port would
+// change), then to the log files and the log level.
 func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,12 +163,7 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 		return nil, fmt.Errorf("sv1-mode %q → %q needs a restart (the account store is opened at start); keeping the running configuration", old.SV1Mode, mode)
 	}
 	var mine []string
-	if apiMoved(cfg, old) {
-		cfg = cfg.Clone()
-		cfg.HTTP = old.HTTP
-		mine = append(mine, "http enabled/host/port changes need a restart; keeping the running http section (access-token, restricted and limits included) until then")
-	}
-	warnings, err := c.Proxy.Reload(cfg)
+	warnings, err := c.Proxy.Reload(cfg) // keeps the running http section when the API would move
 	if err != nil {
 		return warnings, err
 	}
@@ -198,15 +187,6 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 		c.log.Warn("reload: " + w)
 	}
 	return append(warnings, mine...), nil
-}
-
-// apiMoved reports whether next (as given, not yet normalized) changes
-// the running API server: http.enabled, http.host or http.port.
-func apiMoved(next, running *reactor.Config) bool {
-	n := next.Clone()
-	n.Normalize()
-	a, b := &n.HTTP, &running.HTTP
-	return a.Enabled != b.Enabled || a.Host != b.Host || a.Port != b.Port
 }
 
 // applyFile is the config watcher's callback.
