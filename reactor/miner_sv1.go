@@ -328,9 +328,12 @@ func (m *miner) sv1Start() {
 }
 
 // sv1Difficulty is the difficulty the miner works at: its own when lower
-// than the pool's, the pool's otherwise.
+// than the pool's, the pool's otherwise. A lower difficulty needs the
+// proxy to check every share before forwarding it, so it is only granted
+// on pools whose algorithm the proxy can hash; elsewhere the miner would
+// send the pool shares it mostly rejects.
 func (m *miner) sv1Difficulty(mp *mapper) float64 {
-	if c := m.sv.custom; c > 0 && c < mp.sv.diff {
+	if c := m.sv.custom; c > 0 && c < mp.sv.diff && mp.sv.hashable {
 		return c
 	}
 	return mp.sv.diff

@@ -187,6 +187,21 @@ func TestSV1_CustomDifficulty_Good(t *testing.T) {
 	}, "local accepts counted")
 }
 
+func TestSV1_CustomDifficulty_Bad(t *testing.T) {
+	// On a pool whose algorithm the proxy cannot hash (scrypt here) it
+	// cannot tell which shares meet the pool's difficulty: a lower
+	// difficulty would send the pool shares it rejects, so the miner keeps
+	// the pool's.
+	pool := startSV1Pool(t, sv1pool.Config{})
+	cfg := sv1Config(pool.Addr())
+	cfg.Pools[0].Algo = "scrypt"
+	_, addr := startProxy(t, cfg)
+	m := testminer.DialSV1(t, addr)
+	m.Reply(m.Send(`"method":"mining.suggest_difficulty","params":[%v]}`, tinyDiff/4))
+	m.Login("rig", 0)
+	require.Equal(t, tinyDiff, m.Diff, "the pool's difficulty, not the suggested one")
+}
+
 func TestSV1_MixedFamilies_Good(t *testing.T) {
 	// One port, both families; each goes to pools of its own family only.
 	cnPool := startPool(t, mockpool.Config{})
