@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -97,4 +99,21 @@ func sv1ShareRound(t testing.TB, mp *mapper, m *miner) func() {
 			t.Fatal("answer refused")
 		}
 	}
+}
+
+// The idle timeout closes CryptoNote miners that stopped submitting; SV1
+// miners, which send nothing but shares, are left to TCP keepalive.
+func TestMemShard_IdleTimeout_Good(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms, _ := newMemShardSV1(t, 1.0/(1<<40))
+		sv, _ := ms.addSV1Miner(t)
+		cn, _ := ms.addMiner(t, "WALLET")
+		require.Equal(t, stateReady, sv.state)
+		require.Equal(t, stateReady, cn.state)
+		ms.s.tick()
+		time.Sleep(time.Duration(ms.s.cfg.IdleTimeout+1) * time.Second)
+		ms.s.tick()
+		require.Equal(t, stateReady, sv.state, "SV1 miner kept")
+		require.Equal(t, stateClosing, cn.state, "CryptoNote miner closed as idle")
+	})
 }

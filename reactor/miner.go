@@ -52,7 +52,8 @@ type miner struct {
 	fixed uint32
 	mp    *mapper
 	// deadline is the unix second at which WaitProxy/WaitLogin/WaitReady
-	// times out; lastSeen the unix second of the last request.
+	// times out; lastSeen the unix second of the last share or keepalived
+	// (what resets the CryptoNote idle timeout).
 	deadline    int64
 	lastSeen    int64
 	connectedAt int64

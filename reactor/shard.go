@@ -208,7 +208,11 @@ func (s *shard) tick() {
 				m.close()
 			}
 		case stateReady:
-			if s.now-m.lastSeen >= idle {
+			// SV1 miners are not idle-closed: ASICs send nothing but
+			// shares, and on a shared aggregate session one miner's share
+			// interval can exceed any fixed timeout. Dead peers are found
+			// by TCP keepalive (60 s) and the outbound cap instead.
+			if m.family != FamilySV1 && s.now-m.lastSeen >= idle {
 				s.fc[0].IdleTimeouts++
 				s.p.warnLimited("miner idle, closing", "miner", m.id, "addr", m.addr.String())
 				m.close()
