@@ -18,10 +18,12 @@ const maxSV1Jobs = 8
 // sv1Up is the SV1 part of a mapper: what the pool gave this session and
 // how it is split between miners.
 type sv1Up struct {
-	e1   []byte // the pool's extranonce1
-	n    int    // the pool's extranonce2 size
-	k    int    // prefix bytes per miner (0: one miner per session)
-	mask uint32 // version-rolling mask granted by the pool (0: none)
+	// hasSession: a pool session has given e1 and n (e1 may be empty).
+	hasSession bool
+	e1         []byte // the pool's extranonce1
+	n          int    // the pool's extranonce2 size
+	k          int    // prefix bytes per miner (0: one miner per session)
+	mask       uint32 // version-rolling mask granted by the pool (0: none)
 
 	diff   float64 // pool share difficulty in force
 	target stratum.SV1Target
@@ -136,8 +138,9 @@ func (mp *mapper) sv1Session(pc *poolConn, e1 []byte, n int, mask uint32, diff f
 	if mp.kind == kindSV1Pass {
 		k = 0
 	}
-	widthChanged := sv.e1 != nil && k != sv.k
+	widthChanged := sv.hasSession && k != sv.k
 	sv.e1 = append(sv.e1[:0], e1...)
+	sv.hasSession = true
 	sv.n, sv.k = n, k
 	sv.jobs = sv.jobs[:0]
 	sv.line, sv.lineClean = sv.line[:0], sv.lineClean[:0]
@@ -269,7 +272,7 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 // proxy is full.
 func (s *shard) routeSV1(m *miner) (placed, full bool) {
 	for _, mp := range s.mappers {
-		if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state == mapperActive && mp.table != nil && mp.sv.e1 != nil {
+		if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state == mapperActive && mp.table != nil && mp.sv.hasSession {
 			if mp.addSV1Miner(m) {
 				return true, false
 			}

@@ -23,6 +23,12 @@ const sv1TestNotify = `{"id":null,"method":"mining.notify","params":["job-1","` 
 // completed its handshake (extranonce1 0800001a, size 8) at difficulty d.
 func newMemShardSV1(t testing.TB, d float64) (*memShard, *mapper) {
 	t.Helper()
+	return newMemShardSV1With(t, d, "0800001a")
+}
+
+// newMemShardSV1With is newMemShardSV1 with the pool's extranonce1 (hex).
+func newMemShardSV1With(t testing.TB, d float64, e1 string) (*memShard, *mapper) {
+	t.Helper()
 	cfg := &Config{Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "acct", Family: upstream.SV1}}}
 	ms := newMemShard(t, &Config{Pools: []upstream.PoolConfig{{URL: "cnpool:3333", User: "W"}, cfg.Pools[0]}})
 	s := ms.s
@@ -35,7 +41,7 @@ func newMemShardSV1(t testing.TB, d float64) (*memShard, *mapper) {
 	pc.attached()
 	for _, l := range []string{
 		`{"id":1,"result":{"version-rolling":true,"version-rolling.mask":"1fffe000"},"error":null}`,
-		`{"id":2,"result":[[["mining.notify","s1"]],"0800001a",8],"error":null}`,
+		`{"id":2,"result":[[["mining.notify","s1"]],"` + e1 + `",8],"error":null}`,
 		`{"id":3,"result":true,"error":null}`,
 		fmt.Sprintf(`{"id":null,"method":"mining.set_difficulty","params":[%v]}`, d),
 		`{"id":4,"result":true,"error":null}`,
@@ -116,4 +122,16 @@ func TestMemShard_IdleTimeout_Good(t *testing.T) {
 		require.Equal(t, stateReady, sv.state, "SV1 miner kept")
 		require.Equal(t, stateClosing, cn.state, "CryptoNote miner closed as idle")
 	})
+}
+
+// A pool may give an empty extranonce1: the session is still a session,
+// and every miner is placed on it (not on a new pool connection each).
+func TestMemShardSV1_EmptyExtranonce1_Ugly(t *testing.T) {
+	ms, mp := newMemShardSV1With(t, 1.0/(1<<40), "")
+	a, _ := ms.addSV1Miner(t)
+	b, _ := ms.addSV1Miner(t)
+	require.Same(t, mp, a.mp)
+	require.Same(t, mp, b.mp)
+	require.Equal(t, 4, int(a.sv.e1n), "extranonce1 is the 4-byte prefix alone")
+	require.NotEqual(t, a.sv.e1[:a.sv.e1n], b.sv.e1[:b.sv.e1n])
 }

@@ -235,7 +235,7 @@ func (m *miner) sv1Configure(req *stratum.SV1Request) {
 	res := stratum.SV1ConfigureResult{Requested: c.Extensions}
 	if c.Extensions&stratum.SV1ExtVersionRolling != 0 {
 		up := uint32(defaultVersionMask)
-		if m.mp != nil && m.mp.sv != nil && m.mp.sv.e1 != nil {
+		if m.mp != nil && m.mp.sv != nil && m.mp.sv.hasSession {
 			up = m.mp.sv.mask
 		}
 		sv.minerMask = c.VersionMask

@@ -109,7 +109,7 @@ func (m *miner) sv1Authorized(id stratum.RequestID) {
 	}
 	m.replySV1Bool(&id, true)
 	mp := m.mp
-	if mp.sv.e1 != nil {
+	if mp.sv.hasSession {
 		m.sv1Align(mp, 0)
 		if m.state < stateClosing {
 			m.sv1Start()
@@ -154,7 +154,7 @@ func (m *miner) sv1PassthroughSubscribe() {
 	}
 	sv.subPending = false
 	e1, size := []byte(nil), 8
-	if m.mp != nil && m.mp.sv.e1 != nil {
+	if m.mp != nil && m.mp.sv.hasSession {
 		e1, size = m.mp.sv.e1, m.mp.sv.n
 	}
 	sv.e1n = uint8(copy(sv.e1[:], e1))
