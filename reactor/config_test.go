@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"forge.lthn.ai/core/go-proxy/stratum"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -75,4 +76,27 @@ func TestSimpleMode_FDBudget_Bad(t *testing.T) {
 	require.LessOrEqual(t, p.conns.Load()+p.upstreams.Load(), p.fdBudget)
 	// At accept, too: a new connection over the budget is refused.
 	require.False(t, p.admit(netip.MustParseAddr("10.0.0.9"), false))
+}
+
+// A pool's client.reconnect keeps the transport: a TLS pool (by scheme) is
+// not redialled in plain text, credentials included.
+func TestReconnect_KeepsTLS_Ugly(t *testing.T) {
+	ms := newMemShard(t, &Config{Pools: []upstream.PoolConfig{{URL: "stratum+ssl://pool:3333", User: "W"}}})
+	ms.mp.conn.reconnectRequested([]byte("other.example"), 4444, 0)
+	require.NotNil(t, ms.mp.redirect)
+	ep, err := ms.mp.redirect.Endpoint()
+	require.NoError(t, err)
+	require.True(t, ep.TLS)
+	require.Equal(t, "other.example:4444", ep.Address())
+}
+
+// Shares lost with a closed pool connection are answered "Bad gateway" and
+// are not counted as pool timeouts.
+func TestFailSubmit_Timeouts_Good(t *testing.T) {
+	ms := newMemShard(t, nil)
+	m, sink := ms.addMiner(t, "WALLET")
+	require.True(t, m.handleLine(ms.submitLine(m, 1)))
+	ms.mp.conn.closed()
+	require.Contains(t, string(sink.last), stratum.MsgBadGateway)
+	require.Zero(t, ms.s.fc[FamilyCryptoNote].Timeouts)
 }

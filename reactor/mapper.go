@@ -270,9 +270,14 @@ func (pc *poolConn) attached() {
 	pc.write(s.out)
 }
 
+// write sends b to the pool. A pool that stopped reading (1 MiB waiting)
+// or a connection already failing is closed: its closed() fails over and
+// answers the submits it owed, instead of every later share failing
+// quietly (and logging) on a dead link.
 func (pc *poolConn) write(b []byte) {
 	if !pc.conn.write(b, 1<<20) {
-		pc.mp.s.p.log.Warn("pool connection write failed", "pool", pc.pool.URL)
+		pc.mp.s.p.warnLimited("pool connection write failed; closing it", "pool", pc.pool.URL)
+		pc.conn.close()
 	}
 }
 
@@ -302,7 +307,9 @@ func (pc *poolConn) loggedIn() bool {
 	}
 	pc.activeAt = mono()
 	mp.fo.Active()
-	mp.state = mapperActive
+	if mp.state != mapperIdle { // an idle simple session stays idle (reuse-timeout)
+		mp.state = mapperActive
+	}
 	mp.s.fc[mp.family].PoolConnects++
 	mp.s.p.log.Info("pool connected", "pool", pc.pool.URL, "mapper", mp.id, "shard", mp.s.idx)
 	return true
@@ -314,6 +321,11 @@ func (pc *poolConn) reconnectRequested(host []byte, port, wait int) {
 	mp := pc.mp
 	if len(host) > 0 && port > 0 {
 		to := pc.pool
+		// The redirect keeps the transport: a pool reached over TLS (by
+		// its stratum+ssl:// scheme or "tls") is redialled over TLS.
+		if ep, err := pc.pool.Endpoint(); err == nil && ep.TLS {
+			to.TLS = true
+		}
 		to.URL = net.JoinHostPort(string(host), itoa(port))
 		mp.redirect = &to
 	}
@@ -398,7 +410,9 @@ func (mp *mapper) failSubmit(p upstream.Pending[submitTag], msg string) {
 	s := mp.s
 	t := &p.Tag
 	m := t.m
-	s.fc[m.family].Timeouts++
+	if msg == stratum.MsgPoolTimeout {
+		s.fc[m.family].Timeouts++ // not the shares lost with a closed connection
+	}
 	if m.state == stateReady {
 		if m.family == FamilySV1 {
 			s.out = stratum.AppendSV1ErrorReply(s.out[:0], &t.id, &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: msg})

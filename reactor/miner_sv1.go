@@ -122,8 +122,9 @@ func (m *miner) sv1Subscribe(req *stratum.SV1Request) {
 	case placed:
 		m.sv1Placed()
 	default:
-		// Queued for a session still connecting: wait like WaitReady.
-		m.deadline = s.now + int64(s.cfg.IdleTimeout)
+		// Queued for a session still connecting. The login deadline
+		// stands until authorize (then WaitReady's applies): an
+		// unauthenticated socket is not held longer because of a slow pool.
 	}
 }
 

@@ -42,8 +42,10 @@ type Proxy struct {
 	readyOnce    sync.Once
 	done         chan struct{}
 	runErr       error
+	startErr     atomic.Pointer[error] // why discovery failed, if it did
 	stopping     atomic.Bool
 	started      atomic.Bool
+	launched     atomic.Bool // the engine goroutine was started
 
 	binds     []*bindInfo
 	tlsConfig *tls.Config
@@ -178,13 +180,24 @@ func (p *Proxy) Start(ctx context.Context) error {
 			p.log.Info("tls: certificate loaded", "sha256", fp)
 		}
 	}
+	p.launched.Store(true)
 	go p.run(addrs)
 	select {
 	case <-p.ready:
 	case <-p.done:
-		return fmt.Errorf("reactor: engine did not start: %w", p.runErr)
+		err := p.runErr
+		if e := p.startErr.Load(); e != nil {
+			err = *e
+		}
+		return fmt.Errorf("reactor: engine did not start: %w", err)
 	case <-ctx.Done():
-		p.cancel()
+		// Binding and loop discovery are bounded: wait for their outcome,
+		// then stop, so no port stays bound after Start gave up.
+		select {
+		case <-p.ready:
+		case <-p.done:
+		}
+		_ = p.Stop(context.Background())
 		return ctx.Err()
 	}
 	for _, b := range p.binds {
@@ -242,11 +255,12 @@ func (p *Proxy) Err() error {
 }
 
 // discover makes sure every event loop has a shard: it enrolls one probe
-// connection per loop through the engine's round-robin balancer.
+// connection per loop through the engine's round-robin balancer. If it
+// cannot, the engine is stopped and Start reports why.
 func (p *Proxy) discover() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		p.log.Error("loop discovery failed", "err", err)
+		p.discoveryFailed(err)
 		return
 	}
 	defer ln.Close()
@@ -262,7 +276,7 @@ func (p *Proxy) discover() {
 	for i := 0; i < p.loops; i++ {
 		ch, err := p.eng.Register(gnet.NewNetAddrContext(gnet.NewContext(context.Background(), &probe{p: p}), ln.Addr()))
 		if err != nil {
-			p.log.Error("loop discovery failed", "err", err)
+			p.discoveryFailed(err)
 			return
 		}
 		<-ch
@@ -272,6 +286,17 @@ func (p *Proxy) discover() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	p.readyOnce.Do(func() { close(p.ready) })
+}
+
+// discoveryFailed records why the loops could not be enrolled and stops
+// the engine: Start then returns the error instead of waiting for ever.
+func (p *Proxy) discoveryFailed(err error) {
+	err = fmt.Errorf("loop discovery: %w", err)
+	p.log.Error("event loop discovery failed", "err", err)
+	p.startErr.Store(&err)
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = p.eng.Stop(stopCtx)
 }
 
 // shardList returns the shards (copy-on-write; do not modify).
@@ -392,11 +417,21 @@ func (p *Proxy) overBudget() bool {
 }
 
 // Stop stops accepting miners, waits up to 5 s (or ctx) for submits in
-// flight to be answered, then closes every connection.
+// flight to be answered, then closes every connection (TLS ones too) and
+// waits for the engine to end, or for ctx. Stop on a proxy that never
+// started, or whose Start failed, returns at once.
 func (p *Proxy) Stop(ctx context.Context) error {
-	if !p.stopping.CompareAndSwap(false, true) {
-		<-p.done
+	if !p.launched.Load() {
+		p.stopping.Store(true) // never started (or Start failed early)
 		return nil
+	}
+	if !p.stopping.CompareAndSwap(false, true) {
+		select {
+		case <-p.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	for _, ln := range p.tlsLns {
 		ln.Close()
@@ -416,7 +451,11 @@ func (p *Proxy) Stop(ctx context.Context) error {
 		err = p.eng.Stop(stopCtx)
 		c2()
 	}
-	<-p.done
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	p.wg.Wait()
 	return err
 }

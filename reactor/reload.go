@@ -117,7 +117,9 @@ func (s *shard) reload(c *Config, poolsChanged bool) {
 		}
 		mp.reload(pools)
 	}
-	if s.firstMapper(FamilyCryptoNote) == nil && len(s.p.enabledPools(c, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
+	// NiceHash keeps a session ready for the next miners; simple mode opens
+	// one per miner at login, so a reload must not leave spare ones.
+	if s.cnKind() == kindNiceHash && s.firstMapper(FamilyCryptoNote) == nil && len(s.p.enabledPools(c, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
 		s.newMapper(FamilyCryptoNote, s.cnKind())
 	}
 }

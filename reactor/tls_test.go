@@ -1,10 +1,12 @@
 package reactor
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -209,4 +211,36 @@ func TestSimple_NoReuse_Bad(t *testing.T) {
 	b := testminer.DialCN(t, addr)
 	require.Nil(t, b.Login("WALLET").Error)
 	require.Equal(t, 2, pool.Stats().Logins)
+}
+
+// Stop closes TLS miners too, even one that never sends again (its reader
+// goroutine would otherwise wait for ever).
+func TestTLS_Stop_Ugly(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	cfg := baseConfig(pool.Addr())
+	plainPort, _ := freePort()
+	tlsPort, _ := freePort()
+	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: plainPort}, {Host: "127.0.0.1", Port: tlsPort, TLS: true}}
+	p, _ := startProxy(t, cfg)
+	m := testminer.DialCN(t, cfg.Bind[1].Address(), testminer.WithTLS(&tls.Config{InsecureSkipVerify: true}))
+	require.Nil(t, m.Login("WALLET").Error)
+	require.NoError(t, p.Stop(waitCtx(t)))
+	m.ExpectClosed()
+}
+
+// Stop on a proxy whose Start failed early returns at once (an embedder's
+// deferred Stop must not hang).
+func TestProxy_StopAfterFailedStart_Ugly(t *testing.T) {
+	cfg := &Config{SV1Mode: "passthrough"} // no account store: Start refuses
+	p, err := New(cfg, WithLogger(testLogger()))
+	require.NoError(t, err)
+	require.Error(t, p.Start(waitCtx(t)))
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(waitTimeout):
+		t.Fatal("Stop hung after a failed Start")
+	}
 }

@@ -73,9 +73,10 @@ func (r *connRef) close() {
 
 // feed hands every complete line in buf to ep and returns how many bytes
 // it consumed. ok is false when the connection must be closed: a framing
-// error (line over stratum.MaxLineSize, a line that is not a JSON object)
+// error (a line over lineLimit, a line that is not a JSON object)
 // or an endpoint that asked for it.
 func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
+	limit := lineLimit(ep)
 	for {
 		if m, isMiner := ep.(*miner); isMiner && m.state == stateWaitProxy {
 			used, done, err := m.readProxyHeader(buf[n:])
@@ -89,7 +90,7 @@ func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
 			n += used
 			continue
 		}
-		line, used, err := stratum.NextLine(buf[n:])
+		line, used, err := stratum.NextLineMax(buf[n:], limit)
 		if err != nil {
 			s.countFraming(err)
 			return n, false
@@ -105,6 +106,15 @@ func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
 			return n, false
 		}
 	}
+}
+
+// lineLimit is the longest line an endpoint may send: pools get more room
+// than miners (long SV1 coinbases).
+func lineLimit(ep endpoint) int {
+	if _, isPool := ep.(*poolConn); isPool {
+		return stratum.MaxPoolLineSize
+	}
+	return stratum.MaxLineSize
 }
 
 // stream serves a net.Conn (TLS miners, TLS pools) with two goroutines and
@@ -129,6 +139,7 @@ type stream struct {
 	outSpare []byte
 
 	wake     chan struct{}
+	unhook   func() bool // cancels the abort registered on the proxy's context
 	closing  atomic.Bool
 	flushed  chan struct{}
 	pending  []byte // loop-only: bytes of an incomplete line
@@ -145,6 +156,9 @@ const streamWriteTimeout = 10 * time.Second
 func newStream(nc net.Conn, s *shard, ep endpoint) *stream {
 	st := &stream{nc: nc, s: s, ep: ep, wake: make(chan struct{}, 1), flushed: make(chan struct{})}
 	st.run = gnet.RunnableFunc(st.deliver)
+	// Stop cancels the proxy's context: every stream closes then, even one
+	// whose peer never sends again (its reader would otherwise wait).
+	st.unhook = context.AfterFunc(s.p.ctx, st.abort)
 	return st
 }
 
@@ -191,17 +205,21 @@ func (st *stream) deliver(context.Context) error {
 	if st.finished {
 		return nil
 	}
-	buf := data
-	if len(st.pending) > 0 {
-		st.pending = append(st.pending, data...)
-		buf = st.pending
+	ok := true
+	if !st.closing.Load() { // once closing, nothing more is handled
+		buf := data
+		if len(st.pending) > 0 {
+			st.pending = append(st.pending, data...)
+			buf = st.pending
+		}
+		var n int
+		n, ok = st.s.feed(st.ep, buf)
+		rest := buf[n:]
+		if len(rest) > lineLimit(st.ep) {
+			ok = false
+		}
+		st.pending = append(st.pending[:0], rest...)
 	}
-	n, ok := st.s.feed(st.ep, buf)
-	rest := buf[n:]
-	if len(rest) > stratum.MaxLineSize {
-		ok = false
-	}
-	st.pending = append(st.pending[:0], rest...)
 	st.mu.Lock()
 	st.inSpare = data[:0]
 	st.mu.Unlock()
@@ -274,6 +292,7 @@ func (st *stream) close() {
 // abort closes the socket now; the reader then reports the end.
 func (st *stream) abort() {
 	st.closing.Store(true)
+	st.unhook()
 	_ = st.nc.Close()
 	select {
 	case st.wake <- struct{}{}:

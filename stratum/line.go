@@ -5,9 +5,15 @@ import (
 	"errors"
 )
 
-// MaxLineSize is the longest stratum line accepted, newline excluded. A peer
-// that sends more without a newline is cut off.
+// MaxLineSize is the longest line accepted from a miner, newline excluded.
+// A peer that sends more without a newline is cut off.
 const MaxLineSize = 16384
+
+// MaxPoolLineSize is the longest line accepted from a pool. Stratum v1
+// pools with many coinbase payouts (PPLNS on Bitcoin Cash, for instance)
+// send mining.notify lines of 8–9 KB today; pools get four times the
+// miners' limit so such a pool is never cut off as a framing error.
+const MaxPoolLineSize = 65536
 
 // Framing errors. A connection that produces either of them is closed.
 var (
@@ -25,15 +31,19 @@ var (
 // line that does not start with '{' yields ErrNotJSONObject.
 //
 // The returned line aliases buf.
-func NextLine(buf []byte) (line []byte, n int, err error) {
+func NextLine(buf []byte) (line []byte, n int, err error) { return NextLineMax(buf, MaxLineSize) }
+
+// NextLineMax is NextLine with a line limit of max bytes (MaxPoolLineSize
+// for pools).
+func NextLineMax(buf []byte, max int) (line []byte, n int, err error) {
 	i := bytes.IndexByte(buf, '\n')
 	if i < 0 {
-		if len(buf) > MaxLineSize {
+		if len(buf) > max {
 			return nil, 0, ErrLineTooLong
 		}
 		return nil, 0, nil
 	}
-	if i > MaxLineSize {
+	if i > max {
 		return nil, 0, ErrLineTooLong
 	}
 	line = buf[:i]

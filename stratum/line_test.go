@@ -47,3 +47,16 @@ func TestNextLine_Ugly(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, line, MaxLineSize)
 }
+
+func TestNextLineMax_Good(t *testing.T) {
+	// A pool's 30 KB notify is over the miners' limit, within the pools'.
+	long := []byte(`{"p":"` + strings.Repeat("a", 30000) + `"}` + "\n")
+	_, _, err := NextLine(long)
+	require.ErrorIs(t, err, ErrLineTooLong)
+	line, n, err := NextLineMax(long, MaxPoolLineSize)
+	require.NoError(t, err)
+	require.Equal(t, len(long), n)
+	require.Len(t, line, len(long)-1)
+	_, _, err = NextLineMax(make([]byte, MaxPoolLineSize+1), MaxPoolLineSize)
+	require.ErrorIs(t, err, ErrLineTooLong)
+}

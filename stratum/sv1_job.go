@@ -6,10 +6,10 @@ import "encoding/binary"
 // is dropped (ErrInvalidJob).
 const (
 	// MaxSV1CoinbHex caps coinb1 and coinb2, each, in hex characters
-	// (4 KiB of transaction bytes each). Typical pool coinbases are 100-500
-	// bytes; large multi-payout coinbases stay under it, and a notify line
-	// cannot exceed MaxLineSize anyway.
-	MaxSV1CoinbHex = 8192
+	// (12 KiB of transaction bytes each). Typical pool coinbases are
+	// 100-500 bytes; multi-payout coinbases reach several KB, and a notify
+	// line cannot exceed MaxPoolLineSize anyway.
+	MaxSV1CoinbHex = 24576
 	// MaxSV1Branch caps the merkle branch: 32 levels is 2^32 transactions.
 	MaxSV1Branch = 32
 	// MaxSV1Coinbase is the largest coinbase transaction a share check
