@@ -280,6 +280,7 @@ func TestParseSV1Request_Submit_Bad(t *testing.T) {
 		{2, "000000000a", ErrSV1BadExtranonce2},
 		{2, "0000000g", ErrSV1BadExtranonce2},
 		{2, 10, ErrSV1BadExtranonce2},
+		{2, "000000\u0010\u0011", ErrSV1BadExtranonce2}, // control bytes are not digits
 		{3, nil, ErrSV1BadNTime},
 		{3, "504e86e", ErrSV1BadNTime},
 		{3, "504e86ed0", ErrSV1BadNTime},
@@ -289,6 +290,7 @@ func TestParseSV1Request_Submit_Bad(t *testing.T) {
 		{4, "b2957c0", ErrSV1BadNonce},
 		{4, "b2957c0z", ErrSV1BadNonce},
 		{4, -1, ErrSV1BadNonce},
+		{4, "b2957c\u0012\u0019", ErrSV1BadNonce},
 		{5, "2000", ErrSV1BadVersionBits},
 		{5, "0000200000", ErrSV1BadVersionBits},
 		{5, "zzzzzzzz", ErrSV1BadVersionBits},

@@ -25,10 +25,12 @@ func isHexChars[T ~string | ~[]byte](s T) bool {
 }
 
 // isHexFold reports whether every byte of s is a hex digit of either case.
+// (Folding with c|0x20 first would let control bytes 0x10-0x19, which a
+// JSON "\u0010" escape produces, pass as the digits '0'-'9'.)
 func isHexFold[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i] | 0x20
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 			return false
 		}
 	}
