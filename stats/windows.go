@@ -15,10 +15,13 @@ const (
 // WindowSeconds is the length of each finite window.
 var WindowSeconds = [NumWindows - 1]int64{60, 600, 3600, 12 * 3600, 24 * 3600}
 
-// Windows sums share difficulty over the last 60 s … 24 h exactly: a ring
-// of per-second buckets for the last 10 minutes and a ring of per-minute
-// buckets for the last day (16 KiB in all, fixed). Rates are H/s: summed
-// difficulty divided by the window length. Not safe for concurrent use.
+// Windows sums hashes over the last 60 s … 24 h: a ring of per-second
+// buckets for the last 10 minutes (the 60 s and 600 s windows are exact)
+// and a ring of per-minute buckets for the last day (the 1 h, 12 h and
+// 24 h windows cover the current, partial minute and the whole minutes
+// before it, up to the window's length). 16 KiB in all, fixed. Rates are
+// H/s: the hashes in the buckets summed, divided by the seconds those
+// buckets cover. Not safe for concurrent use.
 type Windows struct {
 	sec    [600]float64
 	min    [1440]float64
@@ -88,6 +91,8 @@ func (w *Windows) Rates(now int64) [NumWindows]float64 {
 			for m := now/60 - mins + 1; m <= now/60; m++ {
 				sum += w.min[m%int64(len(w.min))]
 			}
+			// The newest bucket holds only the seconds of this minute so far.
+			span = min(span, (mins-1)*60+now%60+1)
 		}
 		out[i] = sum / float64(span)
 	}

@@ -49,7 +49,8 @@ func TestWindows_Rates_Bad(t *testing.T) {
 	r := w.Rates(later)
 	require.InDelta(t, 1.0, r[Window60s], 1e-9, "only the new share")
 	require.InDelta(t, 0.1, r[Window600s], 1e-9)
-	require.InDelta(t, 60.0/86400, r[Window24h], 1e-12)
+	cover := float64(1439*60 + later%60 + 1) // 1439 whole minutes and this one so far
+	require.InDelta(t, 60.0/cover, r[Window24h], 1e-12)
 	require.InDelta(t, (600*1000+60)/float64(later-t0+1), r[WindowAll], 1e-9, "all-time keeps everything")
 	// A sample older than the rings hold is dropped, not misfiled.
 	w.Add(later-5000, 1e9)
@@ -138,5 +139,21 @@ func TestRates_Merge_Ugly(t *testing.T) {
 	got := a.At(now)
 	for i := range want {
 		require.InEpsilon(t, want[i], got[i], 1e-6, "float32 estimates")
+	}
+}
+
+// A steady rate reads the same in every window at every second of the
+// minute: the minute windows divide by the time their buckets cover.
+func TestWindows_SteadyRate_Good(t *testing.T) {
+	var w Windows
+	for s := int64(0); s < 2*3600; s++ {
+		w.Add(t0+s, 1)
+	}
+	for s := int64(2 * 3600); s < 2*3600+60; s++ {
+		w.Add(t0+s, 1)
+		r := w.Rates(t0 + s)
+		for i := Window60s; i <= Window1h; i++ {
+			require.InDelta(t, 1.0, r[i], 1e-9, "window %d at second %d of the minute", i, (t0+s)%60)
+		}
 	}
 }
