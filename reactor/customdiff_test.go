@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 // The RFC §22 custom difficulty tests, on ParseDiffSuffix and the global
@@ -27,16 +29,15 @@ func TestCustomDiff_Apply_Bad(t *testing.T) {
 }
 
 func TestCustomDiff_Apply_Ugly(t *testing.T) {
-	// No suffix: the global custom-diff applies (the login path falls back to it).
+	// No suffix: the global custom-diff applies; a suffix overrides it.
 	user, diff := ParseDiffSuffix([]byte("WALLET"))
 	require.Equal(t, "WALLET", string(user))
 	require.Zero(t, diff)
-	cfg := &Config{CustomDiff: 10000}
-	m := &miner{customDiff: cfg.CustomDiff}
-	if diff != 0 {
-		m.customDiff = diff
-	}
-	require.Equal(t, uint64(10000), m.customDiff)
+	ms := newMemShard(t, &Config{CustomDiff: 10000, Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}})
+	m, _ := ms.addMiner(t, "WALLET")
+	require.Equal(t, uint64(10000), m.customDiff, "the login fell back to custom-diff")
+	m, _ = ms.addMiner(t, "WALLET+500")
+	require.Equal(t, uint64(500), m.customDiff, "the suffix wins")
 	// Below xmrig-proxy's floor of 100 the suffix is removed but sets nothing.
 	user, diff = ParseDiffSuffix([]byte("WALLET+50"))
 	require.Equal(t, "WALLET", string(user))

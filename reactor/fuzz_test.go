@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// FuzzMinerInput feeds arbitrary bytes, as one read and split in two, to a
-// miner on an in-memory shard (first a fresh connection, then a logged-in
-// one) and to its pool connection. Nothing may panic, and the shard must
-// stay consistent.
+// FuzzMinerInput feeds arbitrary bytes, as one read, split in two and byte
+// by byte, to a miner on an in-memory shard (fresh connections, then a
+// logged-in one) and to its pool connection. Nothing may panic, and the
+// shard must stay consistent.
 func FuzzMinerInput(f *testing.F) {
 	seeds := []string{
 		`{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"W+5000","pass":"x","agent":"XMRig/6.22.2","algo":["rx/0"],"rigid":"r"}}` + "\n",
@@ -26,11 +26,13 @@ func FuzzMinerInput(f *testing.F) {
 		ms := newMemShard(t, nil)
 		fresh, _ := ms.addMinerRaw()
 		feedSplit(ms.s, fresh, data, int(split))
+		byByte, _ := ms.addMinerRaw()
+		feedBytes(ms.s, byByte, data)
 
 		m, _ := ms.addMiner(t, "WALLET")
 		feedSplit(ms.s, m, data, int(split))
 		feedSplit(ms.s, ms.mp.conn, data, int(split))
-		if ms.s.count < 0 || ms.s.count > 2 {
+		if ms.s.count < 0 || ms.s.count > 3 {
 			t.Fatalf("miner count %d", ms.s.count)
 		}
 		ms.s.tick()
@@ -48,6 +50,20 @@ func feedSplit(s *shard, ep endpoint, data []byte, split int) {
 	buf = append(buf[n:], data[split:]...)
 	if _, ok := s.feed(ep, buf); !ok {
 		ep.closed()
+	}
+}
+
+// feedBytes delivers data one byte per read, as a slow peer would.
+func feedBytes(s *shard, ep endpoint, data []byte) {
+	var buf []byte
+	for _, c := range data {
+		buf = append(buf, c)
+		n, ok := s.feed(ep, buf)
+		if !ok {
+			ep.closed()
+			return
+		}
+		buf = buf[n:]
 	}
 }
 

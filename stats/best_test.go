@@ -10,7 +10,10 @@ import (
 )
 
 // accept records one accepted share the way an event loop does: the
-// counters, and the share's difficulty offered to the best list.
+// counters, and the share's difficulty offered to the best list. The RFC's
+// OnAccept tests below pin what this package owns (Best.Push ordering,
+// Counters.Merge); the reactor's own accept path is tested end to end by
+// reactor.TestSummary_ConcurrentReaders_Bad.
 func accept(c *Counters, b *Best, diff uint64) {
 	c.Accepted++
 	c.Hashes += float64(diff)

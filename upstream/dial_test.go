@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -94,5 +95,6 @@ func TestDialer_Dial_Ugly(t *testing.T) {
 	}()
 	d.Timeout = 300 * time.Millisecond
 	_, err = d.Dial(context.Background(), &PoolConfig{URL: "stratum+ssl://" + hung.Addr().String()})
-	require.Error(t, err)
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "cut by the timeout, not by a reset: %v", err)
 }
