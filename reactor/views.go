@@ -22,6 +22,9 @@ type MinerView struct {
 	Worker      string
 	ConnectedAt int64  // unix seconds
 	Upstream    uint64 // id of the pool session serving it, 0 = none
+	// Account: User is the registered account the miner authorized with
+	// (SV1 passthrough), a mining credential.
+	Account bool
 }
 
 // UpstreamView is one pool session.
@@ -56,7 +59,8 @@ func (p *Proxy) Miners(ctx context.Context) ([]MinerView, error) {
 					continue
 				}
 				mv := MinerView{ID: m.id, Addr: m.addr, Family: m.family, State: m.state.public(), Diff: m.diff,
-					Tx: m.tx, Rx: m.rx, User: m.user, RigID: m.rigID, Agent: m.agent, Worker: m.workerName(), ConnectedAt: m.connectedAt}
+					Tx: m.tx, Rx: m.rx, User: m.user, RigID: m.rigID, Agent: m.agent, Worker: m.workerName(), ConnectedAt: m.connectedAt,
+					Account: m.isAccount() && m.loggedIn}
 				if m.mp != nil {
 					mv.Upstream = m.mp.id
 				}

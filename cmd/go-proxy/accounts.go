@@ -116,12 +116,11 @@ func (a *accounts) expire(ctx context.Context, live liveMiners) (int, error) {
 }
 
 // liveAccounts returns the account names of the passthrough miners among
-// views: an SV1 miner with a pool session logs in (mining.authorize) with
-// its account name as its user.
+// views that have authorized (MinerView.Account).
 func liveAccounts(views []reactor.MinerView) []string {
 	var names []string
 	for i := range views {
-		if v := &views[i]; v.Family == reactor.FamilySV1 && v.User != "" && v.Upstream != 0 {
+		if v := &views[i]; v.Account && v.User != "" {
 			names = append(names, v.User)
 		}
 	}

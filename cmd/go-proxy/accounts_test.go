@@ -49,8 +49,8 @@ func TestAccounts_Expire_Good(t *testing.T) {
 
 	live := func(context.Context) ([]reactor.MinerView, error) {
 		return []reactor.MinerView{
-			{ID: 1, Family: reactor.FamilySV1, User: accts[0].Name, Upstream: 7},
-			{ID: 2, Family: reactor.FamilySV1, User: strings.ToUpper(accts[1].Name), Upstream: 8},
+			{ID: 1, Family: reactor.FamilySV1, User: accts[0].Name, Upstream: 7, Account: true},
+			{ID: 2, Family: reactor.FamilySV1, User: strings.ToUpper(accts[1].Name), Upstream: 8, Account: true},
 			{ID: 3, Family: reactor.FamilyCryptoNote, User: accts[2].Name, Upstream: 1}, // a wallet, not an account
 			{ID: 4, Family: reactor.FamilySV1, User: accts[3].Name},                     // authorize still pending
 		}, nil
