@@ -22,6 +22,7 @@ func startCN(o *Options, poolAddr string) (*cnFamily, error) {
 		Addr:        poolAddr,
 		RejectRatio: o.Reject,
 		Seed:        1,
+		Relay:       o.relayConfig(),
 		// Jobs are broadcast by the harness (see jobDriver), not on a timer,
 		// so that each job's fan-out can be isolated.
 	})

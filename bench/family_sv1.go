@@ -25,6 +25,7 @@ func startSV1(o *Options, poolAddr string) (*sv1Family, error) {
 		VersionRolling: true,
 		RejectRatio:    o.Reject,
 		Seed:           1,
+		Relay:          o.relayConfig(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sv1 mock pool: %w", err)

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"time"
+
+	"forge.lthn.ai/core/go-proxy/internal/segrelay"
 )
 
 // Options is the harness's command line.
@@ -29,6 +32,9 @@ type Options struct {
 	// nonce-search goroutines.
 	SV1Diff    float64 `json:"sv1_diff,omitempty"`
 	SV1Workers int     `json:"sv1_workers,omitempty"`
+	// Relay, when set, is the segrelay mode of the relays put between the
+	// miners and the proxy and between the proxy and the mock pool.
+	Relay string `json:"relay,omitempty"`
 
 	JSONOnly bool   `json:"-"`
 	HTML     string `json:"-"`
@@ -112,6 +118,7 @@ func parseOptions(args []string, w io.Writer) (Options, error) {
 	fs.IntVar(&o.SV1Workers, "sv1-workers", o.SV1Workers, "sv1: nonce-search goroutines in the harness")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "hard limit for the whole invocation (0 = derived from the run length)")
 	fs.DurationVar(&o.SwarmTimeout, "swarm-timeout", o.SwarmTimeout, "miners' connect/login/submit timeout")
+	fs.StringVar(&o.Relay, "relay", "", "re-cut every stream as a real network does: a segmenting relay (mixed, random, byte-by-byte, segments, coalesce) between miners and proxy and between proxy and pool; 2 descriptors per miner in the harness, so at most "+strconv.Itoa(maxRelayMiners)+" miners")
 	fs.BoolVar(&o.Quiet, "q", false, "no progress lines on stderr")
 	fs.DurationVar(&o.WaitQuiet, "wait-quiet", 0, "before each run, wait up to this long until other processes leave the CPU alone")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause before the idle sample and after the ramp")
@@ -174,6 +181,13 @@ func (o *Options) validate() error {
 		return errors.New("-profile needs a proxy the harness starts (not -target)")
 	case o.PID != 0 && o.Target == "":
 		return errors.New("-pid only applies with -target")
+	case o.Relay != "" && o.Miners > maxRelayMiners:
+		return fmt.Errorf("-relay: at most %d miners (each costs the harness three descriptors)", maxRelayMiners)
+	}
+	if o.Relay != "" {
+		if _, err := segrelay.ParseMode(o.Relay); err != nil {
+			return fmt.Errorf("-relay: %w", err)
+		}
 	}
 	if o.Target != "" {
 		if _, _, err := net.SplitHostPort(o.Target); err != nil {
@@ -186,6 +200,21 @@ func (o *Options) validate() error {
 		}
 	}
 	return nil
+}
+
+// maxRelayMiners bounds -miners with -relay: the harness holds three
+// descriptors per miner (its socket and the relay's two) under the
+// 20,000 open files a process may have here.
+const maxRelayMiners = 6000
+
+// relayConfig is the -relay setting for the pools and the miners' relay,
+// nil when off.
+func (o *Options) relayConfig() *segrelay.Config {
+	if o.Relay == "" {
+		return nil
+	}
+	m, _ := segrelay.ParseMode(o.Relay)
+	return &segrelay.Config{Mode: m, Seed: 1}
 }
 
 // sourceIPs returns the -src-ips addresses, nil for the swarm's default.

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"forge.lthn.ai/core/go-proxy/internal/segrelay"
 )
 
 // Waits of a run.
@@ -218,7 +220,16 @@ func (e *runEnv) runOnce(ctx context.Context, idx, n int) (*RunResult, error) {
 	res.FDs = newFDBudget(o.Miners, proxyLoops(o), swarmLoops(o), o.srcIPCount(), readMachine().PortRange, openFilesLimit(), o.Mode)
 	smp.setPhase("ramp")
 	rampStart := time.Now()
-	if err := fam.StartSwarm(ctx, sp.addr, o); err != nil {
+	swarmAddr := sp.addr
+	if rc := o.relayConfig(); rc != nil {
+		r, err := segrelay.Start(sp.addr, *rc)
+		if err != nil {
+			return nil, fmt.Errorf("relay: %w", err)
+		}
+		defer r.Close()
+		swarmAddr = r.Addr()
+	}
+	if err := fam.StartSwarm(ctx, swarmAddr, o); err != nil {
 		return nil, err
 	}
 	jd := startJobDriver(fam, o.Jobs)

@@ -23,7 +23,7 @@ const tinyDiff = 1.0 / (1 << 20)
 
 func startSV1Pool(t *testing.T, seed int64) *sv1pool.Pool {
 	t.Helper()
-	p, err := sv1pool.Start(sv1pool.Config{Difficulty: tinyDiff, Seed: seed})
+	p, err := sv1pool.Start(sv1pool.Config{Difficulty: tinyDiff, Seed: seed, Relay: testutil.RelayConfig(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 	return p
@@ -72,7 +72,7 @@ func TestMetrics_Passthrough_Good(t *testing.T) {
 	addr := cfg.Bind[0].Address()
 	// An SV1 miner subscribed to extranonce changes, authorized as name.
 	login := func(name string) *testminer.SV1 {
-		m := testminer.DialSV1(t, addr)
+		m := testminer.DialSV1(t, testutil.Relay(t, addr))
 		m.XSub = true
 		m.Login(name, 0)
 		return m

@@ -34,6 +34,9 @@ func freePort(t *testing.T) int {
 
 func startPool(t *testing.T, cfg mockpool.Config) *mockpool.Pool {
 	t.Helper()
+	if cfg.Relay == nil {
+		cfg.Relay = testutil.RelayConfig(t)
+	}
 	p, err := mockpool.Start(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
@@ -99,7 +102,7 @@ func (c apiClient) get(path string, v any) {
 // with the given rig id.
 func dialMiner(t *testing.T, addr, rig string) *testminer.CN {
 	t.Helper()
-	m := testminer.DialCN(t, addr)
+	m := testminer.DialCN(t, testutil.Relay(t, addr))
 	m.Pass, m.RigID = "minerpass", rig
 	require.Nil(t, m.Login("WALLET").Error)
 	return m

@@ -78,9 +78,15 @@ func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
 		s = v.mp.s
 	}
 	n, ok := s.feed(ep, buf)
-	_, _ = c.Discard(n)
 	if !ok {
 		return gnet.Close
+	}
+	// Only what feed consumed goes: gnet's Discard(0) would drop the whole
+	// buffer, and with it the start of a line still arriving. What stays
+	// is kept by gnet for the next read (its inbound buffer grows as
+	// needed, up to the line limit feed enforces).
+	if n > 0 {
+		_, _ = c.Discard(n)
 	}
 	return gnet.None
 }

@@ -26,8 +26,14 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// startPool starts a CryptoNote mock pool behind a segmenting relay
+// (unless cfg.Relay is set): the proxy reads its lines cut as a real
+// network cuts them.
 func startPool(t testing.TB, cfg mockpool.Config) *mockpool.Pool {
 	t.Helper()
+	if cfg.Relay == nil {
+		cfg.Relay = testutil.RelayConfig(t)
+	}
 	pool, err := mockpool.Start(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { pool.Close() })
@@ -45,8 +51,18 @@ func baseConfig(pools ...string) *Config {
 }
 
 // startProxy starts a proxy on a free loopback port and returns it with
-// its miner address.
+// the address miners dial: a segmenting relay in front of the first bind,
+// so every miner's lines reach the proxy cut at random places, coalesced
+// or byte by byte (startProxyDirect skips the relay).
 func startProxy(t testing.TB, cfg *Config, opts ...Option) (*Proxy, string) {
+	t.Helper()
+	p, addr := startProxyDirect(t, cfg, opts...)
+	return p, testutil.Relay(t, addr)
+}
+
+// startProxyDirect is startProxy without the relay: for tests that need
+// the miner's own source address or exact segment boundaries.
+func startProxyDirect(t testing.TB, cfg *Config, opts ...Option) (*Proxy, string) {
 	t.Helper()
 	port, err := freePort()
 	require.NoError(t, err)

@@ -36,7 +36,7 @@ func TestMiner_SlowReader_Bad(t *testing.T) {
 	// not read reach the proxy's own outbound cap (default 64 KiB)
 	// quickly; with autotuning the kernel would absorb up to 4 MiB first.
 	cfg.SocketSendBuffer = 16384
-	p, addr := startProxy(t, cfg)
+	p, addr := startProxyDirect(t, cfg) // the relay would buffer what the miner does not read
 
 	slow := dialSlowMiner(t, addr)
 	_, err := slow.Write([]byte(`{"id":1,"method":"login","params":{"login":"SLOW"}}` + "\n"))

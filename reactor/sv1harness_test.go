@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -17,6 +18,9 @@ func startSV1Pool(t testing.TB, cfg sv1pool.Config) *sv1pool.Pool {
 	t.Helper()
 	if cfg.Difficulty == 0 {
 		cfg.Difficulty = tinyDiff
+	}
+	if cfg.Relay == nil {
+		cfg.Relay = testutil.RelayConfig(t)
 	}
 	pool, err := sv1pool.Start(cfg)
 	require.NoError(t, err)

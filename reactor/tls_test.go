@@ -25,14 +25,14 @@ func TestTLS_Miner_Good(t *testing.T) {
 	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: plainPort}, {Host: "127.0.0.1", Port: port, TLS: true}}
 	p, _ := startProxy(t, cfg)
 	// No certificate configured: a self-signed one is generated.
-	m := testminer.DialCN(t, cfg.Bind[1].Address(), testminer.WithTLS(&tls.Config{InsecureSkipVerify: true}))
+	m := testminer.DialCN(t, testutil.Relay(t, cfg.Bind[1].Address()), testminer.WithTLS(&tls.Config{InsecureSkipVerify: true}))
 	r := m.Login("WALLET")
 	require.Nil(t, r.Error, r.Raw)
 	require.Contains(t, r.Result.Extensions, "nicehash")
 	require.Nil(t, m.Submit().Error)
 	require.Equal(t, int64(1), pool.Stats().Accepted)
 	// A plain miner on the other bind shares the same pool session.
-	plain := testminer.DialCN(t, cfg.Bind[0].Address())
+	plain := testminer.DialCN(t, testutil.Relay(t, cfg.Bind[0].Address()))
 	require.Nil(t, plain.Login("WALLET").Error)
 	require.NotEqual(t, m.FixedByte(), plain.FixedByte())
 	require.Equal(t, 1, pool.Stats().Logins)
@@ -50,10 +50,10 @@ func TestTLS_Miner_Bad(t *testing.T) {
 	cfg.LoginTimeout = 1
 	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: port, TLS: true}}
 	p, _ := startProxy(t, cfg)
-	m := testminer.DialCN(t, cfg.Bind[0].Address())
+	m := testminer.DialCN(t, testutil.Relay(t, cfg.Bind[0].Address()))
 	m.Send(`{"id":1,"method":"login","params":{"login":"W"}}`)
 	m.ExpectClosed()
-	hung := testminer.DialCN(t, cfg.Bind[0].Address())
+	hung := testminer.DialCN(t, testutil.Relay(t, cfg.Bind[0].Address()))
 	hung.ExpectClosed()
 	testutil.Eventually(t, func() bool { return p.conns.Load() == 0 }, "no connection slot leaked")
 }
@@ -97,8 +97,8 @@ func proxyConfig(t *testing.T, poolAddr string) (*Config, string) {
 
 func TestProxyProtocol_V1_Good(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
-	cfg, addr := proxyConfig(t, pool.Addr())
-	p, _ := startProxy(t, cfg)
+	cfg, _ := proxyConfig(t, pool.Addr())
+	p, addr := startProxy(t, cfg)
 	m := testminer.DialCN(t, addr)
 	m.Send("PROXY TCP4 203.0.113.7 127.0.0.1 45678 3333\r")
 	require.Nil(t, m.Login("WALLET").Error)
@@ -110,8 +110,8 @@ func TestProxyProtocol_V1_Good(t *testing.T) {
 
 func TestProxyProtocol_V2_Good(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
-	cfg, addr := proxyConfig(t, pool.Addr())
-	p, _ := startProxy(t, cfg)
+	cfg, _ := proxyConfig(t, pool.Addr())
+	p, addr := startProxy(t, cfg)
 	m := testminer.DialCN(t, addr)
 	hdr := append([]byte{}, proxyV2Sig...)
 	hdr = append(hdr, 0x21, 0x21) // v2 PROXY, TCP over IPv6
@@ -133,8 +133,8 @@ func TestProxyProtocol_V2_Good(t *testing.T) {
 
 func TestProxyProtocol_Missing_Bad(t *testing.T) {
 	pool := startPool(t, mockpool.Config{})
-	cfg, addr := proxyConfig(t, pool.Addr())
-	startProxy(t, cfg)
+	cfg, _ := proxyConfig(t, pool.Addr())
+	_, addr := startProxy(t, cfg)
 	m := testminer.DialCN(t, addr)
 	m.Send(`{"id":1,"method":"login","params":{"login":"W"}}`)
 	m.ExpectClosed()
@@ -222,7 +222,7 @@ func TestTLS_Stop_Ugly(t *testing.T) {
 	tlsPort, _ := freePort()
 	cfg.Bind = []BindConfig{{Host: "127.0.0.1", Port: plainPort}, {Host: "127.0.0.1", Port: tlsPort, TLS: true}}
 	p, _ := startProxy(t, cfg)
-	m := testminer.DialCN(t, cfg.Bind[1].Address(), testminer.WithTLS(&tls.Config{InsecureSkipVerify: true}))
+	m := testminer.DialCN(t, testutil.Relay(t, cfg.Bind[1].Address()), testminer.WithTLS(&tls.Config{InsecureSkipVerify: true}))
 	require.Nil(t, m.Login("WALLET").Error)
 	require.NoError(t, p.Stop(waitCtx(t)))
 	m.ExpectClosed()

@@ -3,6 +3,8 @@ package mockpool
 import (
 	"crypto/tls"
 	"time"
+
+	"forge.lthn.ai/core/go-proxy/internal/segrelay"
 )
 
 // Config says how a Pool behaves. The zero value is a usable plain-TCP pool
@@ -12,6 +14,10 @@ type Config struct {
 	Addr string
 	// TLS, when non-nil, makes the pool serve TLS with this configuration.
 	TLS *tls.Config
+	// Relay, when non-nil, puts a segmenting relay in front of the pool:
+	// Addr returns the relay's address, and every line the pool sends
+	// reaches its client cut as Relay says (see internal/segrelay).
+	Relay *segrelay.Config
 	// Difficulty is the difficulty of every job; default 1000. The job target
 	// is stratum.TargetFromDifficulty(Difficulty).
 	Difficulty uint64

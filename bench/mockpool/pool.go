@@ -39,7 +39,7 @@ func Start(cfg Config) (*Pool, error) {
 	if !stratum.IsToken(cfg.Algo, stratum.MaxAlgoLen) {
 		return nil, fmt.Errorf("mockpool: bad algo %q", cfg.Algo)
 	}
-	srv, err := poolserver.Listen[*session](poolserver.Config{Name: "mockpool", Addr: cfg.Addr, TLS: cfg.TLS, Logf: cfg.Logf})
+	srv, err := poolserver.Listen[*session](poolserver.Config{Name: "mockpool", Addr: cfg.Addr, TLS: cfg.TLS, Logf: cfg.Logf, Relay: cfg.Relay})
 	if err != nil {
 		return nil, err
 	}

@@ -52,11 +52,15 @@ func fillRandom(rng *rand.Rand, b []byte) {
 //	  03 <height, 3 bytes LE>         BIP34 height push
 //	  <exLen> <extranonce1 ‖ extranonce2>  one push of the extranonce
 //	  <len> "/sv1pool/"               the pool's tag
-//	sequence ffffffff, one P2WPKH output of value satoshis, lock time 0.
+//	sequence ffffffff, outputs P2WPKH outputs sharing value satoshis
+//	  (the first pays payout, the others variants of it), lock time 0.
 //
 // exLen is at most 32, so every push is a direct push and the scriptSig
 // (at most 47 bytes) stays within the 2..100 bytes consensus allows.
-func buildCoinbase(height uint32, exLen int, value uint64, payout *[20]byte) (coinb1, coinb2 []byte) {
+// outputs is 1..252 (a one-byte count); many outputs make the long
+// coinbases of PPLNS pools that pay their miners in the coinbase.
+func buildCoinbase(height uint32, exLen int, value uint64, payout *[20]byte, outputs int) (coinb1, coinb2 []byte) {
+	outputs = min(max(outputs, 1), maxPayoutOutputs)
 	scriptLen := 4 + 1 + exLen + 1 + len(coinbaseTag)
 	coinb1 = make([]byte, 0, 42+5)
 	coinb1 = binary.LittleEndian.AppendUint32(coinb1, 1) // tx version
@@ -67,14 +71,24 @@ func buildCoinbase(height uint32, exLen int, value uint64, payout *[20]byte) (co
 	coinb1 = append(coinb1, 3, byte(height), byte(height>>8), byte(height>>16))
 	coinb1 = append(coinb1, byte(exLen)) // push opcode of the extranonce
 
-	coinb2 = make([]byte, 0, 1+len(coinbaseTag)+4+1+8+1+22+4)
+	coinb2 = make([]byte, 0, 1+len(coinbaseTag)+4+1+outputs*(8+1+22)+4)
 	coinb2 = append(coinb2, byte(len(coinbaseTag)))
 	coinb2 = append(coinb2, coinbaseTag...)
 	coinb2 = binary.LittleEndian.AppendUint32(coinb2, 0xffffffff) // sequence
-	coinb2 = append(coinb2, 1)                                    // one output
-	coinb2 = binary.LittleEndian.AppendUint64(coinb2, value)
-	coinb2 = append(coinb2, 22, 0x00, 20) // scriptPubKey: OP_0 <20 bytes>
-	coinb2 = append(coinb2, payout[:]...)
+	coinb2 = append(coinb2, byte(outputs))
+	each := value / uint64(outputs)
+	for i := 0; i < outputs; i++ {
+		v := each
+		if i == 0 {
+			v = value - each*uint64(outputs-1)
+		}
+		coinb2 = binary.LittleEndian.AppendUint64(coinb2, v)
+		coinb2 = append(coinb2, 22, 0x00, 20) // scriptPubKey: OP_0 <20 bytes>
+		to := *payout
+		to[19] ^= byte(i)
+		to[18] ^= byte(i >> 8)
+		coinb2 = append(coinb2, to[:]...)
+	}
 	coinb2 = binary.LittleEndian.AppendUint32(coinb2, 0) // lock time
 	return coinb1, coinb2
 }

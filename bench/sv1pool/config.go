@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"time"
 
+	"forge.lthn.ai/core/go-proxy/internal/segrelay"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -14,6 +15,10 @@ type Config struct {
 	Addr string
 	// TLS, when non-nil, makes the pool serve TLS with this configuration.
 	TLS *tls.Config
+	// Relay, when non-nil, puts a segmenting relay in front of the pool:
+	// Addr returns the relay's address, and every line the pool sends
+	// reaches its client cut as Relay says (see internal/segrelay).
+	Relay *segrelay.Config
 	// Extranonce1Size is the size in bytes of the extranonce1 each
 	// connection gets (1..16, default 4). Extranonce1s are a counter, so they
 	// are distinct as long as fewer than 256^Extranonce1Size have been
@@ -38,6 +43,11 @@ type Config struct {
 	// share's extranonces, job id and nonce, so the same share always gets
 	// the same answer.
 	RejectRatio float64
+	// PayoutOutputs is the number of outputs of the coinbase (1..252,
+	// default 1). Each adds 31 bytes to coinb2 (62 hex characters to every
+	// mining.notify): 150 make the ~9.5 KB notify of a PPLNS pool that pays
+	// its miners in the coinbase, longer than one TCP segment.
+	PayoutOutputs int
 	// Seed makes job contents, session ids and rejections reproducible.
 	Seed int64
 	// Authorize, when set, decides mining.authorize: a non-nil error refuses
@@ -88,6 +98,8 @@ const (
 	// maxOverlapReports bounds the list Overlaps returns (Stats.Overlaps
 	// keeps counting).
 	maxOverlapReports = 256
+	// maxPayoutOutputs bounds Config.PayoutOutputs (a one-byte count).
+	maxPayoutOutputs = 252
 	// maxUsersPerSession bounds the authorized users a session remembers.
 	maxUsersPerSession = 64
 	// maxNTimeAhead is how far past the pool's clock a submitted ntime may be.

@@ -42,7 +42,7 @@ func (p *Pool) newJobLocked(clean bool) *jobRecord {
 		NBits:    blockNBits,
 		NTime:    uint32(time.Now().Unix()),
 	}
-	bin.Coinb1, bin.Coinb2 = buildCoinbase(p.chain.height, p.cfg.Extranonce1Size+p.cfg.Extranonce2Size, value, &p.chain.payout)
+	bin.Coinb1, bin.Coinb2 = buildCoinbase(p.chain.height, p.cfg.Extranonce1Size+p.cfg.Extranonce2Size, value, &p.chain.payout, p.cfg.PayoutOutputs)
 
 	// Job id: 8 hex digits of a sequence number (increasing) and 8 random.
 	p.jobSeq++

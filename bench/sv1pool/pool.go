@@ -39,7 +39,7 @@ func Start(cfg Config) (*Pool, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	srv, err := poolserver.Listen[*session](poolserver.Config{Name: "sv1pool", Addr: cfg.Addr, TLS: cfg.TLS, Logf: cfg.Logf})
+	srv, err := poolserver.Listen[*session](poolserver.Config{Name: "sv1pool", Addr: cfg.Addr, TLS: cfg.TLS, Logf: cfg.Logf, Relay: cfg.Relay})
 	if err != nil {
 		return nil, err
 	}

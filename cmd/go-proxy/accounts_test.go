@@ -88,7 +88,7 @@ func TestServe_Passthrough_ExpiryLiveMiner_Good(t *testing.T) {
 	name := strings.Split(body, `"`)[3]
 	require.Len(t, name, registry.NameLength)
 
-	m := testminer.DialSV1(t, fmt.Sprintf("127.0.0.1:%d", minerPort))
+	m := testminer.DialSV1(t, testutil.Relay(t, fmt.Sprintf("127.0.0.1:%d", minerPort)))
 	m.XSub = true
 	m.Login(name, 0)
 	require.True(t, m.Submit().Accepted())

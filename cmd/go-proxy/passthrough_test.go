@@ -119,7 +119,7 @@ func (rs *runningServe) callAs(token, method, path, contentType, body string) (i
 // that costs ~4096 hashes a share; auth (optional) sees every login.
 func startSV1Pool(t *testing.T, auth func(user, pass string) error) *sv1pool.Pool {
 	t.Helper()
-	p, err := sv1pool.Start(sv1pool.Config{Difficulty: 1.0 / (1 << 20), Authorize: auth})
+	p, err := sv1pool.Start(sv1pool.Config{Difficulty: 1.0 / (1 << 20), Authorize: auth, Relay: testutil.RelayConfig(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 	return p
@@ -168,7 +168,7 @@ func TestServe_Passthrough_Good(t *testing.T) {
 	require.Equal(t, `{"name":"`+reg.Name+`","error":""}`+"\n", body)
 	require.Len(t, reg.Name, registry.NameLength)
 
-	m := testminer.DialSV1(t, fmt.Sprintf("127.0.0.1:%d", minerPort))
+	m := testminer.DialSV1(t, testutil.Relay(t, fmt.Sprintf("127.0.0.1:%d", minerPort)))
 	m.XSub = true
 	m.Login(reg.Name, 0)
 	require.True(t, m.Submit().Accepted())

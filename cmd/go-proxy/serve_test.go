@@ -35,7 +35,7 @@ func testPort(t *testing.T) int {
 
 func startTestPool(t *testing.T, seed int64) *mockpool.Pool {
 	t.Helper()
-	p, err := mockpool.Start(mockpool.Config{Seed: seed})
+	p, err := mockpool.Start(mockpool.Config{Seed: seed, Relay: testutil.RelayConfig(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 	return p
@@ -101,7 +101,7 @@ func TestServe_Good(t *testing.T) {
 	require.Contains(t, body, `"version":"`+reactor.Version+`"`)
 
 	// A miner logs in and sends a bad share (answered locally).
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", minerPort))
+	c, err := net.Dial("tcp", testutil.Relay(t, fmt.Sprintf("127.0.0.1:%d", minerPort)))
 	require.NoError(t, err)
 	defer c.Close()
 	r := bufio.NewReader(c)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"forge.lthn.ai/core/go-proxy/bench/internal/notify"
+	"forge.lthn.ai/core/go-proxy/internal/segrelay"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -25,6 +26,11 @@ type Config struct {
 	// Logf, when set, receives one line per connection event. It is called
 	// from the server's goroutines.
 	Logf func(format string, args ...any)
+	// Relay, when non-nil, puts a segmenting relay (internal/segrelay) in
+	// front of the server: Addr then returns the relay's address, so the
+	// proxy under test reads the pool's lines cut the way a real network
+	// cuts them.
+	Relay *segrelay.Config
 }
 
 // HistorySize bounds how many sessions Remember keeps.
@@ -51,6 +57,7 @@ type Session interface {
 type Server[S Session] struct {
 	cfg     Config
 	ln      net.Listener
+	relay   *segrelay.Relay
 	changed notify.Cond
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -71,12 +78,20 @@ func Listen[S Session](cfg Config) (*Server[S], error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen %s: %w", cfg.Name, cfg.Addr, err)
 	}
+	var relay *segrelay.Relay
+	if cfg.Relay != nil {
+		if relay, err = segrelay.Start(ln.Addr().String(), *cfg.Relay); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("%s: relay: %w", cfg.Name, err)
+		}
+	}
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	return &Server[S]{
 		cfg:   cfg,
 		ln:    ln,
+		relay: relay,
 		done:  make(chan struct{}),
 		conns: make(map[*Conn]S),
 	}, nil
@@ -109,8 +124,21 @@ func (s *Server[S]) Every(interval time.Duration, f func()) {
 	}()
 }
 
-// Addr returns the address the server listens on, as host:port.
-func (s *Server[S]) Addr() string { return s.ln.Addr().String() }
+// Addr returns the address clients dial, as host:port: the relay's when
+// the server has one (Config.Relay), else the listener's.
+func (s *Server[S]) Addr() string {
+	if s.relay != nil {
+		return s.relay.Addr()
+	}
+	return s.ln.Addr().String()
+}
+
+// ListenAddr returns the address the server itself listens on (behind
+// its relay, when it has one).
+func (s *Server[S]) ListenAddr() string { return s.ln.Addr().String() }
+
+// Relay returns the server's segmenting relay, nil when it has none.
+func (s *Server[S]) Relay() *segrelay.Relay { return s.relay }
 
 // Close stops listening, drops every connection and waits for the server's
 // goroutines (readers and Every tasks) to end. It is idempotent; later
@@ -121,6 +149,9 @@ func (s *Server[S]) Close() error {
 		s.closed = true
 		s.mu.Unlock()
 		close(s.done)
+		if s.relay != nil {
+			_ = s.relay.Close()
+		}
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.closeErr = fmt.Errorf("%s: close listener: %w", s.cfg.Name, err)
 		}
