@@ -13,6 +13,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/httpapi"
 	"forge.lthn.ai/core/go-proxy/reactor"
+	"forge.lthn.ai/core/go-proxy/registry"
 )
 
 // serveOptions are serve's inputs besides the configuration.
@@ -49,7 +50,8 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 	defer logs.close()
 	accts, err := openAccounts(cfg, log)
 	if err != nil {
-		log.Error("cannot open the account store", "path", cfg.Registry.Path, "err", err)
+		key, where := storeLocation(&cfg.Registry)
+		log.Error("cannot open the account store", key, where, "err", err)
 		return exitFailed
 	}
 	defer accts.close() // on the early returns; after stopProxy otherwise
@@ -180,8 +182,8 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	if cur.Watch != old.Watch {
 		mine = append(mine, "watch changes need a restart")
 	}
-	if cur.Registry.Path != old.Registry.Path || cur.Registry.Expire != old.Registry.Expire {
-		mine = append(mine, "registry.path and registry.expire-days changes need a restart (registry.keep applies now)")
+	if cur.Registry.Path != old.Registry.Path || !sameStoreURL(cur.Registry.URL, old.Registry.URL) || cur.Registry.Expire != old.Registry.Expire {
+		mine = append(mine, "registry.path, registry.url and registry.expire-days changes need a restart (registry.keep applies now)")
 	}
 	for _, w := range mine {
 		c.log.Warn("reload: " + w)
@@ -201,4 +203,11 @@ func (c *controller) applyFile(cfg *reactor.Config, ignored []string, err error)
 	if _, err := c.Reload(cfg); err != nil {
 		c.log.Error("configuration reload rejected; keeping the running configuration", "err", err)
 	}
+}
+
+// sameStoreURL reports whether a reloaded registry.url names the running
+// store: equal, or the running URL as GET /1/config shows it (password
+// masked), which a client may PUT back unchanged.
+func sameStoreURL(next, running string) bool {
+	return next == running || (running != "" && next == registry.RedactURL(running))
 }
