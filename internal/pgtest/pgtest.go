@@ -11,9 +11,9 @@
 // end.
 //
 // When no server can be had (no binaries, initdb failing, ...) the tests
-// that need one are skipped with the reason, and Main prints it once on
-// stderr so the skip is seen even without -v. With GOPROXY_TEST_REQUIRE_SERVICES
-// set to 1 (CI sets it) they fail instead.
+// that need one are skipped with the reason through testsvc.Skip, and Main
+// says so at the end even without -v; with GOPROXY_TEST_REQUIRE_SERVICES=1
+// (CI sets it) they fail instead.
 //
 // PostgreSQL refuses to run as root: when the tests run as root, the
 // server runs as the user GOPROXY_TEST_POSTGRES_USER, else "postgres" (the
@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"forge.lthn.ai/core/go-proxy/internal/testsvc"
 )
 
 // Environment variables.
@@ -52,8 +54,6 @@ const (
 	// EnvUser is the system user the server runs as when the tests run
 	// as root.
 	EnvUser = "GOPROXY_TEST_POSTGRES_USER"
-	// EnvRequire, set to 1, turns "no server" skips into failures.
-	EnvRequire = "GOPROXY_TEST_REQUIRE_SERVICES"
 )
 
 // startTimeout bounds initdb plus the server becoming ready.
@@ -346,13 +346,11 @@ var shared struct {
 	server *Server // nil with an external URL or when unavailable
 	base   string  // URL of the database schemas are made in
 	err    error   // why no server is available
-	used   bool
 }
 
 const sharedDB = "gpxtest"
 
 func startShared() {
-	shared.used = true
 	if u := os.Getenv(EnvURL); u != "" {
 		shared.base = u
 		return
@@ -377,15 +375,11 @@ func startShared() {
 	shared.server, shared.base = s, s.URL(sharedDB)
 }
 
-// unavailable skips t (or fails it under EnvRequire) because no server
-// can be had.
+// unavailable skips t (or fails it, see testsvc) because no server can be
+// had.
 func unavailable(t testing.TB, why error) {
 	t.Helper()
-	msg := "PostgreSQL not available, test skipped: " + why.Error()
-	if os.Getenv(EnvRequire) == "1" {
-		t.Fatal(msg + " (" + EnvRequire + "=1)")
-	}
-	t.Skip(msg)
+	testsvc.Skip(t, "PostgreSQL", why)
 }
 
 // Schema creates a fresh schema on the shared server (starting it on
@@ -474,18 +468,14 @@ func redact(rawURL string) string {
 }
 
 // Main runs m's tests, then stops the shared server if one was started,
-// and returns the exit code for os.Exit. If the shared server could not
-// be started it says why on stderr, so skipped tests are seen in a
-// non-verbose run:
+// and returns the exit code for os.Exit; skipped tests are reported as
+// testsvc.Main does:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func Main(m *testing.M) int {
-	code := m.Run()
-	if shared.server != nil {
-		shared.server.Close()
-	}
-	if shared.used && shared.err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest: PostgreSQL not available, its tests were skipped:", shared.err)
-	}
-	return code
+	return testsvc.Main(m, func() {
+		if shared.server != nil {
+			shared.server.Close()
+		}
+	})
 }
