@@ -2,7 +2,7 @@
 // thousands of miners onto a few pool connections and splits the nonce
 // space so no two miners repeat work.
 //
-//	go-proxy -c config.json        run the proxy (SIGHUP reopens the log files)
+//	go-proxy -c config.json        run the proxy (SIGHUP reopens the log files and reloads the file)
 //	go-proxy --check-config -c F   validate a configuration and exit
 //	go-proxy demo                  mock pool + proxy + simulated miners
 //	go-proxy version               print the version, commit and build date

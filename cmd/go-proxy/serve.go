@@ -23,7 +23,8 @@ type serveOptions struct {
 	path string
 	// watchEvery is the watcher's polling interval (default 1 s).
 	watchEvery time.Duration
-	// hup delivers SIGHUP: reopen the log files.
+	// hup delivers SIGHUP: reopen the log files and, with a path, reload
+	// the configuration file.
 	hup <-chan os.Signal
 	// ready, when set, is called once the proxy and the API are up, with
 	// the API's address (nil without the API).
@@ -108,6 +109,13 @@ wait:
 			break wait
 		case <-opts.hup:
 			logs.reopen()
+			if opts.path != "" {
+				// systemctl reload: the file is read and applied like a
+				// change seen by the watcher (or PUT /1/config).
+				log.Info("SIGHUP: log files reopened, reloading the configuration file", "path", opts.path)
+				next, ignored, err := reactor.LoadConfig(opts.path)
+				ctl.applyFile(next, ignored, err)
+			}
 		case <-p.Done():
 			log.Error("event engine stopped", "err", p.Err())
 			code = exitFailed
