@@ -7,12 +7,13 @@ import (
 )
 
 // AccountStore is the SV1 passthrough account store as the /api/v1 routes
-// use it: accounts, pools and algorithms. *registry.Store satisfies it.
+// use it: accounts, pools and algorithms. Every registry.Store (SQLite or
+// PostgreSQL) satisfies it.
 // Every method must be safe for concurrent use (the API calls them from
 // net/http goroutines) and must honour ctx.
 //
 // Security rule: the interface has no way to read a password back —
-// registry.Store.Credentials, the only method that returns one, is
+// registry.Store's Credentials, the only method that returns one, is
 // deliberately not part of it — so no API answer can contain one.
 type AccountStore interface {
 	CreateAccount(ctx context.Context, pool, user, password string) (registry.Account, error)
@@ -31,4 +32,4 @@ type AccountStore interface {
 	DeleteAlgorithm(ctx context.Context, name string) error
 }
 
-var _ AccountStore = (*registry.Store)(nil)
+var _ AccountStore = registry.Store(nil)

@@ -30,12 +30,12 @@ const testPool = "pool.example.com:3333"
 type regEnv struct {
 	t     *testing.T
 	src   *fakeSource
-	store *registry.Store
+	store registry.Store
 	h     *Handler
 	log   *testutil.SyncBuffer
 }
 
-func openStore(t *testing.T) *registry.Store {
+func openStore(t *testing.T) registry.Store {
 	t.Helper()
 	store, err := registry.Open(filepath.Join(t.TempDir(), "accounts.db"))
 	require.NoError(t, err)

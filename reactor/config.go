@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"forge.lthn.ai/core/go-proxy/registry"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -178,9 +179,14 @@ type RateLimit struct {
 	BanDuration             int `json:"ban-duration,omitempty"`
 }
 
-// RegistryConfig locates the SV1 passthrough account store.
+// RegistryConfig locates the SV1 passthrough account store: an embedded
+// SQLite file (Path, the default) or a PostgreSQL database shared by
+// several instances (URL). Path and URL are mutually exclusive.
 type RegistryConfig struct {
-	Path string `json:"path,omitempty"` // default "go-proxy.db" when passthrough is used
+	Path string `json:"path,omitempty"` // default "go-proxy.db" when passthrough is used and URL is empty
+	// URL selects PostgreSQL: "postgres://user:password@host:5432/db?sslmode=disable"
+	// (or postgresql://). It holds a password: Redacted masks it.
+	URL string `json:"url,omitempty"`
 	// Expire deletes accounts unused for this many days (0 = 90).
 	Expire int `json:"expire-days,omitempty"`
 	// Keep holds a passthrough pool connection this many seconds after its
@@ -299,7 +305,7 @@ func (c *Config) Normalize() {
 	setDefault(&c.HTTP.RegisterPerMinute, 10)
 	setDefault(&c.Registry.Expire, 90)
 	setDefault(&c.Registry.Keep, 60)
-	if c.Registry.Path == "" {
+	if c.Registry.Path == "" && c.Registry.URL == "" {
 		c.Registry.Path = "go-proxy.db"
 	}
 	if c.LogLevel == "" {
@@ -399,6 +405,18 @@ func (c *Config) Validate() error {
 		// show them, so they may only be served behind a token.
 		return errors.New("http.access-token: required with sv1-mode passthrough (the API shows account names, which are mining credentials)")
 	}
+	if c.Registry.URL != "" {
+		if c.Registry.Path != "" {
+			return errors.New("registry: path and url are mutually exclusive (path = embedded SQLite, url = PostgreSQL)")
+		}
+		if err := registry.ValidatePostgresURL(c.Registry.URL); err != nil {
+			var fe *registry.FieldError
+			if errors.As(err, &fe) {
+				return fmt.Errorf("registry.url: %s", fe.Reason)
+			}
+			return errors.New("registry.url: invalid")
+		}
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: cert and cert_key must be given together")
 	}
@@ -472,7 +490,8 @@ func (c *Config) Clone() *Config {
 }
 
 // Redacted returns a copy with secrets (pool passwords, access password,
-// API token) replaced by "********", for display.
+// API token, the password in registry.url) replaced by "********", for
+// display.
 func (c *Config) Redacted() *Config {
 	out := c.Clone()
 	const mask = "********"
@@ -486,6 +505,9 @@ func (c *Config) Redacted() *Config {
 	}
 	if out.HTTP.AccessToken != "" {
 		out.HTTP.AccessToken = mask
+	}
+	if out.Registry.URL != "" {
+		out.Registry.URL = registry.RedactURL(out.Registry.URL)
 	}
 	return out
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Accounts resolves the account names SV1 miners authorize with in
-// passthrough mode. *registry.Store implements it. It is called from
+// passthrough mode. Every registry.Store implements it. It is called from
 // goroutines, never from an event loop, and must be safe for concurrent
 // use. An unknown name returns an error wrapping registry.ErrNotFound.
 type Accounts interface {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 	"unicode"
@@ -59,14 +58,8 @@ func scanAccount(row scanner, extra ...any) (Account, error) {
 	return a, nil
 }
 
-// CreateAccount stores pool credentials under a new random account name and
-// returns the account. pool must be a valid host:port (normalised as by
-// NormalizeAddress) of a registered pool, else ErrUnknownPool; user must be
-// 1 to MaxUserLen bytes and password at most MaxPasswordLen bytes (empty is
-// allowed) of printable UTF-8. Bad input yields a *FieldError naming "pool",
-// "user" or "password"; no error ever contains the password. Safe for
-// concurrent use.
-func (s *Store) CreateAccount(ctx context.Context, pool, user, password string) (Account, error) {
+// CreateAccount implements Store.
+func (s *sqlStore) CreateAccount(ctx context.Context, pool, user, password string) (Account, error) {
 	addr, err := normalizeAddress("pool", pool)
 	if err != nil {
 		return Account{}, err
@@ -84,76 +77,81 @@ func (s *Store) CreateAccount(ctx context.Context, pool, user, password string) 
 	if err != nil {
 		return Account{}, err
 	}
-	created := s.now().Unix()
-
+	ctx, cancel := call(ctx)
+	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Account{}, fmt.Errorf("registry: create account: %w", err)
+		return Account{}, s.wrap("create account", err)
 	}
 	defer rollback(tx)
+	created, err := s.clock(ctx, tx)
+	if err != nil {
+		return Account{}, s.wrap("create account", err)
+	}
 	a := Account{Name: name, Pool: addr, User: user, CreatedAt: time.Unix(created, 0).UTC()}
-	err = tx.QueryRowContext(ctx,
+	err = tx.QueryRowContext(ctx, s.q(
 		`SELECT p.family, p.algorithm, al.divider
 		FROM pools p JOIN algorithms al ON al.name = p.algorithm
-		WHERE p.address = ?`, addr).Scan(&a.Family, &a.Algorithm, &a.Divider)
+		WHERE p.address = $1`), addr).Scan(&a.Family, &a.Algorithm, &a.Divider)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fail(ErrUnknownPool, "unknown pool %q", addr)
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("registry: create account: %w", err)
+		return Account{}, s.wrap("create account", err)
 	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO accounts (name, pool, pool_user, pool_password, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, s.q(
+		`INSERT INTO accounts (name, pool, pool_user, pool_password, created_at) VALUES ($1, $2, $3, $4, $5)`),
 		name, addr, user, password, created)
-	if isDuplicate(err) {
+	switch {
+	case s.d.isDuplicate(err):
 		// 128 random bits: only a broken random source gets here.
 		return Account{}, fail(ErrConflict, "create account: generated name already exists")
-	}
-	if err != nil {
-		return Account{}, fmt.Errorf("registry: create account: %w", err)
+	case s.d.isForeignKey(err):
+		// The pool was deleted (by another instance) since the SELECT.
+		return Account{}, fail(ErrUnknownPool, "unknown pool %q", addr)
+	case err != nil:
+		return Account{}, s.wrap("create account", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Account{}, fmt.Errorf("registry: create account: %w", err)
+		return Account{}, s.wrap("create account", err)
 	}
 	return a, nil
 }
 
-// Account returns the account called name (case-insensitive) without its
-// password, or an error matching ErrNotFound; a string that cannot be an
-// account name is simply not found. Safe for concurrent use.
-func (s *Store) Account(ctx context.Context, name string) (Account, error) {
+// Account implements Store.
+func (s *sqlStore) Account(ctx context.Context, name string) (Account, error) {
 	key, ok := canonicalName(name)
 	if !ok {
 		return Account{}, fail(ErrNotFound, "account not found")
 	}
-	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountColumns+accountFrom+` WHERE a.name = ?`, key))
+	ctx, cancel := call(ctx)
+	defer cancel()
+	a, err := scanAccount(s.db.QueryRowContext(ctx, s.q(`SELECT `+accountColumns+accountFrom+` WHERE a.name = $1`), key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, fail(ErrNotFound, "account not found")
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("registry: get account: %w", err)
+		return Account{}, s.wrap("get account", err)
 	}
 	return a, nil
 }
 
-// Credentials returns what the proxy needs to dial the pool for the account
-// called name (case-insensitive), including the pool password, or an error
-// matching ErrNotFound. This is the only method that returns a password; the
-// Credentials value redacts it whenever it is printed, logged or marshalled.
-// Safe for concurrent use.
-func (s *Store) Credentials(ctx context.Context, name string) (Credentials, error) {
+// Credentials implements Store.
+func (s *sqlStore) Credentials(ctx context.Context, name string) (Credentials, error) {
 	key, ok := canonicalName(name)
 	if !ok {
 		return Credentials{}, fail(ErrNotFound, "account not found")
 	}
+	ctx, cancel := call(ctx)
+	defer cancel()
 	var password string
-	a, err := scanAccount(s.db.QueryRowContext(ctx,
-		`SELECT `+accountColumns+`, a.pool_password`+accountFrom+` WHERE a.name = ?`, key), &password)
+	a, err := scanAccount(s.db.QueryRowContext(ctx, s.q(
+		`SELECT `+accountColumns+`, a.pool_password`+accountFrom+` WHERE a.name = $1`), key), &password)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Credentials{}, fail(ErrNotFound, "account not found")
 	}
 	if err != nil {
-		return Credentials{}, fmt.Errorf("registry: get credentials: %w", err)
+		return Credentials{}, s.wrap("get credentials", err)
 	}
 	return Credentials{
 		Name:      a.Name,
@@ -166,55 +164,58 @@ func (s *Store) Credentials(ctx context.Context, name string) (Credentials, erro
 	}, nil
 }
 
-// DeleteAccount removes the account called name (case-insensitive), or
-// fails with ErrNotFound. Safe for concurrent use.
-func (s *Store) DeleteAccount(ctx context.Context, name string) error {
+// DeleteAccount implements Store.
+func (s *sqlStore) DeleteAccount(ctx context.Context, name string) error {
 	key, ok := canonicalName(name)
 	if !ok {
 		return fail(ErrNotFound, "account not found")
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE name = ?`, key)
+	ctx, cancel := call(ctx)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM accounts WHERE name = $1`), key)
 	if err != nil {
-		return fmt.Errorf("registry: delete account: %w", err)
+		return s.wrap("delete account", err)
 	}
-	return affected(res, fail(ErrNotFound, "account not found"), "delete account")
+	return s.affected(res, fail(ErrNotFound, "account not found"), "delete account")
 }
 
-// ListAccounts returns up to limit accounts (limit ≥ 1) after skipping
-// offset (≥ 0), oldest first, without passwords. Safe for concurrent use.
-func (s *Store) ListAccounts(ctx context.Context, limit, offset int) ([]Account, error) {
+// ListAccounts implements Store.
+func (s *sqlStore) ListAccounts(ctx context.Context, limit, offset int) ([]Account, error) {
 	if limit < 1 {
 		return nil, invalid("limit", "must be at least 1")
 	}
 	if offset < 0 {
 		return nil, invalid("offset", "must not be negative")
 	}
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+accountColumns+accountFrom+` ORDER BY a.created_at, a.name LIMIT ? OFFSET ?`, limit, offset)
+	ctx, cancel := call(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, s.q(
+		`SELECT `+accountColumns+accountFrom+` ORDER BY a.created_at, a.name LIMIT $1 OFFSET $2`), limit, offset)
 	if err != nil {
-		return nil, fmt.Errorf("registry: list accounts: %w", err)
+		return nil, s.wrap("list accounts", err)
 	}
 	defer rows.Close()
 	var out []Account
 	for rows.Next() {
 		a, err := scanAccount(rows)
 		if err != nil {
-			return nil, fmt.Errorf("registry: list accounts: %w", err)
+			return nil, s.wrap("list accounts", err)
 		}
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("registry: list accounts: %w", err)
+		return nil, s.wrap("list accounts", err)
 	}
 	return out, nil
 }
 
-// CountAccounts returns the number of stored accounts. Safe for concurrent
-// use.
-func (s *Store) CountAccounts(ctx context.Context) (int, error) {
+// CountAccounts implements Store.
+func (s *sqlStore) CountAccounts(ctx context.Context) (int, error) {
+	ctx, cancel := call(ctx)
+	defer cancel()
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("registry: count accounts: %w", err)
+		return 0, s.wrap("count accounts", err)
 	}
 	return n, nil
 }

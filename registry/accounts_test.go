@@ -14,10 +14,12 @@ import (
 
 var namePattern = regexp.MustCompile(`^[a-z2-7]{26}$`)
 
-func TestAccountLifecycle(t *testing.T) {
+func TestAccountLifecycle(t *testing.T) { eachStore(t, testAccountLifecycle) }
+
+func testAccountLifecycle(t *testing.T, open opener) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s, _ := openTemp(t, WithClock(func() time.Time { return now }))
+	s := open(t, WithClock(func() time.Time { return now }))
 	require.NoError(t, s.AddPool(ctx, Pool{Address: "Pool.Example.COM:03333", Family: FamilySV1, Algorithm: "scrypt"}))
 
 	acc, err := s.CreateAccount(ctx, "POOL.example.com:3333", "wallet.rig1", "s3cret-pw")
@@ -70,8 +72,10 @@ func TestAccountLifecycle(t *testing.T) {
 	require.Zero(t, n)
 }
 
-func TestCreateAccountUnknownPool(t *testing.T) {
-	s := openWithPool(t)
+func TestCreateAccountUnknownPool(t *testing.T) { eachStore(t, testCreateAccountUnknownPool) }
+
+func testCreateAccountUnknownPool(t *testing.T, open opener) {
+	s := withPool(t, open)
 	_, err := s.CreateAccount(context.Background(), "other.example.com:3333", "wallet", "pw")
 	requireKind(t, err, ErrUnknownPool)
 	require.NotErrorIs(t, err, ErrInvalid)
@@ -79,8 +83,12 @@ func TestCreateAccountUnknownPool(t *testing.T) {
 }
 
 func TestCreateAccountAcceptsEdgeValues(t *testing.T) {
+	eachStore(t, testCreateAccountAcceptsEdgeValues)
+}
+
+func testCreateAccountAcceptsEdgeValues(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openWithPool(t)
+	s := withPool(t, open)
 	for _, tc := range []struct{ user, password string }{
 		{"wallet", ""}, // empty password
 		{"мой кошелёк.rig 1", "pässwörd with spaces"},                          // printable Unicode and ASCII space
@@ -95,9 +103,11 @@ func TestCreateAccountAcceptsEdgeValues(t *testing.T) {
 	}
 }
 
-func TestCreateAccountRejectsBadFields(t *testing.T) {
+func TestCreateAccountRejectsBadFields(t *testing.T) { eachStore(t, testCreateAccountRejectsBadFields) }
+
+func testCreateAccountRejectsBadFields(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openWithPool(t)
+	s := withPool(t, open)
 	cases := []struct {
 		name, pool, user, password, field string
 	}{
@@ -142,8 +152,12 @@ func TestCreateAccountRejectsBadFields(t *testing.T) {
 }
 
 func TestAccountNamesAreUniqueAndWellFormed(t *testing.T) {
+	eachStore(t, testAccountNamesAreUniqueAndWellFormed)
+}
+
+func testAccountNamesAreUniqueAndWellFormed(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openWithPool(t)
+	s := withPool(t, open)
 	seen := make(map[string]bool)
 	for range 1000 {
 		// Identical credentials every time: the name must not derive from them.
@@ -183,8 +197,12 @@ func TestCanonicalName(t *testing.T) {
 }
 
 func TestLookupsOfMalformedNamesAreNotFound(t *testing.T) {
+	eachStore(t, testLookupsOfMalformedNamesAreNotFound)
+}
+
+func testLookupsOfMalformedNamesAreNotFound(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openWithPool(t)
+	s := withPool(t, open)
 	for _, name := range []string{"", "x", "' OR 1=1 --", strings.Repeat("a", NameLength-1) + "b"} {
 		_, err := s.Account(ctx, name)
 		requireKind(t, err, ErrNotFound)
@@ -201,10 +219,12 @@ func TestLookupsOfMalformedNamesAreNotFound(t *testing.T) {
 	require.NotContains(t, err.Error(), name, "errors do not echo account names")
 }
 
-func TestListAccountsPaginates(t *testing.T) {
+func TestListAccountsPaginates(t *testing.T) { eachStore(t, testListAccountsPaginates) }
+
+func testListAccountsPaginates(t *testing.T, open opener) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := openWithPool(t, WithClock(func() time.Time { return now }))
+	s := withPool(t, open, WithClock(func() time.Time { return now }))
 	var want []Account
 	for range 5 {
 		now = now.Add(time.Minute)
@@ -229,10 +249,12 @@ func TestListAccountsPaginates(t *testing.T) {
 	requireField(t, err, "offset")
 }
 
-func TestAccountJSONHasNoPassword(t *testing.T) {
+func TestAccountJSONHasNoPassword(t *testing.T) { eachStore(t, testAccountJSONHasNoPassword) }
+
+func testAccountJSONHasNoPassword(t *testing.T, open opener) {
 	ctx := context.Background()
 	const password = "correct-horse-battery-staple"
-	s := openWithPool(t)
+	s := withPool(t, open)
 	acc, err := s.CreateAccount(ctx, testPool, "wallet", password)
 	require.NoError(t, err)
 	require.NoError(t, s.Touch(ctx, acc.Name, time.Unix(1_800_000_000, 0)))
@@ -266,10 +288,12 @@ func keys(m map[string]any) []string {
 	return out
 }
 
-func TestConcurrentCreateAccount(t *testing.T) {
+func TestConcurrentCreateAccount(t *testing.T) { eachStore(t, testConcurrentCreateAccount) }
+
+func testConcurrentCreateAccount(t *testing.T, open opener) {
 	const workers, each = 8, 50
 	ctx := context.Background()
-	s := openWithPool(t)
+	s := withPool(t, open)
 
 	errs := make(chan error, workers*each)
 	names := make(chan string, workers*each)

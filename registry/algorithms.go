@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strconv"
 )
@@ -20,64 +19,65 @@ type Algorithm struct {
 	Divider float64 `json:"divider"` // > 0 and finite
 }
 
-// AddAlgorithm registers a. The name must be 1 to 32 bytes of [a-z0-9_-/.];
-// the divider must be finite and greater than zero. An existing name fails
-// with ErrConflict. Safe for concurrent use.
-func (s *Store) AddAlgorithm(ctx context.Context, a Algorithm) error {
+// AddAlgorithm implements Store.
+func (s *sqlStore) AddAlgorithm(ctx context.Context, a Algorithm) error {
 	if err := validateAlgorithmName("name", a.Name); err != nil {
 		return err
 	}
 	if math.IsNaN(a.Divider) || math.IsInf(a.Divider, 0) || a.Divider <= 0 {
 		return invalid("divider", "must be a finite number greater than zero")
 	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO algorithms (name, divider) VALUES (?, ?)`, a.Name, a.Divider)
-	if isDuplicate(err) {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	_, err := s.db.ExecContext(ctx, s.q(
+		`INSERT INTO algorithms (name, divider) VALUES ($1, $2)`), a.Name, a.Divider)
+	if s.d.isDuplicate(err) {
 		return fail(ErrConflict, "algorithm %q already exists", a.Name)
 	}
 	if err != nil {
-		return fmt.Errorf("registry: add algorithm: %w", err)
+		return s.wrap("add algorithm", err)
 	}
 	return nil
 }
 
-// ListAlgorithms returns every registered algorithm ordered by name. Safe
-// for concurrent use.
-func (s *Store) ListAlgorithms(ctx context.Context) ([]Algorithm, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, divider FROM algorithms ORDER BY name`)
+// ListAlgorithms implements Store.
+func (s *sqlStore) ListAlgorithms(ctx context.Context) ([]Algorithm, error) {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, `SELECT name, divider FROM algorithms ORDER BY name`+s.d.byteOrder())
 	if err != nil {
-		return nil, fmt.Errorf("registry: list algorithms: %w", err)
+		return nil, s.wrap("list algorithms", err)
 	}
 	defer rows.Close()
 	var out []Algorithm
 	for rows.Next() {
 		var a Algorithm
 		if err := rows.Scan(&a.Name, &a.Divider); err != nil {
-			return nil, fmt.Errorf("registry: list algorithms: %w", err)
+			return nil, s.wrap("list algorithms", err)
 		}
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("registry: list algorithms: %w", err)
+		return nil, s.wrap("list algorithms", err)
 	}
 	return out, nil
 }
 
-// DeleteAlgorithm removes the algorithm called name. It fails with ErrInUse
-// while any pool references it and with ErrNotFound if there is no such
-// algorithm. Safe for concurrent use.
-func (s *Store) DeleteAlgorithm(ctx context.Context, name string) error {
+// DeleteAlgorithm implements Store.
+func (s *sqlStore) DeleteAlgorithm(ctx context.Context, name string) error {
 	if err := validateAlgorithmName("name", name); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM algorithms WHERE name = ?`, name)
-	if isForeignKey(err) {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM algorithms WHERE name = $1`), name)
+	if s.d.isForeignKey(err) {
 		return fail(ErrInUse, "algorithm %q is used by pools", name)
 	}
 	if err != nil {
-		return fmt.Errorf("registry: delete algorithm: %w", err)
+		return s.wrap("delete algorithm", err)
 	}
-	return affected(res, fail(ErrNotFound, "algorithm %q not found", name), "delete algorithm")
+	return s.affected(res, fail(ErrNotFound, "algorithm %q not found", name), "delete algorithm")
 }
 
 func validateAlgorithmName(field, name string) error {

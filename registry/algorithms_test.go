@@ -9,9 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestAlgorithms(t *testing.T) {
+func TestAlgorithms(t *testing.T) { eachStore(t, testAlgorithms) }
+
+func testAlgorithms(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 
 	require.NoError(t, s.AddAlgorithm(ctx, Algorithm{Name: "scrypt-n/1.5_x", Divider: 0.5}))
 	requireKind(t, s.AddAlgorithm(ctx, Algorithm{Name: "sha256d", Divider: 2}), ErrConflict)
@@ -33,9 +35,11 @@ func TestAlgorithms(t *testing.T) {
 	require.NoError(t, s.AddAlgorithm(ctx, Algorithm{Name: strings.Repeat("a", 32), Divider: math.MaxFloat64}))
 }
 
-func TestDeleteAlgorithm(t *testing.T) {
+func TestDeleteAlgorithm(t *testing.T) { eachStore(t, testDeleteAlgorithm) }
+
+func testDeleteAlgorithm(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openWithPool(t) // testPool uses sha256d
+	s := withPool(t, open) // testPool uses sha256d
 
 	requireKind(t, s.DeleteAlgorithm(ctx, "sha256d"), ErrInUse)
 	require.NoError(t, s.DeleteAlgorithm(ctx, "scrypt"))

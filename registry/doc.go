@@ -9,15 +9,32 @@
 // the algorithm's divider normalises share difficulty for hashrate maths
 // (sha256d = 1, scrypt = 65536), so no miner has to say what it mines.
 //
-// The store is an embedded SQLite database opened through modernc.org/sqlite,
-// a pure-Go translation of SQLite, so the binary needs no cgo and no system
-// library. One *sql.DB is shared by every goroutine; the database runs in WAL
-// mode with a busy timeout and BEGIN IMMEDIATE transactions, so concurrent
-// writers queue instead of failing. Every Store method is safe for concurrent
-// use, takes a context, logs nothing and returns errors prefixed "registry: "
-// that match the package's sentinel errors.
+// Store is an interface with two implementations that run the same schema
+// migrations and behave the same way, method for method:
 //
-// # Schema (version 2, kept in PRAGMA user_version)
+//   - Open: an embedded SQLite database through modernc.org/sqlite, a
+//     pure-Go translation of SQLite, so the binary needs no cgo and no
+//     system library. The database runs in WAL mode with a busy timeout and
+//     BEGIN IMMEDIATE transactions, so concurrent writers queue instead of
+//     failing. One process uses it.
+//   - OpenPostgres: a PostgreSQL database through pgx's database/sql
+//     driver, which several go-proxy instances share: an account registered
+//     on one is usable on every other at once. Schema migrations and expiry
+//     runs are serialised between instances by advisory locks; the store's
+//     clock is the server's now(). Broken connections are replaced on the
+//     next call, so the store recovers by itself when the server comes back.
+//
+// Both share one *sql.DB per store and every query (written once, with $N
+// placeholders). Every Store method is safe for concurrent use, takes a
+// context (bounded by DefaultCallTimeout when it has no deadline), logs
+// nothing and returns errors prefixed "registry: " that match the package's
+// sentinel errors.
+//
+// # Schema (version 3)
+//
+// SQLite keeps the version in PRAGMA user_version, PostgreSQL in the
+// one-row table registry_schema. Times are unix seconds (INTEGER in SQLite,
+// BIGINT in PostgreSQL).
 //
 //	algorithms(name TEXT PRIMARY KEY, divider REAL NOT NULL CHECK (divider > 0))
 //	pools(address TEXT PRIMARY KEY,            -- normalised host:port
@@ -28,18 +45,26 @@
 //	         pool_user TEXT NOT NULL, pool_password TEXT NOT NULL,
 //	         created_at INTEGER NOT NULL,      -- unix seconds
 //	         last_seen INTEGER)                -- unix seconds, NULL until Touch
+//	sessions(id TEXT PRIMARY KEY,              -- SV1 subscription id
+//	         account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+//	         written_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)
 //
-// Version 1 creates the tables (STRICT, foreign keys enforced). Version 2 adds
-// an index on coalesce(last_seen, created_at) for expiry, indexes on the
-// foreign-key columns, and seeds sha256d and scrypt. Open applies the missing
-// migrations, each in its own transaction together with the version bump, and
-// refuses a database written by a newer version of this package.
+// Version 1 creates the first three tables (STRICT in SQLite, foreign keys
+// enforced). Version 2 adds an index on coalesce(last_seen, created_at) for
+// expiry, indexes on the foreign-key columns, and seeds sha256d and scrypt.
+// Version 3 adds sessions, with indexes on expires_at and account. Opening
+// applies the missing migrations, each in its own transaction together with
+// the version bump, and refuses a database written by a newer version of
+// this package.
 //
 // # Security rules
 //
-//   - The database file is created with mode 0600, and an existing database,
+//   - The SQLite file is created with mode 0600, and an existing database,
 //     -wal or -shm file that group or others can read is chmod-ed to 0600:
-//     it holds pool passwords.
+//     it holds pool passwords. (A PostgreSQL database's access is the
+//     server's: give go-proxy a role of its own.)
+//   - The PostgreSQL URL holds a password: no error shows it (RedactURL
+//     masks it wherever the URL is named).
 //   - A password leaves the store only through Store.Credentials. Account,
 //     the view returned everywhere else, has no password field, and a
 //     Credentials value prints, logs (log/slog) and marshals to JSON with the

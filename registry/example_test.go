@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"forge.lthn.ai/core/go-proxy/registry"
 )
@@ -50,4 +51,18 @@ func ExampleOpen() {
 	// name length: 26
 	// ltc.example.com:3333 wallet.rig1 x scrypt 65536
 	// logged: password=********
+}
+
+// ExampleOpenPostgres opens the store several go-proxy instances share.
+// (Not run: it needs a PostgreSQL server.)
+func ExampleOpenPostgres() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := "postgres://goproxy:PASSWORD@db.example.com:5432/goproxy?sslmode=require"
+	store, err := registry.OpenPostgres(ctx, url)
+	if err != nil {
+		log.Fatal(err) // the error shows the URL as RedactURL prints it
+	}
+	defer store.Close()
+	log.Println("account store", registry.RedactURL(url)) // postgres://goproxy:********@db.example.com:5432/...
 }

@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestTouch(t *testing.T) {
+func TestTouch(t *testing.T) { eachStore(t, testTouch) }
+
+func testTouch(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openWithPool(t)
+	s := withPool(t, open)
 	acc, err := s.CreateAccount(ctx, testPool, "wallet", "pw")
 	require.NoError(t, err)
 	require.True(t, acc.LastSeen.IsZero(), "never seen yet")
@@ -41,11 +43,13 @@ func TestTouch(t *testing.T) {
 	requireKind(t, s.Touch(ctx, acc.Name, t1), ErrNotFound)
 }
 
-func TestExpireAccountsWithClock(t *testing.T) {
+func TestExpireAccountsWithClock(t *testing.T) { eachStore(t, testExpireAccountsWithClock) }
+
+func testExpireAccountsWithClock(t *testing.T, open opener) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	now := t0
-	s := openWithPool(t, WithClock(func() time.Time { return now }))
+	s := withPool(t, open, WithClock(func() time.Time { return now }))
 	const idle = 24 * time.Hour
 
 	never, err := s.CreateAccount(ctx, testPool, "never-seen", "pw")
@@ -103,7 +107,7 @@ func TestRunExpiry(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s.RunExpiry(ctx, time.Hour, 24*time.Hour, func(err error) { errs <- err })
+			RunExpiry(ctx, s, time.Hour, 24*time.Hour, func(err error) { errs <- err })
 		}()
 
 		advance := func(d time.Duration) {
@@ -148,7 +152,7 @@ func TestRunExpiryReportsErrors(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s.RunExpiry(ctx, time.Minute, time.Hour, func(err error) { errs <- err })
+			RunExpiry(ctx, s, time.Minute, time.Hour, func(err error) { errs <- err })
 		}()
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
@@ -177,21 +181,23 @@ func TestRunExpiryRejectsBadIntervals(t *testing.T) {
 		{time.Hour, 0, "idle"},
 	} {
 		var got error
-		s.RunExpiry(context.Background(), tc.every, tc.idle, func(err error) { got = errors.Join(got, err) })
+		RunExpiry(context.Background(), s, tc.every, tc.idle, func(err error) { got = errors.Join(got, err) })
 		requireField(t, got, tc.field)
 	}
 	// A nil onErr is allowed and RunExpiry still returns at once.
-	s.RunExpiry(context.Background(), 0, 0, nil)
+	RunExpiry(context.Background(), s, 0, 0, nil)
 }
 
 // ExpireUnusedAccounts marks the accounts of connected miners as seen now
 // (the store's clock) and deletes the idle ones in one go; unknown and
 // malformed names are skipped, case does not matter.
-func TestExpireUnusedAccounts(t *testing.T) {
+func TestExpireUnusedAccounts(t *testing.T) { eachStore(t, testExpireUnusedAccounts) }
+
+func testExpireUnusedAccounts(t *testing.T, open opener) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	now := t0
-	s := openWithPool(t, WithClock(func() time.Time { return now }))
+	s := withPool(t, open, WithClock(func() time.Time { return now }))
 	live, err := s.CreateAccount(ctx, testPool, "live", "pw")
 	require.NoError(t, err)
 	idle, err := s.CreateAccount(ctx, testPool, "idle", "pw")

@@ -2,21 +2,28 @@ package registry
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
 // migration moves the schema from version-1 to version. Its statements run in
-// one transaction together with the PRAGMA user_version bump, so a crash
-// leaves the database at either the old or the new version.
+// one transaction together with the version bump, so a crash leaves the
+// database at either the old or the new version (PostgreSQL's DDL is
+// transactional too).
 type migration struct {
 	version int
 	stmts   []string
 }
 
-// migrations returns the schema history, oldest first. Versions are 1, 2, ...
-// without gaps; never edit a released migration, append a new one.
-func migrations() []migration {
+// SchemaVersion is the schema version this package creates and expects:
+// SQLite keeps it in PRAGMA user_version, PostgreSQL in the one-row table
+// registry_schema.
+const SchemaVersion = 3
+
+// sqliteMigrations returns the SQLite schema history, oldest first. Versions
+// are 1, 2, ... without gaps; never edit a released migration, append a new
+// one (to postgresMigrations too: both databases always have the same
+// versions with the same meaning).
+func sqliteMigrations() []migration {
 	return []migration{
 		{version: 1, stmts: []string{
 			`CREATE TABLE algorithms (
@@ -51,47 +58,104 @@ func migrations() []migration {
 				('sha256d', 1),
 				('scrypt', 65536)`,
 		}},
+		{version: 3, stmts: []string{
+			// SV1 subscription ids of passthrough miners, so any instance
+			// can tell which account a resuming miner belongs to.
+			`CREATE TABLE sessions (
+				id         TEXT PRIMARY KEY,
+				account    TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+				written_at INTEGER NOT NULL,
+				expires_at INTEGER NOT NULL
+			) STRICT`,
+			`CREATE INDEX sessions_expiry ON sessions (expires_at)`,
+			`CREATE INDEX sessions_account ON sessions (account)`,
+		}},
 	}
 }
 
-// SchemaVersion is the schema version this package creates and expects,
-// stored in the database's PRAGMA user_version.
-const SchemaVersion = 2
+// postgresMigrations is sqliteMigrations in PostgreSQL's dialect: the same
+// tables, columns, constraints, indexes and seed rows, version for version.
+// Times are unix seconds in BIGINT columns, as in SQLite.
+func postgresMigrations() []migration {
+	return []migration{
+		{version: 1, stmts: []string{
+			`CREATE TABLE algorithms (
+				name    TEXT PRIMARY KEY,
+				divider DOUBLE PRECISION NOT NULL CHECK (divider > 0)
+			)`,
+			`CREATE TABLE pools (
+				address   TEXT PRIMARY KEY,
+				family    TEXT NOT NULL CHECK (family IN ('sv1', 'cryptonote')),
+				algorithm TEXT NOT NULL REFERENCES algorithms(name)
+			)`,
+			`CREATE TABLE accounts (
+				name          TEXT PRIMARY KEY,
+				pool          TEXT NOT NULL REFERENCES pools(address),
+				pool_user     TEXT NOT NULL,
+				pool_password TEXT NOT NULL,
+				created_at    BIGINT NOT NULL,
+				last_seen     BIGINT
+			)`,
+		}},
+		{version: 2, stmts: []string{
+			`CREATE INDEX accounts_idle ON accounts ((coalesce(last_seen, created_at)))`,
+			`CREATE INDEX accounts_pool ON accounts (pool)`,
+			`CREATE INDEX pools_algorithm ON pools (algorithm)`,
+			`INSERT INTO algorithms (name, divider) VALUES
+				('sha256d', 1),
+				('scrypt', 65536)
+			ON CONFLICT (name) DO NOTHING`,
+		}},
+		{version: 3, stmts: []string{
+			`CREATE TABLE sessions (
+				id         TEXT PRIMARY KEY,
+				account    TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+				written_at BIGINT NOT NULL,
+				expires_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX sessions_expiry ON sessions (expires_at)`,
+			`CREATE INDEX sessions_account ON sessions (account)`,
+		}},
+	}
+}
 
-// migrate applies every migration above the database's user_version, up to
-// target (0 = SchemaVersion). Each runs in its own BEGIN IMMEDIATE
-// transaction that re-reads the version first, so two processes opening the
-// same new file do not apply a migration twice. A database newer than this
-// package is refused.
-func (s *Store) migrate(ctx context.Context, target int) error {
+// migrate applies every migration above the database's version, up to
+// target (0 = SchemaVersion). Each runs in its own transaction that takes
+// the dialect's schema lock and re-reads the version first, so two
+// processes (or instances) opening the same new database do not apply a
+// migration twice. A database newer than this package is refused.
+func (s *sqlStore) migrate(ctx context.Context, target int) error {
 	if target <= 0 || target > SchemaVersion {
 		target = SchemaVersion
 	}
-	current, err := userVersion(ctx, s.db)
+	current, err := s.d.schemaVersion(ctx, s.db)
 	if err != nil {
-		return fmt.Errorf("registry: migrate: %w", err)
+		return s.wrap("migrate", err)
 	}
 	if current > SchemaVersion {
 		return fmt.Errorf("registry: migrate: database schema version %d is newer than supported version %d", current, SchemaVersion)
 	}
-	for _, m := range migrations() {
+	for _, m := range s.d.migrations() {
 		if m.version <= current || m.version > target {
 			continue
 		}
 		if err := s.apply(ctx, m); err != nil {
-			return fmt.Errorf("registry: migrate to version %d: %w", m.version, err)
+			return s.wrap(fmt.Sprintf("migrate to version %d", m.version), err)
 		}
 	}
 	return nil
 }
 
-func (s *Store) apply(ctx context.Context, m migration) error {
+func (s *sqlStore) apply(ctx context.Context, m migration) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer rollback(tx)
-	current, err := userVersion(ctx, tx)
+	if err := s.d.lockSchema(ctx, tx); err != nil {
+		return err
+	}
+	current, err := s.d.schemaVersion(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -106,22 +170,8 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 			return err
 		}
 	}
-	// PRAGMA takes no bound parameters; m.version is a trusted integer.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+	if err := s.d.setSchemaVersion(ctx, tx, m.version); err != nil {
 		return err
 	}
 	return tx.Commit()
-}
-
-// rowQueryer is satisfied by *sql.DB and *sql.Tx.
-type rowQueryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func userVersion(ctx context.Context, q rowQueryer) (int, error) {
-	var v int
-	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return 0, err
-	}
-	return v, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -34,11 +33,8 @@ type Pool struct {
 	Algorithm string `json:"algorithm"` // a registered algorithm name
 }
 
-// AddPool registers p. The address is validated and normalised (see
-// NormalizeAddress), the family must be FamilySV1 or FamilyCryptoNote, and the
-// algorithm must be registered (else ErrUnknownAlgorithm). A pool with the
-// same normalised address fails with ErrConflict. Safe for concurrent use.
-func (s *Store) AddPool(ctx context.Context, p Pool) error {
+// AddPool implements Store.
+func (s *sqlStore) AddPool(ctx context.Context, p Pool) error {
 	addr, err := normalizeAddress("address", p.Address)
 	if err != nil {
 		return err
@@ -49,85 +45,89 @@ func (s *Store) AddPool(ctx context.Context, p Pool) error {
 	if err := validateAlgorithmName("algorithm", p.Algorithm); err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx,
-		`INSERT INTO pools (address, family, algorithm) VALUES (?, ?, ?)`,
+	ctx, cancel := call(ctx)
+	defer cancel()
+	_, err = s.db.ExecContext(ctx, s.q(
+		`INSERT INTO pools (address, family, algorithm) VALUES ($1, $2, $3)`),
 		addr, p.Family, p.Algorithm)
 	switch {
-	case isDuplicate(err):
+	case s.d.isDuplicate(err):
 		return fail(ErrConflict, "pool %q already exists", addr)
-	case isForeignKey(err):
+	case s.d.isForeignKey(err):
 		return fail(ErrUnknownAlgorithm, "unknown algorithm %q", p.Algorithm)
 	case err != nil:
-		return fmt.Errorf("registry: add pool: %w", err)
+		return s.wrap("add pool", err)
 	}
 	return nil
 }
 
-// Pool returns the pool registered at address (normalised first), or an
-// error matching ErrNotFound. Safe for concurrent use.
-func (s *Store) Pool(ctx context.Context, address string) (Pool, error) {
+// Pool implements Store.
+func (s *sqlStore) Pool(ctx context.Context, address string) (Pool, error) {
 	addr, err := normalizeAddress("address", address)
 	if err != nil {
 		return Pool{}, err
 	}
+	ctx, cancel := call(ctx)
+	defer cancel()
 	var p Pool
-	err = s.db.QueryRowContext(ctx,
-		`SELECT address, family, algorithm FROM pools WHERE address = ?`, addr).
+	err = s.db.QueryRowContext(ctx, s.q(
+		`SELECT address, family, algorithm FROM pools WHERE address = $1`), addr).
 		Scan(&p.Address, &p.Family, &p.Algorithm)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Pool{}, fail(ErrNotFound, "pool %q not found", addr)
 	}
 	if err != nil {
-		return Pool{}, fmt.Errorf("registry: get pool: %w", err)
+		return Pool{}, s.wrap("get pool", err)
 	}
 	return p, nil
 }
 
-// ListPools returns every registered pool ordered by address. Safe for
-// concurrent use.
-func (s *Store) ListPools(ctx context.Context) ([]Pool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT address, family, algorithm FROM pools ORDER BY address`)
+// ListPools implements Store.
+func (s *sqlStore) ListPools(ctx context.Context) ([]Pool, error) {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, `SELECT address, family, algorithm FROM pools ORDER BY address`+s.d.byteOrder())
 	if err != nil {
-		return nil, fmt.Errorf("registry: list pools: %w", err)
+		return nil, s.wrap("list pools", err)
 	}
 	defer rows.Close()
 	var out []Pool
 	for rows.Next() {
 		var p Pool
 		if err := rows.Scan(&p.Address, &p.Family, &p.Algorithm); err != nil {
-			return nil, fmt.Errorf("registry: list pools: %w", err)
+			return nil, s.wrap("list pools", err)
 		}
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("registry: list pools: %w", err)
+		return nil, s.wrap("list pools", err)
 	}
 	return out, nil
 }
 
-// DeletePool removes the pool at address. It fails with ErrInUse while any
-// account references the pool (delete or expire those first) and with
-// ErrNotFound if there is no such pool. Safe for concurrent use.
-func (s *Store) DeletePool(ctx context.Context, address string) error {
+// DeletePool implements Store.
+func (s *sqlStore) DeletePool(ctx context.Context, address string) error {
 	addr, err := normalizeAddress("address", address)
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM pools WHERE address = ?`, addr)
-	if isForeignKey(err) {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM pools WHERE address = $1`), addr)
+	if s.d.isForeignKey(err) {
 		return fail(ErrInUse, "pool %q is used by accounts", addr)
 	}
 	if err != nil {
-		return fmt.Errorf("registry: delete pool: %w", err)
+		return s.wrap("delete pool", err)
 	}
-	return affected(res, fail(ErrNotFound, "pool %q not found", addr), "delete pool")
+	return s.affected(res, fail(ErrNotFound, "pool %q not found", addr), "delete pool")
 }
 
 // affected turns a DELETE or UPDATE result that touched no row into notFound.
-func affected(res sql.Result, notFound error, op string) error {
+func (s *sqlStore) affected(res sql.Result, notFound error, op string) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("registry: %s: %w", op, err)
+		return s.wrap(op, err)
 	}
 	if n == 0 {
 		return notFound

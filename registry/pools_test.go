@@ -34,9 +34,11 @@ func TestNormalizeAddress(t *testing.T) {
 	}
 }
 
-func TestPools(t *testing.T) {
+func TestPools(t *testing.T) { eachStore(t, testPools) }
+
+func testPools(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 
 	require.NoError(t, s.AddPool(ctx, Pool{Address: "B.example.com:3333", Family: FamilySV1, Algorithm: "sha256d"}))
 	require.NoError(t, s.AddPool(ctx, Pool{Address: "a.example.com:3333", Family: FamilySV1, Algorithm: "scrypt"}))
@@ -74,9 +76,11 @@ func TestPools(t *testing.T) {
 	requireField(t, err, "address")
 }
 
-func TestDeletePool(t *testing.T) {
+func TestDeletePool(t *testing.T) { eachStore(t, testDeletePool) }
+
+func testDeletePool(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openWithPool(t)
+	s := withPool(t, open)
 	acc, err := s.CreateAccount(ctx, testPool, "wallet", "pw")
 	require.NoError(t, err)
 

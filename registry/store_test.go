@@ -43,7 +43,7 @@ func TestOpenSetsPragmas(t *testing.T) {
 	ctx := context.Background()
 
 	// Pin one pooled connection so every pragma is read from the same one.
-	conn, err := s.db.Conn(ctx)
+	conn, err := sqlOf(t, s).db.Conn(ctx)
 	require.NoError(t, err)
 	defer conn.Close()
 
@@ -60,7 +60,7 @@ func TestOpenSetsPragmas(t *testing.T) {
 func TestOpenOptions(t *testing.T) {
 	s, _ := openTemp(t, WithBusyTimeout(1500*time.Millisecond))
 	var busy int
-	require.NoError(t, s.db.QueryRow("PRAGMA busy_timeout").Scan(&busy))
+	require.NoError(t, sqlOf(t, s).db.QueryRow("PRAGMA busy_timeout").Scan(&busy))
 	require.Equal(t, 1500, busy)
 
 	dir := t.TempDir()

@@ -24,8 +24,9 @@ const liveMinersTimeout = 30 * time.Second
 type liveMiners func(ctx context.Context) ([]reactor.MinerView, error)
 
 // accounts is the SV1 passthrough account store as serve runs it: opened
-// at start when sv1-mode is "passthrough" (the file is created with mode
-// 0600 by the store), expired hourly in the background once the proxy
+// at start when sv1-mode is "passthrough" (an SQLite file created with
+// mode 0600 by the store, or a PostgreSQL database shared with other
+// instances), expired hourly in the background once the proxy
 // runs (startExpiry), and closed after the proxy has stopped. A nil
 // *accounts is a proxy without a store; the methods serve calls accept
 // it. Safe for concurrent use.
@@ -33,7 +34,7 @@ type liveMiners func(ctx context.Context) ([]reactor.MinerView, error)
 // Security rule: nothing here logs an account name or a credential; the
 // store's errors contain neither.
 type accounts struct {
-	store *registry.Store
+	store registry.Store
 	log   *slog.Logger
 	idle  time.Duration // registry.expire-days
 
@@ -42,24 +43,51 @@ type accounts struct {
 	closeOnce  sync.Once
 }
 
-// openAccounts opens the store at registry.path when cfg runs SV1
-// passthrough, and returns nil otherwise: no database file is created for
+// openStoreTimeout bounds opening a PostgreSQL store at start: the first
+// connection and the schema migrations.
+const openStoreTimeout = 30 * time.Second
+
+// storeLocation names the configured store for logs and errors: the
+// SQLite path, or the PostgreSQL URL with its password masked.
+func storeLocation(r *reactor.RegistryConfig) (key, value string) {
+	if r.URL != "" {
+		return "url", registry.RedactURL(r.URL)
+	}
+	return "path", r.Path
+}
+
+// openAccounts opens the store named by registry.url (PostgreSQL) or
+// registry.path (SQLite) when cfg runs SV1 passthrough, and returns nil
+// otherwise: no database file is created and no database contacted for
 // a proxy that does not use one.
 func openAccounts(cfg *reactor.Config, log *slog.Logger) (*accounts, error) {
 	if cfg.SV1Mode != "passthrough" {
 		return nil, nil
 	}
-	store, err := registry.Open(cfg.Registry.Path)
-	if err != nil {
-		return nil, fmt.Errorf("account store %s: %w", cfg.Registry.Path, err)
+	key, where := storeLocation(&cfg.Registry)
+	var (
+		store registry.Store
+		err   error
+	)
+	if cfg.Registry.URL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), openStoreTimeout)
+		store, err = registry.OpenPostgres(ctx, cfg.Registry.URL)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("account store: %w", err) // the error names the redacted URL
+		}
+	} else if store, err = registry.Open(cfg.Registry.Path); err != nil {
+		return nil, fmt.Errorf("account store %s: %w", where, err)
 	}
 	a := &accounts{store: store, log: log, idle: time.Duration(cfg.Registry.Expire) * 24 * time.Hour}
-	n, err := store.CountAccounts(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), openStoreTimeout)
+	n, err := store.CountAccounts(ctx)
+	cancel()
 	if err != nil {
 		_ = store.Close()
-		return nil, fmt.Errorf("account store %s: %w", cfg.Registry.Path, err)
+		return nil, fmt.Errorf("account store %s: %w", where, err)
 	}
-	log.Info("account store opened", "path", cfg.Registry.Path, "accounts", n, "expire_days", cfg.Registry.Expire)
+	log.Info("account store opened", key, where, "accounts", n, "expire_days", cfg.Registry.Expire)
 	return a, nil
 }
 
@@ -104,7 +132,10 @@ func (a *accounts) startExpiry(live liveMiners, every time.Duration) {
 // expire is one expiry run: the accounts the connected miners use are
 // marked as seen now (last_seen is otherwise written only when a miner
 // authorizes or leaves), then the accounts idle for longer than a.idle
-// are deleted. Without the list of connected miners nothing is deleted.
+// are deleted, then the expired sessions. Without the list of connected
+// miners nothing is deleted. With a PostgreSQL store every instance runs
+// it on its own miners; each one's marks keep its accounts (see
+// registry.Store.ExpireUnusedAccounts).
 func (a *accounts) expire(ctx context.Context, live liveMiners) (int, error) {
 	lctx, cancel := context.WithTimeout(ctx, liveMinersTimeout)
 	views, err := live(lctx)
@@ -112,7 +143,14 @@ func (a *accounts) expire(ctx context.Context, live liveMiners) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("listing the connected miners (nothing deleted): %w", err)
 	}
-	return a.store.ExpireUnusedAccounts(ctx, a.idle, liveAccounts(views))
+	n, err := a.store.ExpireUnusedAccounts(ctx, a.idle, liveAccounts(views))
+	if err != nil {
+		return n, err
+	}
+	if _, err := a.store.ExpireSessions(ctx); err != nil {
+		return n, fmt.Errorf("sweeping expired sessions: %w", err)
+	}
+	return n, nil
 }
 
 // liveAccounts returns the account names of the passthrough miners among

@@ -2,10 +2,10 @@
 // thousands of miners onto a few pool connections and splits the nonce
 // space so no two miners repeat work.
 //
-//	go-proxy -c config.json        run the proxy (SIGHUP reopens the log files)
+//	go-proxy -c config.json        run the proxy (SIGHUP reopens the log files and reloads the file)
 //	go-proxy --check-config -c F   validate a configuration and exit
 //	go-proxy demo                  mock pool + proxy + simulated miners
-//	go-proxy version               print the version
+//	go-proxy version               print the version, commit and build date
 package main
 
 import (
@@ -40,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "demo":
 			return runDemo(args[1:], stdout, stderr)
 		case "version", "--version", "-V":
-			fmt.Fprintln(stdout, "go-proxy", reactor.Version)
+			printVersion(stdout)
 			return exitOK
 		}
 	}

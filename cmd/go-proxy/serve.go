@@ -13,6 +13,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/httpapi"
 	"forge.lthn.ai/core/go-proxy/reactor"
+	"forge.lthn.ai/core/go-proxy/registry"
 )
 
 // serveOptions are serve's inputs besides the configuration.
@@ -22,7 +23,8 @@ type serveOptions struct {
 	path string
 	// watchEvery is the watcher's polling interval (default 1 s).
 	watchEvery time.Duration
-	// hup delivers SIGHUP: reopen the log files.
+	// hup delivers SIGHUP: reopen the log files and, with a path, reload
+	// the configuration file.
 	hup <-chan os.Signal
 	// ready, when set, is called once the proxy and the API are up, with
 	// the API's address (nil without the API).
@@ -49,7 +51,8 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 	defer logs.close()
 	accts, err := openAccounts(cfg, log)
 	if err != nil {
-		log.Error("cannot open the account store", "path", cfg.Registry.Path, "err", err)
+		key, where := storeLocation(&cfg.Registry)
+		log.Error("cannot open the account store", key, where, "err", err)
 		return exitFailed
 	}
 	defer accts.close() // on the early returns; after stopProxy otherwise
@@ -106,6 +109,13 @@ wait:
 			break wait
 		case <-opts.hup:
 			logs.reopen()
+			if opts.path != "" {
+				// systemctl reload: the file is read and applied like a
+				// change seen by the watcher (or PUT /1/config).
+				log.Info("SIGHUP: log files reopened, reloading the configuration file", "path", opts.path)
+				next, ignored, err := reactor.LoadConfig(opts.path)
+				ctl.applyFile(next, ignored, err)
+			}
 		case <-p.Done():
 			log.Error("event engine stopped", "err", p.Err())
 			code = exitFailed
@@ -180,8 +190,8 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	if cur.Watch != old.Watch {
 		mine = append(mine, "watch changes need a restart")
 	}
-	if cur.Registry.Path != old.Registry.Path || cur.Registry.Expire != old.Registry.Expire {
-		mine = append(mine, "registry.path and registry.expire-days changes need a restart (registry.keep applies now)")
+	if cur.Registry.Path != old.Registry.Path || !sameStoreURL(cur.Registry.URL, old.Registry.URL) || cur.Registry.Expire != old.Registry.Expire {
+		mine = append(mine, "registry.path, registry.url and registry.expire-days changes need a restart (registry.keep applies now)")
 	}
 	for _, w := range mine {
 		c.log.Warn("reload: " + w)
@@ -201,4 +211,11 @@ func (c *controller) applyFile(cfg *reactor.Config, ignored []string, err error)
 	if _, err := c.Reload(cfg); err != nil {
 		c.log.Error("configuration reload rejected; keeping the running configuration", "err", err)
 	}
+}
+
+// sameStoreURL reports whether a reloaded registry.url names the running
+// store: equal, or the running URL as GET /1/config shows it (password
+// masked), which a client may PUT back unchanged.
+func sameStoreURL(next, running string) bool {
+	return next == running || (running != "" && next == registry.RedactURL(running))
 }
