@@ -243,7 +243,7 @@ func TestRun_Misc_Good(t *testing.T) {
 		errOut.Reset()
 		code := run([]string{"-o", "pool.example.com:3333", "-u", "W", "-b", "0.0.0.0:3333", "--donate-level", "1", flag}, &out, &errOut)
 		require.Equal(t, exitOK, code, errOut.String())
-		require.Contains(t, out.String(), "command line: configuration OK (1 pools, 1 binds, mode nicehash, sv1-mode aggregate)")
+		require.Contains(t, out.String(), "command line: configuration OK (1 pools, 1 binds, mode nicehash)")
 		require.Equal(t, 1, strings.Count(errOut.String(), "donate-level"), "named once")
 	}
 }

@@ -118,7 +118,7 @@ func checkConfig(cfg *reactor.Config, ignored []string, path string, stdout, std
 		}
 		return exitConfig
 	}
-	fmt.Fprintf(stdout, "%s: configuration OK (%d pools, %d binds, mode %s, sv1-mode %s)\n", path, len(cfg.Pools), len(cfg.Bind), cfg.Mode, cfg.SV1Mode)
+	fmt.Fprintf(stdout, "%s: configuration OK (%d pools, %d binds, mode %s)\n", path, len(cfg.Pools), len(cfg.Bind), cfg.Mode)
 	return exitOK
 }
 
