@@ -88,6 +88,7 @@ func newFake() *fakeSource {
 		AccessPassword: "minerpass",
 		Workers:        reactor.WorkersByRigID,
 		WorkersMax:     5000,
+		API:            reactor.APIConfig{ID: "proxy-test-1", WorkerID: "edge-test"},
 	}
 	cfg.Normalize()
 	s := stats.Summary{

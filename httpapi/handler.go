@@ -34,6 +34,9 @@ type Options struct {
 	// through /api/v1 (users, pools, algorithms; see registration.go).
 	// Nil leaves those routes out (404).
 	Accounts AccountStore
+	// Resources reads the host's memory, load and CPUs for /1/summary
+	// (default ReadResources).
+	Resources func() Resources
 }
 
 // Handler is the API's http.Handler. Authentication settings (token,
@@ -45,11 +48,15 @@ type Handler struct {
 	timeout time.Duration
 	metrics http.Handler
 	reg     *registration // nil without Options.Accounts
+	res     func() Resources
 }
 
 // NewHandler returns the API handler over src.
 func NewHandler(src Source, opts Options) *Handler {
-	h := &Handler{src: src, log: opts.Logger, timeout: opts.Timeout}
+	h := &Handler{src: src, log: opts.Logger, timeout: opts.Timeout, res: opts.Resources}
+	if h.res == nil {
+		h.res = ReadResources
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -70,7 +77,7 @@ type route struct {
 }
 
 // lookup finds the endpoint of a path (/2/summary and /api.json are
-// xmrig-proxy's aliases of /1/summary).
+// xmrig-proxy's aliases of /1/summary, /2/config of /1/config).
 func lookup(path string) (route, bool) {
 	switch path {
 	case "/1/summary", "/2/summary", "/api.json":
@@ -79,7 +86,7 @@ func lookup(path string) (route, bool) {
 		return route{"GET", (*Handler).serveWorkers}, true
 	case "/1/miners":
 		return route{"GET", (*Handler).serveMiners}, true
-	case "/1/config":
+	case "/1/config", "/2/config":
 		return route{"GET PUT POST", (*Handler).serveConfig}, true
 	case "/metrics":
 		return route{"GET", (*Handler).serveMetrics}, true
@@ -170,7 +177,8 @@ func (h *Handler) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 
 func (h *Handler) serveSummary(w http.ResponseWriter, _ *http.Request) {
 	s := h.src.Summary()
-	writeJSON(w, http.StatusOK, NewSummaryResponse(&s, h.src.Config()))
+	cfg := h.src.Config()
+	writeJSON(w, http.StatusOK, NewSummaryResponse(&s, cfg, h.res(), restricted(&cfg.HTTP)))
 }
 
 func (h *Handler) serveWorkers(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/reactor"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -24,7 +27,12 @@ const goldenDir = "../testdata/golden"
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newTestHandler(src Source) *Handler {
-	return NewHandler(src, Options{Logger: quietLogger(), NoRuntimeMetrics: true})
+	return NewHandler(src, Options{Logger: quietLogger(), NoRuntimeMetrics: true, Resources: fixedResources})
+}
+
+// fixedResources stands in for the host's state in golden bodies.
+func fixedResources() Resources {
+	return Resources{MemoryFree: 8 << 30, MemoryTotal: 16 << 30, RSS: 40 << 20, LoadAverage: [3]float64{0.5, 0.25, 0.125}, CPUs: 8}
 }
 
 // do sends one request to h and returns the recorded response.
@@ -64,29 +72,98 @@ func TestAPI_Golden_Good(t *testing.T) {
 	}
 }
 
-// The summary keeps the RFC's keys first, in the RFC's order; the
-// additions come after.
+// The summary carries every key xmrig-proxy 6.26's /1/summary carries,
+// in its order, with its types and units (hashrate.total in kH/s); then
+// go-proxy's additions.
 func TestAPI_Summary_Good(t *testing.T) {
 	w := do(newTestHandler(newFake()), "GET", "/1/summary", bearer, "")
 	require.Equal(t, http.StatusOK, w.Code)
 	body := w.Body.String()
-	order := []string{`"version"`, `"mode"`, `"hashrate"`, `"total"`, `"miners"`, `"now"`, `"max"`, `"workers"`,
+	order := []string{`"id"`, `"worker_id"`, `"uptime"`, `"restricted"`, `"resources"`, `"memory"`, `"free"`, `"total"`,
+		`"resident_set_memory"`, `"load_average"`, `"hardware_concurrency"`, `"features"`, `"version"`, `"kind"`, `"algo"`,
+		`"mode"`, `"ua"`, `"donate_level"`, `"donated"`, `"hashrate"`, `"total"`, `"miners"`, `"now"`, `"max"`, `"workers"`,
 		`"upstreams"`, `"active"`, `"sleep"`, `"error"`, `"total"`, `"ratio"`, `"results"`, `"accepted"`, `"rejected"`,
-		`"invalid"`, `"expired"`, `"avg_time"`, `"latency"`, `"hashes_total"`, `"best"`, `"uptime"`}
+		`"invalid"`, `"expired"`, `"avg_time"`, `"latency"`, `"hashes_total"`, `"hashes_donate"`, `"best"`,
+		`"sv1_mode"`, `"connections"`, `"families"`}
 	at := 0
 	for _, k := range order {
 		i := strings.Index(body[at:], k)
 		require.GreaterOrEqual(t, i, 0, "%s after position %d in %s", k, at, body)
 		at += i + len(k)
 	}
+	// xmrig-proxy's types, checked on the raw JSON.
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &raw))
+	require.IsType(t, "", raw["id"])
+	require.IsType(t, "", raw["worker_id"])
+	require.IsType(t, true, raw["restricted"])
+	require.Equal(t, "proxy", raw["kind"])
+	require.Equal(t, []any{"api", "http", "tls"}, raw["features"])
+	require.Equal(t, 0.0, raw["donate_level"])
+	require.Len(t, raw["resources"].(map[string]any)["load_average"], 3)
+
 	var r SummaryResponse
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
 	require.Equal(t, 142.0, r.Upstreams.Ratio, "miners per active upstream")
 	require.Equal(t, uint64(226587/4821), r.Results.AvgTime)
 	require.Equal(t, uint64(4821000000), r.Results.HashesTotal)
-	require.Equal(t, 12345.68, r.Hashrate.Total[0], "H/s, two decimals")
+	require.Equal(t, 12.34, r.Hashrate.Total[0], "kH/s, rounded down to two decimals, as xmrig-proxy")
+	require.Equal(t, 12.1, r.Hashrate.Total[2])
+	require.Equal(t, 12345.68, r.Hashrate.TotalHs[0], "go-proxy's own figure, H/s")
+	require.Equal(t, "proxy-test-1", r.ID)
+	require.Equal(t, "edge-test", r.WorkerID)
+	require.True(t, r.Restricted, "the fake API is restricted (the default)")
+	require.Equal(t, "go-proxy/"+reactor.Version, r.UA)
 	for _, alias := range []string{"/2/summary", "/api.json"} {
 		require.Equal(t, w.Body.String(), do(newTestHandler(newFake()), "GET", alias, bearer, "").Body.String())
+	}
+}
+
+// Without api.id the id is 16 hex digits, the same on every call; without
+// api.worker-id the worker id is the host name; $VAR is expanded.
+func TestAPI_SummaryID_Good(t *testing.T) {
+	src := newFake()
+	src.cfg.API = reactor.APIConfig{}
+	var a, b SummaryResponse
+	require.NoError(t, json.Unmarshal(do(newTestHandler(src), "GET", "/1/summary", bearer, "").Body.Bytes(), &a))
+	require.NoError(t, json.Unmarshal(do(newTestHandler(src), "GET", "/1/summary", bearer, "").Body.Bytes(), &b))
+	require.Regexp(t, `^[0-9a-f]{16}$`, a.ID)
+	require.Equal(t, a.ID, b.ID)
+	host, _ := os.Hostname()
+	require.Equal(t, host, a.WorkerID)
+	t.Setenv("GOPROXY_SITE", "fra")
+	src.cfg.API.WorkerID = "edge-${GOPROXY_SITE}"
+	require.NoError(t, json.Unmarshal(do(newTestHandler(src), "GET", "/1/summary", bearer, "").Body.Bytes(), &a))
+	require.Equal(t, "edge-fra", a.WorkerID)
+	// The host's figures come from /proc by default.
+	res := ReadResources()
+	require.Positive(t, res.CPUs)
+	if _, err := os.Stat("/proc/meminfo"); err == nil {
+		require.Positive(t, res.MemoryTotal)
+		require.Positive(t, res.RSS)
+		require.LessOrEqual(t, res.MemoryFree, res.MemoryTotal)
+	}
+}
+
+// /1/workers: xmrig-proxy's hashrate, mode names and 13 columns (kH/s,
+// last_hash in ms), then go-proxy's H/s columns.
+func TestAPI_Workers_Good(t *testing.T) {
+	w := do(newTestHandler(newFake()), "GET", "/1/workers", bearer, "")
+	var r struct {
+		Hashrate map[string][]float64 `json:"hashrate"`
+		Mode     string               `json:"mode"`
+		Workers  [][]any              `json:"workers"`
+		Format   []string             `json:"format"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
+	require.Equal(t, "rig_id", r.Mode, "xmrig-proxy's name")
+	require.Equal(t, 12.34, r.Hashrate["total"][0])
+	require.Equal(t, []any{"rig-alpha", "10.0.0.1", 2.0, 1240.0, 1.0, 0.0, 124000000000.0, 1712232000000.0,
+		4.32, 4.2, 4.1, 4.05, 4.0, 4321.0, 4200.0, 4100.13, 4050.0, 4000.0}, r.Workers[0])
+	require.Len(t, r.Format, len(r.Workers[0]))
+	for mode, name := range map[reactor.WorkersMode]string{reactor.WorkersDisabled: "none", reactor.WorkersByUser: "user",
+		reactor.WorkersByIP: "ip", reactor.WorkersByAgent: "agent", reactor.WorkersByPassword: "password"} {
+		require.Equal(t, name, xmrigWorkersMode(mode))
 	}
 }
 
@@ -97,9 +174,9 @@ func TestAPI_Miners_Good(t *testing.T) {
 		Miners [][]any  `json:"miners"`
 	}
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
-	require.Equal(t, []string{"id", "ip", "tx", "rx", "state", "diff", "user", "password", "rig_id", "agent"}, r.Format)
+	require.Equal(t, []string{"id", "ip", "tx", "rx", "state", "diff", "user", "password", "rig_id", "agent", "port"}, r.Format)
 	require.Len(t, r.Miners, 2)
-	require.Equal(t, []any{1.0, "10.0.0.1:49152", 4096.0, 512.0, 2.0, 100000.0, "WALLET", "********", "rig-alpha", "XMRig/6.21.0"}, r.Miners[0])
+	require.Equal(t, []any{1.0, "10.0.0.1", 4096.0, 512.0, 2.0, 100000.0, "WALLET", "********", "rig-alpha", "XMRig/6.21.0", 49152.0}, r.Miners[0])
 	for _, m := range r.Miners {
 		require.Equal(t, "********", m[7], "password always masked")
 	}
@@ -251,6 +328,32 @@ func TestAPI_Config_Good(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, w.Code, "POST works like PUT")
 }
 
+// /2/config is xmrig-proxy's alias of /1/config, with the same status
+// codes; a body may carry comments and trailing commas, as xmrig-proxy's
+// parser allows.
+func TestAPI_ConfigV2_Good(t *testing.T) {
+	src := newFake()
+	h := newTestHandler(src)
+	require.Equal(t, http.StatusForbidden, do(h, "GET", "/2/config", bearer, "").Code, "restricted")
+	src.setHTTP("s3cret", false)
+	require.Equal(t, http.StatusOK, do(h, "GET", "/2/config", bearer, "").Code)
+	jsonRight := map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+	body := `{
+		// edited by hand
+		"pools": [{"url": "pool3.example.com:3333", "user": "W",},],
+		"http": {"enabled": true, "port": 8080, "access-token": "s3cret", "restricted": false},
+	}`
+	for _, method := range []string{"PUT", "POST"} {
+		w := do(h, method, "/2/config", jsonRight, body)
+		require.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	}
+	require.Equal(t, "pool3.example.com:3333", src.reloaded[0].Pools[0].URL)
+	w := do(h, "PUT", "/2/config", jsonRight, `{"pools":[{"url":"pool:3333","coinn":"x"}]}`)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.Contains(t, w.Body.String(), `pools[0].coinn: unknown key; did you mean \"coin\"?`)
+	require.Equal(t, http.StatusMethodNotAllowed, do(h, "DELETE", "/2/config", jsonRight, "").Code)
+}
+
 func TestAPI_Config_Bad(t *testing.T) {
 	src := newFake()
 	src.setHTTP("s3cret", false)
@@ -281,4 +384,65 @@ func TestAPI_Config_Bad(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, do(h, "PUT", "/1/config", jsonRight, big).Code)
 	require.Equal(t, http.StatusUnsupportedMediaType,
 		do(h, "PUT", "/1/config", map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "text/plain"}, "{}").Code)
+}
+
+// Every key of xmrig-proxy 6.26's /1/summary, /1/workers and /1/miners
+// (testdata/xmrig-proxy/api-shapes.json) is in go-proxy's bodies with the
+// same JSON type and, for fixed arrays, the same length; rows may carry
+// extra columns after xmrig-proxy's, and /1/miners' format starts with
+// xmrig-proxy's column names.
+func TestAPI_XmrigProxyShapes_Good(t *testing.T) {
+	data, err := os.ReadFile("../testdata/xmrig-proxy/api-shapes.json")
+	require.NoError(t, err)
+	var shapes map[string]any
+	require.NoError(t, json.Unmarshal(data, &shapes))
+	h := newTestHandler(newFake())
+	for _, name := range []string{"summary", "workers", "miners"} {
+		var got any
+		w := do(h, "GET", "/1/"+name, bearer, "")
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+		checkShape(t, name, shapes[name], got, false)
+	}
+}
+
+// checkShape compares a body with a shape (see TestAPI_XmrigProxyShapes_Good).
+func checkShape(t *testing.T, path string, want, got any, row bool) {
+	t.Helper()
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		require.True(t, ok, "%s: want an object, got %T", path, got)
+		for k, v := range w {
+			if k == "//" {
+				continue
+			}
+			require.Contains(t, g, k, "%s.%s missing", path, k)
+			checkShape(t, path+"."+k, v, g[k], false)
+		}
+	case []any:
+		g, ok := got.([]any)
+		require.True(t, ok, "%s: want an array, got %T", path, got)
+		switch {
+		case strings.HasSuffix(path, ".format"):
+			require.GreaterOrEqual(t, len(g), len(w), path)
+			require.Equal(t, w, g[:len(w)], "%s starts with xmrig-proxy's columns", path)
+		case len(w) == 1: // a list: every element like w[0]
+			require.NotEmpty(t, g, "%s: the fake has rows", path)
+			for i, e := range g {
+				checkShape(t, fmt.Sprintf("%s[%d]", path, i), w[0], e, true)
+			}
+		case row: // a row: xmrig-proxy's columns first
+			require.GreaterOrEqual(t, len(g), len(w), path)
+			for i := range w {
+				checkShape(t, fmt.Sprintf("%s[%d]", path, i), w[i], g[i], false)
+			}
+		default: // a fixed array
+			require.Len(t, g, len(w), path)
+			for i := range w {
+				checkShape(t, fmt.Sprintf("%s[%d]", path, i), w[i], g[i], false)
+			}
+		}
+	default:
+		require.IsType(t, want, got, path)
+	}
 }

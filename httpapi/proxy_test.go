@@ -240,7 +240,7 @@ func TestMetrics_RealProxy_Good(t *testing.T) {
 		Workers [][]any `json:"workers"`
 	}
 	api.get("/1/workers", &workers)
-	require.Equal(t, "rig-id", workers.Mode)
+	require.Equal(t, "rig_id", workers.Mode, "xmrig-proxy's name")
 	require.Len(t, workers.Workers, 2)
 	require.Equal(t, []any{"rig-1", "127.0.0.1", 1.0, 3.0, 0.0, 0.0, 3000.0}, workers.Workers[0][:7])
 	require.Equal(t, []any{"rig-2", "127.0.0.1", 1.0, 1.0, 0.0, 1.0, 1000.0}, workers.Workers[1][:7])
@@ -251,7 +251,8 @@ func TestMetrics_RealProxy_Good(t *testing.T) {
 	api.get("/1/miners", &miners)
 	require.Len(t, miners.Miners, 2)
 	for _, row := range miners.Miners {
-		require.Regexp(t, `^127\.0\.0\.1:\d+$`, row[1])
+		require.Equal(t, "127.0.0.1", row[1], "the bare address, as xmrig-proxy")
+		require.Positive(t, row[10].(float64), "the source port, go-proxy's column")
 		require.Equal(t, 2.0, row[4], "Ready")
 		require.Equal(t, "********", row[7])
 	}

@@ -7,28 +7,61 @@ import (
 	"forge.lthn.ai/core/go-proxy/stats"
 )
 
-// SummaryResponse is the /1/summary body: the RFC's keys in the RFC's
-// order (hashrates in H/s, windows 60 s, 10 min, 1 h, 12 h, 24 h, all
-// time), then go-proxy's additions.
+// SummaryResponse is the /1/summary body: every key xmrig-proxy 6.26
+// sends, in its order, with its names, units and types (hashrate.total in
+// kH/s, as xmrig-proxy dashboards expect), then go-proxy's additions
+// (hashrate.total_hs in H/s, sv1_mode, connections, families).
 type SummaryResponse struct {
-	Version   string              `json:"version"`
-	Mode      string              `json:"mode"`
-	Hashrate  HashrateResponse    `json:"hashrate"`
-	Miners    MinersCountResponse `json:"miners"`
-	Workers   uint64              `json:"workers"`
-	Upstreams UpstreamResponse    `json:"upstreams"`
-	Results   ResultsResponse     `json:"results"`
+	ID          string              `json:"id"`
+	WorkerID    string              `json:"worker_id"`
+	Uptime      int64               `json:"uptime"` // seconds
+	Restricted  bool                `json:"restricted"`
+	Resources   ResourcesResponse   `json:"resources"`
+	Features    []string            `json:"features"`
+	Version     string              `json:"version"`
+	Kind        string              `json:"kind"` // "proxy"
+	Algo        string              `json:"algo"` // "invalid": a proxy mines no algorithm of its own
+	Mode        string              `json:"mode"`
+	UA          string              `json:"ua"`
+	DonateLevel int                 `json:"donate_level"` // go-proxy never donates: 0
+	Donated     float64             `json:"donated"`      // percent of hashes donated: 0
+	Hashrate    HashrateResponse    `json:"hashrate"`
+	Miners      MinersCountResponse `json:"miners"`
+	Workers     uint64              `json:"workers"`
+	Upstreams   UpstreamResponse    `json:"upstreams"`
+	Results     ResultsResponse     `json:"results"`
 
-	// Additions, after the RFC keys.
-	Uptime      int64               `json:"uptime"`   // seconds
+	// go-proxy's additions, after xmrig-proxy's keys.
 	SV1Mode     string              `json:"sv1_mode"` // "aggregate" or "passthrough"
 	Connections ConnectionsResponse `json:"connections"`
 	Families    FamiliesResponse    `json:"families"`
 }
 
-// HashrateResponse holds the six hashrate windows in H/s.
+// ResourcesResponse is the host's memory (bytes), load average and CPU
+// count, as xmrig-proxy reports them.
+type ResourcesResponse struct {
+	Memory              MemoryResponse `json:"memory"`
+	LoadAverage         [3]float64     `json:"load_average"`
+	HardwareConcurrency int            `json:"hardware_concurrency"`
+}
+
+// MemoryResponse is in bytes.
+type MemoryResponse struct {
+	Free  uint64 `json:"free"`
+	Total uint64 `json:"total"`
+	RSS   uint64 `json:"resident_set_memory"`
+}
+
+// summaryFeatures is the "features" list: what xmrig-proxy lists for a
+// build with its API, HTTP server and TLS, which go-proxy always has.
+var summaryFeatures = []string{"api", "http", "tls"}
+
+// HashrateResponse holds the six hashrate windows (60 s, 10 min, 1 h,
+// 12 h, 24 h, since start): Total in kH/s rounded down to two decimals,
+// as xmrig-proxy sends it, and TotalHs, go-proxy's own figure, in H/s.
 type HashrateResponse struct {
-	Total [stats.NumWindows]float64 `json:"total"`
+	Total   [stats.NumWindows]float64 `json:"total"`
+	TotalHs [stats.NumWindows]float64 `json:"total_hs"`
 }
 
 // MinersCountResponse counts miner connections now and at the peak.
@@ -49,16 +82,18 @@ type UpstreamResponse struct {
 
 // ResultsResponse is the share tally. AvgTime is seconds per accepted
 // share, Latency the median pool answer time in ms, HashesTotal the
-// hashes behind accepted shares, Best the ten best share difficulties.
+// hashes behind accepted shares, HashesDonate those mined for a donation
+// (always 0), Best the ten best share difficulties.
 type ResultsResponse struct {
-	Accepted    uint64     `json:"accepted"`
-	Rejected    uint64     `json:"rejected"`
-	Invalid     uint64     `json:"invalid"`
-	Expired     uint64     `json:"expired"`
-	AvgTime     uint64     `json:"avg_time"`
-	Latency     uint32     `json:"latency"`
-	HashesTotal uint64     `json:"hashes_total"`
-	Best        stats.Best `json:"best"`
+	Accepted     uint64     `json:"accepted"`
+	Rejected     uint64     `json:"rejected"`
+	Invalid      uint64     `json:"invalid"`
+	Expired      uint64     `json:"expired"`
+	AvgTime      uint64     `json:"avg_time"`
+	Latency      uint32     `json:"latency"`
+	HashesTotal  uint64     `json:"hashes_total"`
+	HashesDonate uint64     `json:"hashes_donate"`
+	Best         stats.Best `json:"best"`
 }
 
 // ConnectionsResponse counts miner connections accepted, refused and
@@ -96,13 +131,27 @@ type FamilyResponse struct {
 	HashesTotal uint64     `json:"hashes_total"`
 }
 
-// NewSummaryResponse builds the /1/summary body.
-func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config) SummaryResponse {
+// NewSummaryResponse builds the /1/summary body. res is the host's state
+// (see ReadResources); restrictedAPI is whether the API refuses changes.
+func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config, res Resources, restrictedAPI bool) SummaryResponse {
 	r := SummaryResponse{
-		Version: reactor.Version,
-		Mode:    cfg.Mode,
-		Miners:  MinersCountResponse{Now: s.MinersNow, Max: s.MinersMax},
-		Workers: s.Workers,
+		ID:         instanceID(cfg),
+		WorkerID:   workerID(cfg),
+		Uptime:     s.Uptime,
+		Restricted: restrictedAPI,
+		Resources: ResourcesResponse{
+			Memory:              MemoryResponse{Free: res.MemoryFree, Total: res.MemoryTotal, RSS: res.RSS},
+			HardwareConcurrency: res.CPUs,
+		},
+		Features: summaryFeatures,
+		Version:  reactor.Version,
+		Kind:     "proxy",
+		Algo:     "invalid",
+		Mode:     cfg.Mode,
+		UA:       cfg.UserAgent,
+		Hashrate: newHashrate(s.Hashrate),
+		Miners:   MinersCountResponse{Now: s.MinersNow, Max: s.MinersMax},
+		Workers:  s.Workers,
 		Upstreams: UpstreamResponse{
 			Active: s.Upstreams.Active, Sleep: s.Upstreams.Sleep, Error: s.Upstreams.Error, Total: s.Upstreams.Total,
 		},
@@ -111,7 +160,6 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config) SummaryResponse {
 			Expired: s.Counters.Expired, AvgTime: s.AvgTime(), Latency: s.LatencyMs,
 			HashesTotal: roundU64(s.Counters.Hashes), Best: s.Best,
 		},
-		Uptime:  s.Uptime,
 		SV1Mode: cfg.SV1Mode,
 		Connections: ConnectionsResponse{
 			Total: s.Counters.Connections, Refused: s.Counters.Refused, RateLimited: s.Counters.RateLimited,
@@ -123,13 +171,32 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config) SummaryResponse {
 			SV1:        familyResponse(s, reactor.FamilySV1),
 		},
 	}
-	for i, h := range s.Hashrate {
-		r.Hashrate.Total[i] = round2(h)
+	for i, l := range res.LoadAverage {
+		r.Resources.LoadAverage[i] = round2(l)
 	}
 	if s.Upstreams.Active > 0 {
 		r.Upstreams.Ratio = round2(float64(s.MinersNow) / float64(s.Upstreams.Active))
 	}
 	return r
+}
+
+// newHashrate converts H/s windows to the hashrate object.
+func newHashrate(hs [stats.NumWindows]float64) HashrateResponse {
+	var h HashrateResponse
+	for i, v := range hs {
+		h.Total[i] = kilo(v)
+		h.TotalHs[i] = round2(v)
+	}
+	return h
+}
+
+// kilo converts H/s to kH/s rounded down to two decimals, as xmrig-proxy
+// reports hashrates.
+func kilo(hs float64) float64 {
+	if math.IsNaN(hs) || math.IsInf(hs, 0) || hs <= 0 {
+		return 0
+	}
+	return math.Floor(hs/10+1e-9) / 100 // hs/10: whole hundredths of a kH/s
 }
 
 func familyResponse(s *stats.Summary, f reactor.Family) FamilyResponse {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sort"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +100,51 @@ type Config struct {
 	Registry RegistryConfig `json:"registry"`
 	// LogLevel is "debug", "info" (default), "warn" or "error".
 	LogLevel string `json:"log-level,omitempty"`
+	// LogFile also writes the process log to this file, appending
+	// (reopened on SIGHUP, like the access and share logs).
+	LogFile string `json:"log-file,omitempty"`
+	// Syslog also sends the process log to the local syslog daemon
+	// (/dev/log).
+	Syslog bool `json:"syslog,omitempty"`
+	// Verbose, xmrig-proxy's switch (true or a level), logs at debug level
+	// when log-level is not given.
+	Verbose Verbosity `json:"verbose,omitempty"`
+	// PrintTime logs a status line (hashrate, miners, shares) every this
+	// many seconds; 0 = never, at most 3600.
+	PrintTime int `json:"print-time,omitempty"`
+	// API names this proxy in /1/summary (xmrig-proxy's "api" section).
+	API APIConfig `json:"api"`
+}
+
+// APIConfig is how /1/summary identifies the proxy.
+type APIConfig struct {
+	// ID is the summary's "id" (default: derived from the host name and
+	// the first bind, stable across restarts).
+	ID string `json:"id,omitempty"`
+	// WorkerID is the summary's "worker_id" (default: the host name);
+	// ${VAR} and $VAR are expanded from the environment.
+	WorkerID string `json:"worker-id,omitempty"`
+}
+
+// Verbosity is xmrig-proxy's "verbose": true, false or a level (0 = off).
+type Verbosity int
+
+// UnmarshalJSON accepts true (1), false (0) or a level 0..10.
+func (v *Verbosity) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true":
+		*v = 1
+		return nil
+	case "false", "null":
+		*v = 0
+		return nil
+	}
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < 0 || n > 10 {
+		return fmt.Errorf("verbose: must be true, false or a level 0..10, got %s", b)
+	}
+	*v = Verbosity(n)
+	return nil
 }
 
 // BindConfig is one listen endpoint. In JSON it is an object or, as in
@@ -154,6 +199,38 @@ type TLSConfig struct {
 	// Ciphers lists TLS 1.2 suites by Go or OpenSSL name, separated by
 	// ':' or ' ' (TLS 1.3 suites are not configurable in Go).
 	Ciphers string `json:"ciphers,omitempty"`
+	// Gen is the host name of the generated self-signed certificate
+	// (default "go-proxy"), as xmrig-proxy's --tls-gen.
+	Gen string `json:"gen,omitempty"`
+}
+
+// UnmarshalJSON accepts the section as an object or, as xmrig-proxy does,
+// as true/false (enabled, certificate generated) or a string (the host
+// name to generate a certificate for).
+func (t *TLSConfig) UnmarshalJSON(b []byte) error {
+	switch s := string(b); {
+	case s == "null":
+		return nil
+	case s == "true" || s == "false":
+		on := s == "true"
+		*t = TLSConfig{Enabled: &on}
+		return nil
+	case strings.HasPrefix(s, `"`):
+		var name string
+		if err := json.Unmarshal(b, &name); err != nil {
+			return err
+		}
+		on := true
+		*t = TLSConfig{Enabled: &on, Gen: name}
+		return nil
+	}
+	type plain TLSConfig
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode((*plain)(t)); err != nil {
+		return fmt.Errorf("tls: must be an object, true/false or a host name: %w", err)
+	}
+	return nil
 }
 
 // HTTPConfig configures the HTTP API.
@@ -267,6 +344,9 @@ func (c *Config) Normalize() {
 		c.Bind = []BindConfig{{Host: "0.0.0.0", Port: DefaultPort}}
 	}
 	for i := range c.Bind {
+		if h := c.Bind[i].Host; len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' {
+			c.Bind[i].Host = h[1 : len(h)-1] // "[::]", as xmrig-proxy allows
+		}
 		if c.Bind[i].Host == "" {
 			c.Bind[i].Host = "0.0.0.0"
 		}
@@ -308,9 +388,13 @@ func (c *Config) Normalize() {
 	if c.Registry.Path == "" && c.Registry.URL == "" {
 		c.Registry.Path = "go-proxy.db"
 	}
+	if c.LogLevel == "" && c.Verbose > 0 {
+		c.LogLevel = "debug"
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	c.PrintTime = min(c.PrintTime, 3600)
 }
 
 func setDefault(v *int, d int) {
@@ -323,6 +407,8 @@ func setDefault(v *int, d int) {
 func (c *Config) Validate() error {
 	switch c.Mode {
 	case "nicehash", "simple":
+	case "extra_nonce":
+		return errors.New(`mode: "extra_nonce" (solo mining on a daemon's block templates) is not supported by go-proxy; use "nicehash" or "simple" with a pool`)
 	default:
 		return fmt.Errorf("mode: must be \"nicehash\" or \"simple\", got %q", c.Mode)
 	}
@@ -377,7 +463,7 @@ func (c *Config) Validate() error {
 		"rate-limit.ban-duration":               c.RateLimit.BanDuration,
 		"http.port":                             c.HTTP.Port, "registry.expire-days": c.Registry.Expire,
 		"registry.keep": c.Registry.Keep, "http.register-per-minute": c.HTTP.RegisterPerMinute,
-		"http.metrics-workers-max": c.HTTP.MetricsWorkersMax,
+		"http.metrics-workers-max": c.HTTP.MetricsWorkersMax, "print-time": c.PrintTime,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", name, v)
@@ -434,51 +520,87 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// ignoredKeys are xmrig-proxy settings go-proxy accepts and ignores, so an
-// xmrig-proxy config.json loads with a warning instead of an error.
-var ignoredKeys = map[string]bool{
-	"api": true, "background": true, "colors": true, "title": true, "autosave": true,
-	"dry-run": true, "log-file": true, "syslog": true, "verbose": true, "print-time": true,
-	"donate-level": true, "donate-over-proxy": true, "dns": true, "debug": true,
-	"login-file": true, "user-agent-suffix": true,
-}
-
-// ParseConfig decodes a JSON configuration, rejects unknown keys (naming
-// them), fills defaults and validates. Known xmrig-proxy keys that
-// go-proxy does not use are returned in ignored.
+// ParseConfig decodes a configuration (see ParseConfigFile) that did not
+// come from a file, e.g. a PUT /1/config body.
 func ParseConfig(data []byte) (cfg *Config, ignored []string, err error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, nil, fmt.Errorf("config: %w", err)
-	}
-	for k := range top {
-		if ignoredKeys[k] {
-			ignored = append(ignored, k)
-			delete(top, k)
-		}
-	}
-	sort.Strings(ignored)
-	clean, _ := json.Marshal(top)
-	dec := json.NewDecoder(bytes.NewReader(clean))
-	dec.DisallowUnknownFields()
-	cfg = new(Config)
-	if err := dec.Decode(cfg); err != nil {
-		return nil, ignored, fmt.Errorf("config: %w", err)
-	}
-	cfg.Normalize()
-	if err := cfg.Validate(); err != nil {
-		return nil, ignored, fmt.Errorf("config: %w", err)
-	}
-	return cfg, ignored, nil
+	return ParseConfigFile("", data, nil)
 }
 
-// LoadConfig reads and parses a configuration file (see ParseConfig).
+// LoadConfig reads and parses a configuration file (see ParseConfigFile).
 func LoadConfig(path string) (*Config, []string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseConfig(data)
+	return ParseConfigFile(path, data, nil)
+}
+
+// ParseConfigFile decodes a configuration: JSON with xmrig-proxy's
+// relaxations (// and /* */ comments, trailing commas; null means "not
+// set"), every key checked against Config, defaults filled, Validate run.
+// name is the file's path for error messages ("" for none). overrides,
+// when not nil, is a JSON object applied on top of data (command-line
+// options; see mergeOverrides); data may be nil when there is no file.
+//
+// Errors are *ConfigError naming the key's full path ("pools[0].url") and
+// its line and column; unknown keys get the nearest known one as a
+// suggestion. Keys xmrig-proxy 6.26 reads that go-proxy does not use are
+// accepted and returned in ignored, as paths ("pools[0].coin").
+func ParseConfigFile(name string, data, overrides []byte) (cfg *Config, ignored []string, err error) {
+	doc := &jsonNode{kind: nodeObject, pos: -1}
+	if data != nil {
+		if doc, err = parseJSONC(data); err != nil {
+			err.(*ConfigError).File = name
+			return nil, nil, err
+		}
+	}
+	if overrides != nil {
+		over, err := parseJSONC(overrides)
+		if err != nil {
+			return nil, nil, fmt.Errorf("command line: %w", err)
+		}
+		over.markCommandLine()
+		if doc.kind == nodeObject {
+			if err := mergeOverrides(doc, over); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	ck := &configChecker{src: data, file: name}
+	if err := ck.check("", doc, reflect.TypeFor[Config]()); err != nil {
+		return nil, ck.ignored, err
+	}
+	if doc.kind != nodeObject { // null
+		return nil, nil, &ConfigError{File: name, Msg: "the configuration must be a JSON object, got null"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc.appendJSON(nil)))
+	dec.DisallowUnknownFields()
+	cfg = new(Config)
+	if err := dec.Decode(cfg); err != nil {
+		return nil, ck.ignored, &ConfigError{File: name, Msg: err.Error()}
+	}
+	ignored = ck.ignored
+	if old := obsoleteTLSVersions(cfg.TLS.Protocols); len(old) > 0 {
+		ignored = append(ignored, "tls.protocols "+strings.Join(old, ", ")+" (Go offers TLSv1.2 and TLSv1.3 only)")
+	}
+	cfg.Normalize()
+	if err := cfg.Validate(); err != nil {
+		return nil, ignored, ck.explain(doc, err)
+	}
+	return cfg, ignored, nil
+}
+
+// explain turns a Validate error into a ConfigError pointing at the value
+// it is about, when the document has it.
+func (c *configChecker) explain(doc *jsonNode, err error) error {
+	msg := err.Error()
+	path := pathOf(msg)
+	n := locate(doc, path)
+	if path == "" || n == nil {
+		return &ConfigError{File: c.file, Msg: msg}
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(msg, path), ":")
+	return c.errAt(n, n.pos, path, strings.TrimSpace(rest))
 }
 
 // Clone returns a deep copy, safe to modify.

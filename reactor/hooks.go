@@ -58,8 +58,10 @@ type MinerEvent struct {
 // ShareEvent describes one share's outcome.
 type ShareEvent struct {
 	Miner  uint64
+	Addr   netip.AddrPort // the miner's address
 	Family Family
 	User   string
+	RigID  string // the rig id the miner logged in with
 	// Account: User is a registered account name (see MinerEvent).
 	Account bool
 	Worker  string

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -31,10 +32,11 @@ const (
 var errLogClosed = errors.New("reactor: log file closed")
 
 // AccessLog writes one line per miner login and close to an append-only
-// file, in the RFC format:
+// file: the RFC's fields (time, keyword, IP, user), then the rig id and the
+// miner's address, so one rig among many on a wallet can be found:
 //
-//	2026-04-04T12:00:00Z CONNECT <ip> <user> <agent>
-//	2026-04-04T12:00:00Z CLOSE <ip> <user> rx=<bytes> tx=<bytes>
+//	2026-04-04T12:00:00Z CONNECT <ip> <user> rig=<rig id> addr=<ip:port> agent="<agent>"
+//	2026-04-04T12:00:00Z CLOSE <ip> <user> rig=<rig id> addr=<ip:port> rx=<bytes> tx=<bytes>
 //
 // OnLogin and OnClose run on event loops: they format the line into a
 // memory buffer without allocating and never touch the file; a background
@@ -59,12 +61,13 @@ func (l *AccessLog) OnLogin(e MinerEvent) {
 	if f.reserve(logLineMax) {
 		b := appendLogTime(f.buf)
 		b = append(b, " CONNECT "...)
-		b = appendLogIP(b, e)
+		b = appendLogIP(b, e.Addr)
 		b = append(b, ' ')
 		b = appendLogUser(b, e.User, e.Account)
-		b = append(b, ' ')
+		b = appendLogMiner(b, e.RigID, e.Addr)
+		b = append(b, ` agent="`...)
 		b = appendLogField(b, e.Agent)
-		f.buf = append(b, '\n')
+		f.buf = append(b, "\"\n"...)
 	}
 	f.unlock()
 }
@@ -77,9 +80,10 @@ func (l *AccessLog) OnClose(e MinerEvent) {
 	if f.reserve(logLineMax) {
 		b := appendLogTime(f.buf)
 		b = append(b, " CLOSE "...)
-		b = appendLogIP(b, e)
+		b = appendLogIP(b, e.Addr)
 		b = append(b, ' ')
 		b = appendLogUser(b, e.User, e.Account)
+		b = appendLogMiner(b, e.RigID, e.Addr)
 		b = append(b, " rx="...)
 		b = strconv.AppendUint(b, e.Rx, 10)
 		b = append(b, " tx="...)
@@ -92,11 +96,12 @@ func (l *AccessLog) OnClose(e MinerEvent) {
 // Hooks returns the hooks that feed this log (OnLogin, OnClose).
 func (l *AccessLog) Hooks() Hooks { return Hooks{OnLogin: l.OnLogin, OnClose: l.OnClose} }
 
-// ShareLog writes one line per share result to an append-only file, in
-// the RFC format:
+// ShareLog writes one line per share result to an append-only file: the
+// RFC's fields (time, keyword, user), the rig id and the miner's address,
+// then the outcome:
 //
-//	2026-04-04T12:00:00Z ACCEPT <user> diff=<diff> latency=<ms>ms
-//	2026-04-04T12:00:00Z REJECT <user> reason="<message>"
+//	2026-04-04T12:00:00Z ACCEPT <user> rig=<rig id> addr=<ip:port> diff=<diff> latency=<ms>ms
+//	2026-04-04T12:00:00Z REJECT <user> rig=<rig id> addr=<ip:port> reason="<message>"
 //
 // Like AccessLog, its callbacks only format into memory (no allocation,
 // no I/O); a background goroutine writes. Safe for concurrent use.
@@ -121,6 +126,7 @@ func (l *ShareLog) OnAccept(e ShareEvent) {
 		b := appendLogTime(f.buf)
 		b = append(b, " ACCEPT "...)
 		b = appendLogUser(b, e.User, e.Account)
+		b = appendLogMiner(b, e.RigID, e.Addr)
 		b = append(b, " diff="...)
 		b = strconv.AppendUint(b, e.Diff, 10)
 		b = append(b, " latency="...)
@@ -139,6 +145,7 @@ func (l *ShareLog) OnReject(e ShareEvent) {
 		b := appendLogTime(f.buf)
 		b = append(b, " REJECT "...)
 		b = appendLogUser(b, e.User, e.Account)
+		b = appendLogMiner(b, e.RigID, e.Addr)
 		b = append(b, ` reason="`...)
 		b = appendLogField(b, e.Reason)
 		f.buf = append(b, "\"\n"...)
@@ -359,11 +366,23 @@ func (f *logFile) close() error {
 func appendLogTime(b []byte) []byte { return time.Now().UTC().AppendFormat(b, time.RFC3339) }
 
 // appendLogIP appends the miner's IP address ("-" when unknown).
-func appendLogIP(b []byte, e MinerEvent) []byte {
-	if !e.Addr.IsValid() {
+func appendLogIP(b []byte, addr netip.AddrPort) []byte {
+	if !addr.IsValid() {
 		return append(b, '-')
 	}
-	return e.Addr.Addr().AppendTo(b)
+	return addr.Addr().AppendTo(b)
+}
+
+// appendLogMiner appends " rig=<rig id> addr=<ip:port>", the fields that
+// tell one rig from another on the same wallet ("-" when unknown).
+func appendLogMiner(b []byte, rigID string, addr netip.AddrPort) []byte {
+	b = append(b, " rig="...)
+	b = appendLogUser(b, rigID, false)
+	b = append(b, " addr="...)
+	if !addr.IsValid() {
+		return append(b, '-')
+	}
+	return addr.AppendTo(b)
 }
 
 // appendLogUser appends a user name as one field: like appendLogField,

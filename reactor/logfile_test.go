@@ -19,13 +19,13 @@ import (
 	"forge.lthn.ai/core/go-proxy/internal/testutil"
 )
 
-// The RFC's line formats, exactly: UTC RFC 3339 seconds, one space
-// between fields.
+// The line formats, exactly: the RFC's fields (UTC RFC 3339 seconds, one
+// space between fields), then the rig id and the miner's address.
 var (
-	reConnect = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CONNECT (\S+) (\S+) (.+)$`)
-	reClose   = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CLOSE (\S+) (\S+) rx=(\d+) tx=(\d+)$`)
-	reAccept  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ACCEPT (\S+) diff=(\d+) latency=(\d+)ms$`)
-	reReject  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ REJECT (\S+) reason="([^"]*)"$`)
+	reConnect = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CONNECT (\S+) (\S+) rig=(\S+) addr=(\S+) agent="([^"]*)"$`)
+	reClose   = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CLOSE (\S+) (\S+) rig=(\S+) addr=(\S+) rx=(\d+) tx=(\d+)$`)
+	reAccept  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ACCEPT (\S+) rig=(\S+) addr=(\S+) diff=(\d+) latency=(\d+)ms$`)
+	reReject  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ REJECT (\S+) rig=(\S+) addr=(\S+) reason="([^"]*)"$`)
 )
 
 func readLines(t *testing.T, path string) []string {
@@ -60,10 +60,10 @@ func TestAccessLog_OnLogin_Good(t *testing.T) {
 	require.Len(t, lines, 2)
 	m := reConnect.FindStringSubmatch(lines[0])
 	require.NotNil(t, m, lines[0])
-	require.Equal(t, []string{"10.1.2.3", "WALLET", e.Agent}, m[1:])
+	require.Equal(t, []string{"10.1.2.3", "WALLET", "rig-1", "10.1.2.3:40000", e.Agent}, m[1:])
 	m = reClose.FindStringSubmatch(lines[1])
 	require.NotNil(t, m, lines[1])
-	require.Equal(t, []string{"10.1.2.3", "WALLET", "512", "4096"}, m[1:])
+	require.Equal(t, []string{"10.1.2.3", "WALLET", "rig-1", "10.1.2.3:40000", "512", "4096"}, m[1:])
 	ts, err := time.Parse(time.RFC3339, lines[0][:20])
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now(), ts, time.Minute)
@@ -108,6 +108,7 @@ func TestAccessLog_OnLogin_Bad(t *testing.T) {
 	require.NotNil(t, m, lines[0])
 	require.Equal(t, "-", m[1])
 	require.Equal(t, "evil?FAKE_LINE'", m[2], "a user is one field")
+	require.Equal(t, []string{"-", "-"}, m[3:5], "no rig id, no address")
 	require.LessOrEqual(t, len(lines[0]), logLineMax)
 	require.NotNil(t, reClose.FindStringSubmatch(lines[1]), lines[1])
 	// Closed: later events are dropped, not written, not panicking.
@@ -161,17 +162,18 @@ func TestShareLog_OnAccept_Good(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shares.log")
 	l, err := NewShareLog(path)
 	require.NoError(t, err)
-	l.OnAccept(ShareEvent{User: "WALLET", Diff: 100000, Actual: 250000, Latency: 82*time.Millisecond + 700*time.Microsecond})
+	addr := netip.MustParseAddrPort("[2001:db8::7]:40000")
+	l.OnAccept(ShareEvent{User: "WALLET", RigID: "rig 7", Addr: addr, Diff: 100000, Actual: 250000, Latency: 82*time.Millisecond + 700*time.Microsecond})
 	l.OnAccept(ShareEvent{User: "WALLET", Diff: 5000, Local: true})
-	l.OnReject(ShareEvent{User: "WALLET", Reason: "Low difficulty share"})
+	l.OnReject(ShareEvent{User: "WALLET", RigID: "rig-8", Addr: addr, Reason: "Low difficulty share"})
 	l.OnReject(ShareEvent{User: "", Reason: `say "hi"`})
 	require.NoError(t, l.Close())
 	lines := readLines(t, path)
 	require.Len(t, lines, 4)
-	require.Equal(t, []string{"WALLET", "100000", "82"}, reAccept.FindStringSubmatch(lines[0])[1:])
-	require.Equal(t, []string{"WALLET", "5000", "0"}, reAccept.FindStringSubmatch(lines[1])[1:])
-	require.Equal(t, []string{"WALLET", "Low difficulty share"}, reReject.FindStringSubmatch(lines[2])[1:])
-	require.Equal(t, []string{"-", "say 'hi'"}, reReject.FindStringSubmatch(lines[3])[1:])
+	require.Equal(t, []string{"WALLET", "rig_7", "[2001:db8::7]:40000", "100000", "82"}, reAccept.FindStringSubmatch(lines[0])[1:])
+	require.Equal(t, []string{"WALLET", "-", "-", "5000", "0"}, reAccept.FindStringSubmatch(lines[1])[1:])
+	require.Equal(t, []string{"WALLET", "rig-8", "[2001:db8::7]:40000", "Low difficulty share"}, reReject.FindStringSubmatch(lines[2])[1:])
+	require.Equal(t, []string{"-", "-", "-", "say 'hi'"}, reReject.FindStringSubmatch(lines[3])[1:])
 }
 
 func TestShareLog_OnAccept_Bad(t *testing.T) {
@@ -251,9 +253,10 @@ func TestLogs_Proxy_Good(t *testing.T) {
 	shares, err := NewShareLog(filepath.Join(dir, "shares.log"))
 	require.NoError(t, err)
 	pool := startPool(t, mockpool.Config{})
-	_, addr := startProxy(t, baseConfig(pool.Addr()), WithHooks(CombineHooks(access.Hooks(), shares.Hooks())))
+	_, addr := startProxyDirect(t, baseConfig(pool.Addr()), WithHooks(CombineHooks(access.Hooks(), shares.Hooks()))) // the log names the miner's own address
 
 	m := testminer.DialCN(t, addr)
+	m.RigID = "rig-alpha"
 	require.Nil(t, m.Login("WALLET").Error)
 	require.Nil(t, m.Submit().Error)
 	r := m.SubmitRaw(m.Session, "no-such-job", "00000000", strings.Repeat("0", 64))
@@ -267,10 +270,17 @@ func TestLogs_Proxy_Good(t *testing.T) {
 	require.NoError(t, shares.Close())
 	require.NoError(t, access.Close())
 	al := readLines(t, access.Path())
-	require.Equal(t, []string{"127.0.0.1", "WALLET", "XMRig/6.22.2"}, reConnect.FindStringSubmatch(al[0])[1:])
+	con := reConnect.FindStringSubmatch(al[0])
+	require.NotNil(t, con, al[0])
+	require.Equal(t, []string{"127.0.0.1", "WALLET", "rig-alpha", "XMRig/6.22.2"}, []string{con[1], con[2], con[3], con[5]})
+	minerAddr := con[4]
+	require.Equal(t, m.Conn.LocalAddr().String(), minerAddr, "the miner's own address")
 	require.Equal(t, "WALLET", reClose.FindStringSubmatch(al[1])[2])
 	sl := readLines(t, shares.Path())
 	require.Len(t, sl, 2)
-	require.Equal(t, []string{"WALLET", "1000"}, reAccept.FindStringSubmatch(sl[0])[1:3])
-	require.Equal(t, "WALLET", reReject.FindStringSubmatch(sl[1])[1])
+	acc := reAccept.FindStringSubmatch(sl[0])
+	require.NotNil(t, acc, sl[0])
+	require.Equal(t, []string{"WALLET", con[3], minerAddr, "1000"}, acc[1:5], "the share names the rig and the address")
+	rej := reReject.FindStringSubmatch(sl[1])
+	require.Equal(t, []string{"WALLET", con[3], minerAddr}, rej[1:4])
 }

@@ -206,7 +206,7 @@ func (m *miner) event() MinerEvent {
 // shareEvent returns a ShareEvent naming the miner; the caller fills in
 // the outcome.
 func (m *miner) shareEvent() ShareEvent {
-	return ShareEvent{Miner: m.id, Family: m.family, User: m.user, Account: m.isAccount(), Worker: m.workerName()}
+	return ShareEvent{Miner: m.id, Addr: m.addr, Family: m.family, User: m.user, RigID: m.rigID, Account: m.isAccount(), Worker: m.workerName()}
 }
 
 // isAccount reports whether m.user is a registered account name (an SV1

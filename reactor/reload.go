@@ -39,7 +39,7 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 		warnings = append(warnings, "event-loops and max-connections changes need a restart")
 		c.EventLoops, c.MaxConnections = old.EventLoops, old.MaxConnections
 	}
-	if c.TLS != old.TLS {
+	if !reflect.DeepEqual(c.TLS, old.TLS) { // Enabled is a pointer: compare what it points at
 		warnings = append(warnings, "tls changes need a restart; keeping the current certificate and settings")
 		c.TLS = old.TLS
 	}

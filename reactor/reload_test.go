@@ -45,3 +45,18 @@ func TestReload_HTTPSection_Ugly(t *testing.T) {
 	require.Empty(t, warnings)
 	require.Equal(t, "U", p.Config().HTTP.AccessToken)
 }
+
+// xmrig-proxy's stock file says "tls": {"enabled": true}: reloading the
+// same file again is not a TLS change (Enabled is a pointer; the values
+// are compared, not the pointers).
+func TestReload_TLSEnabled_Good(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	cfg := baseConfig(pool.Addr())
+	on := true
+	cfg.TLS.Enabled = &on
+	p, _ := startProxy(t, cfg)
+	next := p.Config().Clone()
+	warnings, err := p.Reload(next)
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+}

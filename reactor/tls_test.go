@@ -186,8 +186,11 @@ func TestSimple_ReuseTimeout_Good(t *testing.T) {
 	require.Equal(t, 1, pool.Stats().Logins)
 	testutil.Eventually(t, func() bool { ms, _ := p.Miners(waitCtx(t)); return len(ms) == 0 }, "proxy saw the miner leave")
 	// The parked connection is reused only after a fresh job.
-	pool.BroadcastJob()
-	require.NoError(t, pool.WaitFor(waitCtx(t), func(s mockpool.Stats) bool { return s.JobsBroadcast == 1 }))
+	job := pool.BroadcastJob()
+	testutil.Eventually(t, func() bool {
+		ups, _ := p.Upstreams(waitCtx(t))
+		return len(ups) == 1 && ups[0].JobID == job.JobID
+	}, "the parked connection got the new job")
 	b := testminer.DialCN(t, addr)
 	require.Nil(t, b.Login("WALLET").Error)
 	require.Equal(t, pool.CurrentJob().JobID, b.Job.JobID)

@@ -16,8 +16,11 @@ import (
 )
 
 // tlsVersions parses a protocols string such as "TLSv1.2 TLSv1.3" into the
-// lowest and highest enabled versions. TLS 1.0 and 1.1 are refused: Go no
-// longer offers them safely and no current miner needs them.
+// lowest and highest enabled versions. TLS 1.0 and 1.1 are left out: Go no
+// longer offers them safely and no current miner needs them. A list that
+// names nothing else is an error; otherwise they are skipped (and reported
+// as ignored by ParseConfigFile, see obsoleteTLSVersions), so
+// xmrig-proxy's "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3" loads.
 func tlsVersions(s string) (lo, hi uint16, err error) {
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == ':' })
 	if len(fields) == 0 {
@@ -31,7 +34,7 @@ func tlsVersions(s string) (lo, hi uint16, err error) {
 		case "tlsv1.3", "tls1.3", "1.3":
 			v = tls.VersionTLS13
 		case "tlsv1", "tlsv1.0", "tlsv1.1", "tls1.0", "tls1.1":
-			return 0, 0, fmt.Errorf("%s is not supported (use TLSv1.2 or TLSv1.3)", f)
+			continue
 		default:
 			return 0, 0, fmt.Errorf("unknown protocol %q", f)
 		}
@@ -42,7 +45,23 @@ func tlsVersions(s string) (lo, hi uint16, err error) {
 			hi = v
 		}
 	}
+	if lo == 0 {
+		return 0, 0, fmt.Errorf("%s: TLSv1 and TLSv1.1 are not supported (use TLSv1.2 or TLSv1.3)", s)
+	}
 	return lo, hi, nil
+}
+
+// obsoleteTLSVersions returns the TLS 1.0/1.1 names in a protocols string,
+// which tlsVersions skips.
+func obsoleteTLSVersions(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == ':' }) {
+		switch strings.ToLower(f) {
+		case "tlsv1", "tlsv1.0", "tlsv1.1", "tls1.0", "tls1.1":
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // cipherSuites parses a TLS 1.2 cipher list by Go name
@@ -100,7 +119,7 @@ func serverTLS(c *TLSConfig) (cfg *tls.Config, fingerprint string, generated boo
 			return nil, "", false, fmt.Errorf("load certificate: %w", err)
 		}
 	} else {
-		cert, err = selfSigned()
+		cert, err = selfSigned(c.Gen)
 		if err != nil {
 			return nil, "", false, err
 		}
@@ -117,8 +136,12 @@ func serverTLS(c *TLSConfig) (cfg *tls.Config, fingerprint string, generated boo
 	}, fingerprint, generated, nil
 }
 
-// selfSigned makes a one-year ECDSA P-256 certificate for "go-proxy".
-func selfSigned() (tls.Certificate, error) {
+// selfSigned makes a one-year ECDSA P-256 certificate for name (default
+// "go-proxy").
+func selfSigned(name string) (tls.Certificate, error) {
+	if name == "" {
+		name = "go-proxy"
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("generate key: %w", err)
@@ -129,8 +152,8 @@ func selfSigned() (tls.Certificate, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "go-proxy"},
-		DNSNames:     []string{"go-proxy"},
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

@@ -44,6 +44,9 @@ type UpstreamView struct {
 	// difficulty ÷ divider per share).
 	Algo    string
 	Divider float64
+	// JobID is the id of the pool's newest job on this session ("" until
+	// the first one).
+	JobID string
 }
 
 // Miners returns every miner connection. It asks each event loop for a
@@ -116,6 +119,9 @@ func (p *Proxy) Upstreams(ctx context.Context) ([]UpstreamView, error) {
 
 func (mp *mapper) view() UpstreamView {
 	v := UpstreamView{ID: mp.id, Family: mp.family, Shard: mp.s.idx, Difficulty: mp.jobDiff}
+	if mp.hasJob {
+		v.JobID = mp.job.JobID
+	}
 	switch mp.kind {
 	case kindNiceHash:
 		v.Mode, v.Miners = "nicehash", mp.table.Len()
@@ -133,6 +139,9 @@ func (mp *mapper) view() UpstreamView {
 			v.Miners = mp.table.Len()
 		}
 		v.Algo, v.Divider, v.SV1Difficulty = mp.sv.algo, mp.sv.divider, mp.sv.diff
+		if n := len(mp.sv.jobs); n > 0 {
+			v.JobID = mp.sv.jobs[n-1].job.JobID
+		}
 	}
 	switch mp.state {
 	case mapperActive:

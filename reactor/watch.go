@@ -39,6 +39,15 @@ func stampOf(path string) fileStamp {
 // at a time. No fsnotify: polling works on every file system, including
 // bind-mounted ConfigMaps that are replaced by a rename.
 func WatchConfig(ctx context.Context, path string, every time.Duration, apply func(cfg *Config, ignored []string, err error)) {
+	WatchConfigWith(ctx, path, every, func(data []byte) (*Config, []string, error) {
+		return ParseConfigFile(path, data, nil)
+	}, apply)
+}
+
+// WatchConfigWith is WatchConfig with the parser given: parse turns the
+// file's new contents into a configuration (for example ParseConfigFile
+// with command-line overrides on top).
+func WatchConfigWith(ctx context.Context, path string, every time.Duration, parse func(data []byte) (*Config, []string, error), apply func(cfg *Config, ignored []string, err error)) {
 	if every <= 0 {
 		every = time.Second
 	}
@@ -76,10 +85,7 @@ func WatchConfig(ctx context.Context, path string, every time.Duration, apply fu
 			continue
 		}
 		applied = sum
-		cfg, ignored, err := ParseConfig(data)
-		if err != nil {
-			err = fmt.Errorf("%s: %w", path, err)
-		}
+		cfg, ignored, err := parse(data)
 		apply(cfg, ignored, err)
 	}
 }

@@ -23,6 +23,7 @@ func TestRun_CheckConfig_Good(t *testing.T) {
 	require.Equal(t, exitOK, run([]string{"--check-config", "-c", path}, &out, &errOut))
 	require.Contains(t, out.String(), "configuration OK")
 	require.Contains(t, errOut.String(), "donate-level", "xmrig-proxy keys are ignored with a warning")
+	require.Equal(t, 1, strings.Count(errOut.String(), "level=WARN"), "one warning names them all")
 }
 
 func TestRun_CheckConfig_Bad(t *testing.T) {
@@ -46,20 +47,24 @@ func TestRun_CheckConfig_Bad(t *testing.T) {
 	require.Equal(t, exitConfig, run([]string{"--bogus-flag"}, &out, &errOut))
 }
 
-// -h and --help print the usage and exit 0, like version.
+// -h and --help print the usage on stdout and exit 0, like version.
 func TestRun_Help_Good(t *testing.T) {
 	for _, arg := range []string{"-h", "--help", "-help"} {
 		var out, errOut bytes.Buffer
 		require.Equal(t, exitOK, run([]string{arg}, &out, &errOut), arg)
-		require.Contains(t, errOut.String(), "usage: go-proxy", arg)
-		require.Contains(t, errOut.String(), "-check-config", arg)
+		require.Contains(t, out.String(), "usage: go-proxy", arg)
+		require.Contains(t, out.String(), "--check-config", arg)
+		require.Contains(t, out.String(), "-o, --url=URL", arg)
+		require.Empty(t, errOut.String())
 	}
 }
 
 func TestRun_Version_Good(t *testing.T) {
-	var out bytes.Buffer
-	require.Equal(t, exitOK, run([]string{"version"}, &out, &out))
-	require.True(t, strings.HasPrefix(out.String(), "go-proxy "))
+	for _, arg := range []string{"version", "-V", "--version"} {
+		var out bytes.Buffer
+		require.Equal(t, exitOK, run([]string{arg}, &out, &out), arg)
+		require.True(t, strings.HasPrefix(out.String(), "go-proxy "), arg)
+	}
 }
 
 func TestRun_Demo_Good(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -19,8 +18,6 @@ import (
 	"forge.lthn.ai/core/go-proxy/reactor"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // postgresConfig is passthroughConfig with the store at a PostgreSQL URL.
 func postgresConfig(minerPort, apiPort int, url string) string {

@@ -21,6 +21,12 @@ type serveOptions struct {
 	// path is the configuration file, watched when the config says
 	// "watch": true ("" = nothing to watch).
 	path string
+	// parse turns the file's contents into a configuration on a change
+	// (command-line options on top; nil = the file alone).
+	parse func(data []byte) (*reactor.Config, []string, error)
+	// mainLog, when set, is the process log's file and syslog outputs:
+	// reopened on SIGHUP and moved by reloads.
+	mainLog *mainLog
 	// watchEvery is the watcher's polling interval (default 1 s).
 	watchEvery time.Duration
 	// hup delivers SIGHUP: reopen the log files and, with a path, reload
@@ -69,7 +75,7 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 		log.Error("cannot start", "err", err)
 		return exitFailed
 	}
-	ctl := &controller{Proxy: p, logs: logs, log: log, level: opts.level}
+	ctl := &controller{Proxy: p, logs: logs, log: log, level: opts.level, mainLog: opts.mainLog}
 	accts.startExpiry(p.Miners, opts.expiryEvery)
 	warnNoRegistration(p.Config(), log)
 
@@ -92,13 +98,18 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 		watching.Add(1)
 		go func() {
 			defer watching.Done()
-			reactor.WatchConfig(watchCtx, opts.path, opts.watchEvery, ctl.applyFile)
+			reactor.WatchConfigWith(watchCtx, opts.path, opts.watchEvery, configParser(opts), ctl.applyFile)
 		}()
 		log.Info("watching the configuration file", "path", opts.path)
 	}
 	if opts.ready != nil {
 		opts.ready(apiAddr)
 	}
+	watching.Add(1)
+	go func() {
+		defer watching.Done()
+		logStatus(watchCtx, p, log)
+	}()
 
 	code := exitOK
 wait:
@@ -109,12 +120,25 @@ wait:
 			break wait
 		case <-opts.hup:
 			logs.reopen()
+			if opts.mainLog != nil {
+				if err := opts.mainLog.reopen(); err != nil {
+					log.Error("reopening the log file", "err", err)
+				} else if path := opts.mainLog.filePath(); path != "" {
+					log.Info("log reopened", "path", path)
+				}
+			}
 			if opts.path != "" {
 				// systemctl reload: the file is read and applied like a
-				// change seen by the watcher (or PUT /1/config).
+				// change seen by the watcher (or PUT /1/config), with the
+				// command-line options on top.
 				log.Info("SIGHUP: log files reopened, reloading the configuration file", "path", opts.path)
-				next, ignored, err := reactor.LoadConfig(opts.path)
-				ctl.applyFile(next, ignored, err)
+				data, err := os.ReadFile(opts.path)
+				if err != nil {
+					ctl.applyFile(nil, nil, fmt.Errorf("config: %w", err))
+				} else {
+					next, ignored, err := configParser(opts)(data)
+					ctl.applyFile(next, ignored, err)
+				}
 			}
 		case <-p.Done():
 			log.Error("event engine stopped", "err", p.Err())
@@ -143,6 +167,33 @@ wait:
 	return code
 }
 
+// logStatus logs a status line every print-time seconds (xmrig-proxy's
+// periodic speed line) until ctx ends; print-time 0 prints nothing. It
+// reads print-time each second, so a reload applies at once.
+func logStatus(ctx context.Context, p *reactor.Proxy, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	elapsed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		every := p.Config().PrintTime
+		if elapsed++; every <= 0 || elapsed < every {
+			continue
+		}
+		elapsed = 0
+		s := p.Summary()
+		log.Info("status", "miners", s.MinersNow, "workers", s.Workers,
+			"upstreams", fmt.Sprintf("%d/%d", s.Upstreams.Active, s.Upstreams.Total),
+			"accepted", s.Counters.Accepted, "rejected", s.Counters.Rejected, "invalid", s.Counters.Invalid,
+			"hashrate_60s", fmt.Sprintf("%.0f H/s", s.Hashrate[0]), "hashrate_10m", fmt.Sprintf("%.0f H/s", s.Hashrate[1]),
+			"hashrate_1h", fmt.Sprintf("%.0f H/s", s.Hashrate[2]))
+	}
+}
+
 func stopProxy(p *reactor.Proxy, log *slog.Logger) {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -156,10 +207,11 @@ func stopProxy(p *reactor.Proxy, log *slog.Logger) {
 // restart. Safe for concurrent use; reloads run one at a time.
 type controller struct {
 	*reactor.Proxy
-	logs  *logSwitch
-	log   *slog.Logger
-	level *slog.LevelVar // nil: the log level is not serve's to change
-	mu    sync.Mutex
+	logs    *logSwitch
+	log     *slog.Logger
+	level   *slog.LevelVar // nil: the log level is not serve's to change
+	mainLog *mainLog       // nil: log-file and syslog are not serve's to change
+	mu      sync.Mutex
 }
 
 // Reload applies cfg to the proxy (see reactor.Proxy.Reload, which keeps
@@ -187,6 +239,11 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	if err := c.logs.apply(cur); err != nil {
 		mine = append(mine, "log files: "+err.Error()+"; keeping the current ones")
 	}
+	if c.mainLog != nil {
+		if err := c.mainLog.apply(cur); err != nil {
+			mine = append(mine, err.Error()+"; keeping the current log outputs")
+		}
+	}
 	if cur.Watch != old.Watch {
 		mine = append(mine, "watch changes need a restart")
 	}
@@ -199,15 +256,24 @@ func (c *controller) Reload(cfg *reactor.Config) ([]string, error) {
 	return append(warnings, mine...), nil
 }
 
+// configParser is how a changed configuration file is read: opts.parse
+// (the command-line options on top), or the file alone.
+func configParser(opts serveOptions) func(data []byte) (*reactor.Config, []string, error) {
+	if opts.parse != nil {
+		return opts.parse
+	}
+	return func(data []byte) (*reactor.Config, []string, error) {
+		return reactor.ParseConfigFile(opts.path, data, nil)
+	}
+}
+
 // applyFile is the config watcher's callback.
 func (c *controller) applyFile(cfg *reactor.Config, ignored []string, err error) {
 	if err != nil {
 		c.log.Error("configuration file rejected; keeping the running configuration", "err", err)
 		return
 	}
-	for _, k := range ignored {
-		c.log.Warn("config: xmrig-proxy key ignored", "key", k)
-	}
+	warnIgnored(c.log, ignored)
 	if _, err := c.Reload(cfg); err != nil {
 		c.log.Error("configuration reload rejected; keeping the running configuration", "err", err)
 	}

@@ -119,8 +119,9 @@ func TestServe_Good(t *testing.T) {
 	fmt.Fprintf(c, `{"id":2,"jsonrpc":"2.0","method":"submit","params":{"id":%q,"job_id":"nope","nonce":"00000000","result":"%s"}}`+"\n", session, strings.Repeat("0", 64))
 	require.NotNil(t, readLine()["error"])
 
-	reConnect := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CONNECT 127\.0\.0\.1 WALLET XMRig/6\.22\.2$`)
-	reReject := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ REJECT WALLET reason="[^"]+"$`)
+	minerAddr := regexp.QuoteMeta(c.LocalAddr().String())
+	reConnect := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ CONNECT 127\.0\.0\.1 WALLET rig=rig-1 addr=` + minerAddr + ` agent="XMRig/6\.22\.2"$`)
+	reReject := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ REJECT WALLET rig=rig-1 addr=` + minerAddr + ` reason="[^"]+"$`)
 	testutil.Eventually(t, func() bool { return len(fileLines(accessPath)) == 1 && len(fileLines(sharePath)) == 1 }, "log lines flushed")
 	require.Regexp(t, reConnect, fileLines(accessPath)[0])
 	require.Regexp(t, reReject, fileLines(sharePath)[0])
@@ -173,7 +174,7 @@ func TestServe_Good(t *testing.T) {
 	}
 	al := fileLines(accessPath)
 	require.Len(t, al, 2, "CONNECT and CLOSE")
-	require.Contains(t, al[1], " CLOSE 127.0.0.1 WALLET rx=")
+	require.Contains(t, al[1], " CLOSE 127.0.0.1 WALLET rig=rig-1 addr="+c.LocalAddr().String()+" rx=")
 	_, err = http.Get("http://" + apiAddr.String() + "/1/summary")
 	require.Error(t, err, "API closed")
 	// The README's shutdown order: watcher, API, proxy, logs.
