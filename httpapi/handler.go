@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"forge.lthn.ai/core/go-proxy/internal/logsafe"
 	"forge.lthn.ai/core/go-proxy/reactor"
 )
 
@@ -22,7 +23,8 @@ const DefaultTimeout = 5 * time.Second
 
 // Options customise a Handler. The zero value is ready.
 type Options struct {
-	// Logger receives reloads and errors (default slog.Default()).
+	// Logger receives reloads and errors (default slog.Default()); its
+	// handler is wrapped by internal/logsafe, so every line is escaped.
 	Logger *slog.Logger
 	// Timeout bounds a request's (and a scrape's) wait for the event
 	// loops (default DefaultTimeout).
@@ -53,6 +55,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.log = logsafe.Logger(h.log) // request paths, pool addresses, algorithm names, errors
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}
