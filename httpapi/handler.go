@@ -207,7 +207,10 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // when restricted) or replaces it (PUT/POST: parse, validate, reload; 204
 // on success, 400 with the reason otherwise; the running configuration
 // stays when the new one is rejected). Secrets sent back masked keep
-// their current values.
+// their current values. A configuration that changes a disk-only key
+// (reactor.DiskOnlyChanges: file paths, binds, the API's listener, the
+// account store, any key not known to be safe) is refused with 400 naming
+// the keys: those change only through the file on disk.
 func (h *Handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 	cfg := h.src.Config()
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -231,6 +234,14 @@ func (h *Handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 	next, ignored, err := reactor.ParseConfig(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if keys := reactor.DiskOnlyChanges(h.src.Config(), next); len(keys) > 0 {
+		// A token holder must not choose a file the proxy writes (a log
+		// aimed at a shell start-up file), a certificate it reads, a
+		// listener or the account store.
+		h.log.Warn("api: configuration refused: it changes disk-only keys; keeping the running one", "remote", r.RemoteAddr, "keys", strings.Join(keys, ","))
+		writeError(w, http.StatusBadRequest, strings.Join(keys, ", ")+": file paths, binds, the API's listener and the account store change only in the configuration file on disk, never through the API; the running configuration stays")
 		return
 	}
 	warnings, err := h.src.Reload(next)

@@ -19,8 +19,10 @@ const secretMask = "********"
 // binds, event-loop count, connection cap, TLS settings, sv1-mode and the
 // API's enabled/host/port need a restart: the running values are kept (for
 // the API, its whole section), and reported in the returned warnings. An
-// invalid configuration is rejected and the old one stays. Safe for
-// concurrent use.
+// invalid configuration is rejected and the old one stays. Reload trusts
+// its caller (the configuration file): a configuration that comes from a
+// remote party must first pass DiskOnlyChanges, as the HTTP API's does.
+// Safe for concurrent use.
 func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	c := next.Clone()
 	old := p.cfg.Load()
