@@ -25,6 +25,7 @@ var apiKeys = keySet(
 	"pools[].family", "pools[].tls", "pools[].tls-fingerprint", "pools[].keepalive", "pools[].enabled",
 	"tls.enabled", "tls.protocols", "tls.ciphers",
 	"http.access-token", "http.restricted", "http.metrics-workers-max", "http.register-per-minute",
+	"http.register-token", "http.open-registration",
 	"access-password", "custom-diff", "custom-diff-stats", "algo-ext",
 	"workers", "workers-expire", "workers-max",
 	"reuse-timeout", "retries", "retry-pause", "watch",

@@ -15,7 +15,8 @@ const secretMask = "********"
 // Reload applies a new configuration without dropping miners: pools (each
 // pool session prepares a connection to the new list and switches once it
 // is logged in), custom difficulty, access password, rate limits, workers
-// mode, timeouts, the API's token, restricted flag and limits. Changed
+// mode, timeouts, the API's tokens, restricted and open-registration flags
+// and limits. Changed
 // binds, event-loop count, connection cap, TLS settings, sv1-mode and the
 // API's enabled/host/port need a restart: the running values are kept (for
 // the API, its whole section), and reported in the returned warnings. An
@@ -83,6 +84,9 @@ func restoreSecrets(c, old *Config) error {
 	}
 	if c.HTTP.AccessToken == secretMask {
 		c.HTTP.AccessToken = old.HTTP.AccessToken
+	}
+	if c.HTTP.RegisterToken == secretMask {
+		c.HTTP.RegisterToken = old.HTTP.RegisterToken
 	}
 	for i := range c.Pools {
 		if c.Pools[i].Pass != secretMask {

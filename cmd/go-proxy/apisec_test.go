@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/internal/testutil"
+	"forge.lthn.ai/core/go-proxy/registry"
 )
 
 // Issue 10, item 9, end to end: the admin token once let a client point
@@ -116,4 +118,88 @@ func TestServe_APIPathsAndHostileLogins_Ugly(t *testing.T) {
 	require.Nil(t, m.Login("WALLET").Error)
 	testutil.Eventually(t, func() bool { return len(fileLines(moved)) == 1 }, "CONNECT in the moved log")
 	require.Equal(t, exitOK, rs.shutdown())
+}
+
+// A registering user holds http.register-token, never the admin token:
+// over the real API server it registers an account that a real miner then
+// mines with, and it opens nothing else — not the configuration, not the
+// accounts, not a write. The token is masked in GET /1/config and absent
+// from the log.
+func TestServe_RegisterToken_Good(t *testing.T) {
+	pool := startSV1Pool(t, nil)
+	dir := t.TempDir()
+	minerPort := testPort(t)
+	rs := startServe(t, fmt.Sprintf(`{"sv1-mode":"passthrough","bind":[{"host":"127.0.0.1","port":%d}],"event-loops":1,
+		"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"tok","restricted":false,"register-token":"reg-s3cret"},
+		"registry":{"path":%q}}`, minerPort, testPort(t), filepath.Join(dir, "accounts.db")))
+
+	code, body := rs.call("POST", "/api/v1/pools", "application/json", `{"address":"`+pool.Addr()+`","algorithm":"sha256d"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	code, body = rs.callAs("reg-s3cret", "POST", "/api/v1/users", "application/x-www-form-urlencoded",
+		`{"pool":"`+pool.Addr()+`","user":"farm.rig7","password":"pool-pass"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	var reg struct{ Name string }
+	require.NoError(t, json.Unmarshal([]byte(body), &reg))
+	require.NotEmpty(t, reg.Name)
+
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/1/config", ""},
+		{"PUT", "/1/config", `{"sv1-mode":"passthrough"}`},
+		{"GET", "/api/v1/users", ""},
+		{"GET", "/api/v1/users/" + reg.Name, ""},
+		{"DELETE", "/api/v1/users/" + reg.Name, ""},
+		{"POST", "/api/v1/pools", `{"address":"evil.example.com:1","algorithm":"sha256d"}`},
+		{"GET", "/1/summary", ""},
+		{"GET", "/metrics", ""},
+	} {
+		code, body := rs.callAs("reg-s3cret", rq.method, rq.path, "application/json", rq.body)
+		require.Equal(t, http.StatusForbidden, code, rq.method+" "+rq.path+": "+body)
+		require.NotContains(t, body, reg.Name)
+	}
+
+	m := testminer.DialSV1(t, testutil.Relay(t, fmt.Sprintf("127.0.0.1:%d", minerPort)))
+	m.XSub = true
+	m.Login(reg.Name, 0)
+	require.True(t, m.Submit().Accepted(), "the account registered with the registration token mines")
+
+	code, body = rs.call("GET", "/1/config", "", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `"register-token":"********"`)
+	require.NotContains(t, body, "reg-s3cret")
+	require.Equal(t, exitOK, rs.shutdown())
+	require.NotContains(t, rs.log.String(), "reg-s3cret")
+	require.NotContains(t, rs.log.String(), "nobody can register")
+}
+
+// http.open-registration on a restricted API: anyone may register (limited
+// per IP), nothing else is open, and no warning says registration is off.
+func TestServe_OpenRegistration_Good(t *testing.T) {
+	pool := startSV1Pool(t, nil)
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "accounts.db")
+	cfgText := fmt.Sprintf(`{"sv1-mode":"passthrough","bind":[{"host":"127.0.0.1","port":%d}],"event-loops":1,
+		"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"tok","open-registration":true,"register-per-minute":2},
+		"registry":{"path":%q}}`, testPort(t), testPort(t), dbPath)
+	// The pool table is the operator's: add it to the store before start.
+	store, err := registry.Open(dbPath)
+	require.NoError(t, err)
+	require.NoError(t, store.AddPool(context.Background(), registry.Pool{Address: pool.Addr(), Family: registry.FamilySV1, Algorithm: "sha256d"}))
+	require.NoError(t, store.Close())
+	rs := startServe(t, cfgText)
+
+	reg := `{"pool":"` + pool.Addr() + `","user":"u","password":"p"}`
+	for i := 0; i < 2; i++ {
+		code, body := rs.callAs("", "POST", "/api/v1/users", "application/json", reg)
+		require.Equal(t, http.StatusCreated, code, body)
+	}
+	code, body := rs.callAs("", "POST", "/api/v1/users", "application/json", reg)
+	require.Equal(t, http.StatusTooManyRequests, code, body)
+	code, _ = rs.callAs("", "GET", "/api/v1/users", "", "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = rs.callAs("", "GET", "/1/config", "", "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = rs.call("POST", "/api/v1/pools", "application/json", `{"address":"other.example.com:1","algorithm":"sha256d"}`)
+	require.Equal(t, http.StatusForbidden, code, "the API is restricted: registration is the only write")
+	require.Equal(t, exitOK, rs.shutdown())
+	require.NotContains(t, rs.log.String(), "nobody can register")
 }
