@@ -38,10 +38,10 @@ const (
 	Text Mode = iota
 	// Field also escapes the quotes and the characters a shell treats as
 	// syntax — " ' ` $ ; & | < > ( ) — so a log file line stays inert
-	// data even if a careless script or a shell ever reads it: no
-	// command separator, substitution, redirection or quote that could
-	// pair with one on another line survives. For the access and share
-	// log files.
+	// data even if a careless script or a shell ever reads it: no command
+	// separator, substitution, redirection, subshell or zsh glob
+	// qualifier (which runs code), and no quote that could pair with one
+	// on another line, survives. For the access and share log files.
 	Field
 )
 
@@ -69,10 +69,10 @@ func escapeRune(r rune) bool {
 }
 
 // Append appends s to dst escaped in mode m, writing at most maxBytes
-// bytes (maxBytes < 0: no limit). It stops before an escape or a character that
-// would not fit whole, so a truncated value is still well formed. It
-// allocates only when dst lacks capacity: with room for maxBytes it
-// allocates nothing, so event loops may call it.
+// bytes (maxBytes < 0: no limit). It stops before an escape or a
+// character that would not fit whole, so a truncated value is still well
+// formed. It allocates only when dst lacks capacity: with room for
+// maxBytes it allocates nothing, so event loops may call it.
 func Append(dst []byte, s string, maxBytes int, m Mode) []byte {
 	if m > Field {
 		m = Field
