@@ -77,6 +77,15 @@ func (f *fakeSource) setHTTP(token string, restrictedAPI bool) {
 	f.cfg = c
 }
 
+// setRegistration sets the registration credentials.
+func (f *fakeSource) setRegistration(token string, open bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.cfg.Clone()
+	c.HTTP.RegisterToken, c.HTTP.OpenRegistration = token, open
+	f.cfg = c
+}
+
 var errStopped = errors.New("reactor: stopped")
 
 // newFake returns a source describing a small, busy proxy.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"forge.lthn.ai/core/go-proxy/internal/logsafe"
 	"forge.lthn.ai/core/go-proxy/reactor"
 )
 
@@ -22,7 +23,8 @@ const DefaultTimeout = 5 * time.Second
 
 // Options customise a Handler. The zero value is ready.
 type Options struct {
-	// Logger receives reloads and errors (default slog.Default()).
+	// Logger receives reloads and errors (default slog.Default()); its
+	// handler is wrapped by internal/logsafe, so every line is escaped.
 	Logger *slog.Logger
 	// Timeout bounds a request's (and a scrape's) wait for the event
 	// loops (default DefaultTimeout).
@@ -60,6 +62,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.log = logsafe.Logger(h.log) // request paths, pool addresses, algorithm names, errors
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}
@@ -96,7 +99,9 @@ func lookup(path string) (route, bool) {
 
 // ServeHTTP answers one request: CORS, then authentication, then the
 // route and its methods (404, 405), then the restricted and content-type
-// rules for writes (403, 415), then the endpoint.
+// rules for writes (403, 415; a restricted API still takes POST
+// /api/v1/users when registration has its own credential), then the
+// endpoint.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Access-Control-Allow-Origin", "*")
@@ -139,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if method != http.MethodGet {
-		if restricted(hc) {
+		if restricted(hc) && !(isRegister(r) && registerCredential(hc)) {
 			h.fail(w, r, http.StatusForbidden, "the API is restricted (read-only); set http.restricted to false and an access token to allow changes")
 			return
 		}
@@ -212,7 +217,10 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // when restricted) or replaces it (PUT/POST: parse, validate, reload; 204
 // on success, 400 with the reason otherwise; the running configuration
 // stays when the new one is rejected). Secrets sent back masked keep
-// their current values.
+// their current values. A configuration that changes a disk-only key
+// (reactor.DiskOnlyChanges: file paths, binds, the API's listener, the
+// account store, any key not known to be safe) is refused with 400 naming
+// the keys: those change only through the file on disk.
 func (h *Handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 	cfg := h.src.Config()
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -236,6 +244,14 @@ func (h *Handler) serveConfig(w http.ResponseWriter, r *http.Request) {
 	next, ignored, err := reactor.ParseConfig(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if keys := reactor.DiskOnlyChanges(h.src.Config(), next); len(keys) > 0 {
+		// A token holder must not choose a file the proxy writes (a log
+		// aimed at a shell start-up file), a certificate it reads, a
+		// listener or the account store.
+		h.log.Warn("api: configuration refused: it changes disk-only keys; keeping the running one", "remote", r.RemoteAddr, "keys", strings.Join(keys, ","))
+		writeError(w, http.StatusBadRequest, strings.Join(keys, ", ")+": file paths, binds, the API's listener and the account store change only in the configuration file on disk, never through the API; the running configuration stays")
 		return
 	}
 	warnings, err := h.src.Reload(next)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -375,7 +376,7 @@ func TestAPI_Config_Bad(t *testing.T) {
 
 	// The proxy refuses it (e.g. not running): 400 with its reason.
 	src.reloadErr = errStopped
-	w := do(h, "PUT", "/1/config", jsonRight, `{"pools":[{"url":"pool:3333"}],"http":{"access-token":"s3cret","restricted":false}}`)
+	w := do(h, "PUT", "/1/config", jsonRight, `{"bind":["0.0.0.0:3333"],"pools":[{"url":"pool:3333"}],"http":{"enabled":true,"port":8080,"access-token":"s3cret","restricted":false}}`)
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	require.Contains(t, w.Body.String(), "stopped")
 
@@ -445,4 +446,47 @@ func checkShape(t *testing.T, path string, want, got any, row bool) {
 	default:
 		require.IsType(t, want, got, path)
 	}
+}
+
+// Issue 10: the API token must not be a path to the host. A configuration
+// that sets or changes a file path, a bind, the API's listener or the
+// account store's location is refused with 400 naming the key; nothing is
+// reloaded and no file is created. The same configuration without those
+// changes is applied.
+func TestAPI_Config_DiskOnly_Ugly(t *testing.T) {
+	src := newFake()
+	src.setHTTP("s3cret", false)
+	h := newTestHandler(src)
+	jsonRight := map[string]string{"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+	dir := t.TempDir()
+	target := filepath.Join(dir, ".bashrc")
+	const base = `"bind":["0.0.0.0:3333"],"pools":[{"url":"pool:3333"}],"http":{"enabled":true,"port":8080,"access-token":"********","restricted":false}`
+	for key, body := range map[string]string{
+		"access-log-file":        `{` + base + `,"access-log-file":` + strconv.Quote(target) + `}`,
+		"share-log-file":         `{` + base + `,"share-log-file":` + strconv.Quote(target) + `}`,
+		"tls.cert, tls.cert_key": `{` + base + `,"tls":{"cert":"/etc/shadow","cert_key":"/etc/shadow"}}`,
+		"registry.path":          `{` + base + `,"registry":{"path":` + strconv.Quote(target) + `}}`,
+		"bind[0].port":           `{"bind":["0.0.0.0:22"],"pools":[{"url":"pool:3333"}],"http":{"enabled":true,"port":8080,"access-token":"s3cret","restricted":false}}`,
+		"bind[1].family, bind[1].host, bind[1].port": `{"bind":["0.0.0.0:3333","127.0.0.1:4444"],"pools":[{"url":"pool:3333"}],"http":{"enabled":true,"port":8080,"access-token":"s3cret","restricted":false}}`,
+		"http.host":               `{"bind":["0.0.0.0:3333"],"pools":[{"url":"pool:3333"}],"http":{"enabled":true,"host":"0.0.0.0","port":8080,"access-token":"s3cret","restricted":false}}`,
+		"http.enabled, http.port": `{"bind":["0.0.0.0:3333"],"pools":[{"url":"pool:3333"}]}`,
+	} {
+		w := do(h, "PUT", "/1/config", jsonRight, body)
+		require.Equal(t, http.StatusBadRequest, w.Code, body)
+		var e errorBody
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &e))
+		require.True(t, strings.HasPrefix(e.Error, key+": "), "%s: %s", key, e.Error)
+		require.Contains(t, e.Error, "configuration file on disk")
+		require.Equal(t, http.StatusBadRequest, do(h, "POST", "/1/config", jsonRight, body).Code, "POST too: "+body)
+	}
+	require.Empty(t, src.reloaded, "nothing reloaded")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "no file created")
+
+	// The same configuration, disk-only keys as they run: applied.
+	w := do(h, "PUT", "/1/config", jsonRight, `{`+base+`,"custom-diff":5000}`)
+	require.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	require.Len(t, src.reloaded, 1)
+	require.Equal(t, uint64(5000), src.reloaded[0].CustomDiff)
 }

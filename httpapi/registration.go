@@ -27,11 +27,17 @@ import (
 //	DELETE /api/v1/algorithms/{name}  → 204 | 404 | 409 (pools use it)
 //
 // Authentication is the rest of the API's (see authorize): every route
-// needs the token when one is configured, and a restricted API refuses
-// every write with 403. Reads of accounts (names and pool logins) are
-// stricter still: without a configured token they are refused with 403,
-// as /1/config is while restricted. POST /api/v1/users is also limited
-// per client IP (http.register-per-minute, 429 beyond).
+// needs the admin token when one is configured, and a restricted API
+// refuses every write with 403. Registration alone may have credentials
+// of its own, so registering users never hold the admin token:
+// http.register-token (a bearer token valid for POST /api/v1/users only;
+// 403 anywhere else) and http.open-registration (POST /api/v1/users with
+// no token at all). With either set, POST /api/v1/users is served even
+// while the API is restricted. Reads of accounts (names and pool logins)
+// are stricter still: without a configured admin token they are refused
+// with 403, as /1/config is while restricted. POST /api/v1/users is also
+// limited per client IP (http.register-per-minute, 429 beyond), whatever
+// the credential.
 //
 // Security rules: a password goes into the store and never comes out —
 // AccountStore cannot return one, and no answer, error message or log

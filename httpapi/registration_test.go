@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -479,6 +480,111 @@ func TestRegistration_Auth_Good(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n, "registered two and deleted one, or no write went through")
 	}
+}
+
+// http.register-token opens POST /api/v1/users and nothing else: with it
+// a client cannot read the configuration, the accounts, the statistics or
+// the metrics, nor write anything but a registration — restricted API or
+// not. The admin token keeps working for registration too, and a
+// restricted API with a registration credential takes registrations only.
+func TestRegistration_RegisterToken_Ugly(t *testing.T) {
+	regTok := map[string]string{"Authorization": "Bearer reg-tok", "Content-Type": "application/json"}
+	body := `{"pool":"` + testPool + `","user":"u","password":"p"}`
+	for _, restrictedAPI := range []bool{true, false} {
+		e := newRegEnv(t)
+		e.src.setHTTP("s3cret", restrictedAPI)
+		e.src.setRegistration("reg-tok", false)
+		label := func(s string) string { return fmt.Sprintf("%s (restricted %v)", s, restrictedAPI) }
+
+		w := e.call("POST", "/api/v1/users", body, regTok, "")
+		require.Equal(t, http.StatusCreated, w.Code, label(w.Body.String()))
+		name := registerReply(t, w).Name
+		require.NotEmpty(t, name)
+		w = e.call("POST", "/api/v1/users", body, jsonAuth, "")
+		require.Equal(t, http.StatusCreated, w.Code, label("the admin token registers too: "+w.Body.String()))
+
+		for _, rq := range []struct{ method, path, body string }{
+			{"GET", "/1/config", ""},
+			{"PUT", "/1/config", `{"pools":[{"url":"pool:3333"}]}`},
+			{"POST", "/1/config", `{"pools":[{"url":"pool:3333"}]}`},
+			{"GET", "/1/summary", ""},
+			{"GET", "/1/workers", ""},
+			{"GET", "/1/miners", ""},
+			{"GET", "/metrics", ""},
+			{"GET", "/api/v1/users", ""},
+			{"GET", "/api/v1/users/" + name, ""},
+			{"DELETE", "/api/v1/users/" + name, ""},
+			{"GET", "/api/v1/pools", ""},
+			{"POST", "/api/v1/pools", `{"address":"new.example.com:1","algorithm":"sha256d"}`},
+			{"DELETE", "/api/v1/pools/" + testPool, ""},
+			{"GET", "/api/v1/algorithms", ""},
+			{"POST", "/api/v1/algorithms", `{"name":"x11","divider":1}`},
+			{"DELETE", "/api/v1/algorithms/sha256d", ""},
+			{"HEAD", "/api/v1/users", ""},
+			{"GET", "/nothing", ""},
+		} {
+			w := e.call(rq.method, rq.path, rq.body, regTok, "")
+			require.Equal(t, http.StatusForbidden, w.Code, label(rq.method+" "+rq.path))
+			require.NotContains(t, w.Body.String(), name)
+		}
+		n, err := e.store.CountAccounts(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 2, n, "nothing deleted")
+		_, err = e.store.Pool(context.Background(), "new.example.com:1")
+		require.ErrorIs(t, err, registry.ErrNotFound, "nothing added")
+
+		// A wrong token is still refused, for registration too.
+		wrong := map[string]string{"Authorization": "Bearer reg-tok2", "Content-Type": "application/json"}
+		require.Equal(t, http.StatusForbidden, e.call("POST", "/api/v1/users", body, wrong, "").Code)
+		// Without a registration credential a restricted API takes no
+		// registration, even with the admin token (as before).
+		e.src.setRegistration("", false)
+		want := http.StatusCreated
+		if restrictedAPI {
+			want = http.StatusForbidden
+		}
+		require.Equal(t, want, e.call("POST", "/api/v1/users", body, jsonAuth, "").Code, label("admin token"))
+		require.Equal(t, http.StatusForbidden, e.call("POST", "/api/v1/users", body, regTok, "").Code, "a removed token is refused")
+		require.NotContains(t, e.log.String(), "reg-tok", "never logged")
+	}
+}
+
+// http.open-registration: POST /api/v1/users needs no token (but is still
+// limited per IP); every other route still needs the admin token, and a
+// token that is sent must be right.
+func TestRegistration_OpenRegistration_Good(t *testing.T) {
+	e := newRegEnv(t)
+	e.src.setHTTP("s3cret", true)
+	e.src.setRegistration("", true)
+	e.src.mu.Lock()
+	e.src.cfg.HTTP.RegisterPerMinute = 3
+	e.src.mu.Unlock()
+	none := map[string]string{"Content-Type": "application/json"}
+	body := `{"pool":"` + testPool + `","user":"u","password":"p"}`
+	const ip = "198.51.100.7:40000"
+	for i := 0; i < 3; i++ {
+		w := e.call("POST", "/api/v1/users", body, none, ip)
+		require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	}
+	w := e.call("POST", "/api/v1/users", body, none, ip)
+	require.Equal(t, http.StatusTooManyRequests, w.Code, "still limited per IP")
+	require.Equal(t, `{"name":"","error":"rate limited"}`+"\n", w.Body.String())
+	require.Equal(t, http.StatusCreated, e.call("POST", "/api/v1/users", body, none, "203.0.113.9:1").Code, "another IP")
+
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/api/v1/users", ""},
+		{"GET", "/1/config", ""},
+		{"GET", "/1/summary", ""},
+		{"POST", "/api/v1/pools", `{"address":"new.example.com:1","algorithm":"sha256d"}`},
+		{"PUT", "/1/config", `{"pools":[{"url":"pool:3333"}]}`},
+	} {
+		require.Equal(t, http.StatusUnauthorized, e.call(rq.method, rq.path, rq.body, none, "").Code, rq.method+" "+rq.path)
+	}
+	wrong := map[string]string{"Authorization": "Bearer nope", "Content-Type": "application/json"}
+	require.Equal(t, http.StatusForbidden, e.call("POST", "/api/v1/users", body, wrong, "192.0.2.50:1").Code)
+	n, err := e.store.CountAccounts(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
 }
 
 // fakeClock is a manually advanced clock.

@@ -21,6 +21,8 @@ type Source interface {
 	// Config returns the configuration in force; callers do not modify it.
 	Config() *reactor.Config
 	// Reload applies a new configuration, or rejects it and keeps the old.
+	// The API calls it only with configurations whose disk-only keys
+	// (reactor.DiskOnlyChanges) equal those of Config().
 	Reload(cfg *reactor.Config) (warnings []string, err error)
 }
 

@@ -246,6 +246,14 @@ type HTTPConfig struct {
 	MetricsWorkersMax int `json:"metrics-workers-max,omitempty"`
 	// RegisterPerMinute rate-limits POST /api/v1/users per IP (0 = 10).
 	RegisterPerMinute int `json:"register-per-minute,omitempty"`
+	// RegisterToken, when set, is a second bearer token that is valid for
+	// POST /api/v1/users (registering an SV1 passthrough account) and for
+	// nothing else, so users who register never hold AccessToken. It is a
+	// secret: masked in Redacted, never logged.
+	RegisterToken string `json:"register-token,omitempty"`
+	// OpenRegistration lets POST /api/v1/users through without any token
+	// (still limited per IP by RegisterPerMinute); nothing else opens.
+	OpenRegistration bool `json:"open-registration,omitempty"`
 }
 
 // RateLimit is the per-IP connection limit: a token bucket of
@@ -503,6 +511,10 @@ func (c *Config) Validate() error {
 			return errors.New("registry.url: invalid")
 		}
 	}
+	if c.HTTP.RegisterToken != "" && c.HTTP.RegisterToken == c.HTTP.AccessToken {
+		// Handing it to registering users would hand them the admin token.
+		return errors.New("http.register-token: must differ from http.access-token")
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: cert and cert_key must be given together")
 	}
@@ -612,8 +624,8 @@ func (c *Config) Clone() *Config {
 }
 
 // Redacted returns a copy with secrets (pool passwords, access password,
-// API token, the password in registry.url) replaced by "********", for
-// display.
+// API token, registration token, the password in registry.url) replaced
+// by "********", for display.
 func (c *Config) Redacted() *Config {
 	out := c.Clone()
 	const mask = "********"
@@ -630,6 +642,9 @@ func (c *Config) Redacted() *Config {
 	}
 	if out.Registry.URL != "" {
 		out.Registry.URL = registry.RedactURL(out.Registry.URL)
+	}
+	if out.HTTP.RegisterToken != "" {
+		out.HTTP.RegisterToken = mask
 	}
 	return out
 }

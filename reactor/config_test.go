@@ -38,6 +38,7 @@ func TestParseConfig_Validate_Bad(t *testing.T) {
 		`{` + pool + `,"log-level":"loud"}`:                                     "log-level",
 		`{` + pool + `,"tls":{"cert":"a.pem"}}`:                                 "tls",
 		`{"pools":[{"url":"pool:3333","enabled":false}]}`:                       "pools",
+		`{` + pool + `,"http":{"access-token":"T","register-token":"T"}}`:       "http.register-token",
 	} {
 		_, _, err := ParseConfig([]byte(body))
 		require.Error(t, err, body)
@@ -59,6 +60,22 @@ func TestReload_MaskedPassword_Bad(t *testing.T) {
 	next.Pools[0].User, next.Pools[0].Pass = "OTHER", secretMask
 	err = restoreSecrets(next, old)
 	require.ErrorContains(t, err, "pools[0].pass")
+}
+
+// The registration token is a secret: masked for display, and a masked
+// one sent back keeps the running token.
+func TestConfig_RegisterToken_Good(t *testing.T) {
+	cfg, _, err := ParseConfig([]byte(`{"sv1-mode":"passthrough","http":{"enabled":true,"port":8080,"access-token":"admin","register-token":"reg-secret","open-registration":true}}`))
+	require.NoError(t, err)
+	require.Equal(t, "reg-secret", cfg.HTTP.RegisterToken)
+	require.True(t, cfg.HTTP.OpenRegistration)
+	red := cfg.Redacted()
+	require.Equal(t, secretMask, red.HTTP.RegisterToken)
+	require.Equal(t, secretMask, red.HTTP.AccessToken)
+	require.Equal(t, "reg-secret", cfg.HTTP.RegisterToken, "the original is untouched")
+	require.NoError(t, restoreSecrets(red, cfg))
+	require.Equal(t, "reg-secret", red.HTTP.RegisterToken)
+	require.Empty(t, DiskOnlyChanges(cfg, cfg.Redacted()), "the API may set it")
 }
 
 // In simple mode every miner has its own pool connection: miners and pool

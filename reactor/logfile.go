@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"forge.lthn.ai/core/go-proxy/internal/logsafe"
 	"forge.lthn.ai/core/go-proxy/stratum"
 )
 
@@ -136,8 +137,9 @@ func (l *ShareLog) OnAccept(e ShareEvent) {
 	f.unlock()
 }
 
-// OnReject records a REJECT line with the reason (double quotes in it are
-// written as single quotes). Event-loop safe.
+// OnReject records a REJECT line with the pool's (or the proxy's) reason,
+// escaped like every field (a double quote in it is written \x22).
+// Event-loop safe.
 func (l *ShareLog) OnReject(e ShareEvent) {
 	f := l.f
 	f.mu.Lock()
@@ -385,8 +387,8 @@ func appendLogMiner(b []byte, rigID string, addr netip.AddrPort) []byte {
 	return addr.AppendTo(b)
 }
 
-// appendLogUser appends a user name as one field: like appendLogField,
-// with spaces written as '_'.
+// appendLogUser appends a user name as one field: escaped like
+// appendLogField, with spaces written as '_'.
 //
 // A registered account name (account true) is a mining credential: it is
 // written as "account:" and the first 12 hex digits of its SHA-256, enough
@@ -408,27 +410,17 @@ func appendLogUser(b []byte, s string, account bool) []byte {
 	return b
 }
 
-// appendLogField appends s, at most logFieldMax bytes, with control
-// characters replaced by '?' and double quotes by single ones so a line
-// stays one line with parseable fields; "" is written as "-".
+// appendLogField appends s as one field of a log file line, escaped by
+// logsafe in Field mode (control, format and bidi characters, bad UTF-8,
+// backslashes, quotes and shell syntax become \xNN / \uNNNN escapes) and
+// cut to at most logFieldMax bytes of output, so a line stays one inert
+// line with parseable fields whatever a miner or pool sent; "" is written
+// as "-". No allocation: the caller reserved logLineMax bytes.
 func appendLogField(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, '-')
 	}
-	if len(s) > logFieldMax {
-		s = s[:logFieldMax]
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c < 0x20 || c == 0x7f:
-			c = '?'
-		case c == '"':
-			c = '\''
-		}
-		b = append(b, c)
-	}
-	return b
+	return logsafe.Append(b, s, logFieldMax, logsafe.Field)
 }
 
 // CombineHooks returns hooks that call every non-nil callback of hs, in

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -60,7 +61,8 @@ func TestAccessLog_OnLogin_Good(t *testing.T) {
 	require.Len(t, lines, 2)
 	m := reConnect.FindStringSubmatch(lines[0])
 	require.NotNil(t, m, lines[0])
-	require.Equal(t, []string{"10.1.2.3", "WALLET", "rig-1", "10.1.2.3:40000", e.Agent}, m[1:])
+	require.Equal(t, []string{"10.1.2.3", "WALLET", "rig-1", "10.1.2.3:40000", `XMRig/6.22.2 \x28Linux x86_64\x29 libuv/1.48.0`}, m[1:],
+		"parentheses are shell syntax (a subshell; zsh glob qualifiers run code): escaped like the rest")
 	m = reClose.FindStringSubmatch(lines[1])
 	require.NotNil(t, m, lines[1])
 	require.Equal(t, []string{"10.1.2.3", "WALLET", "rig-1", "10.1.2.3:40000", "512", "4096"}, m[1:])
@@ -107,7 +109,7 @@ func TestAccessLog_OnLogin_Bad(t *testing.T) {
 	m := reConnect.FindStringSubmatch(lines[0])
 	require.NotNil(t, m, lines[0])
 	require.Equal(t, "-", m[1])
-	require.Equal(t, "evil?FAKE_LINE'", m[2], "a user is one field")
+	require.Equal(t, `evil\nFAKE_LINE\x22`, m[2], "a user is one field")
 	require.Equal(t, []string{"-", "-"}, m[3:5], "no rig id, no address")
 	require.LessOrEqual(t, len(lines[0]), logLineMax)
 	require.NotNil(t, reClose.FindStringSubmatch(lines[1]), lines[1])
@@ -173,7 +175,7 @@ func TestShareLog_OnAccept_Good(t *testing.T) {
 	require.Equal(t, []string{"WALLET", "rig_7", "[2001:db8::7]:40000", "100000", "82"}, reAccept.FindStringSubmatch(lines[0])[1:])
 	require.Equal(t, []string{"WALLET", "-", "-", "5000", "0"}, reAccept.FindStringSubmatch(lines[1])[1:])
 	require.Equal(t, []string{"WALLET", "rig-8", "[2001:db8::7]:40000", "Low difficulty share"}, reReject.FindStringSubmatch(lines[2])[1:])
-	require.Equal(t, []string{"-", "-", "-", "say 'hi'"}, reReject.FindStringSubmatch(lines[3])[1:])
+	require.Equal(t, []string{"-", "-", "-", `say \x22hi\x22`}, reReject.FindStringSubmatch(lines[3])[1:])
 }
 
 func TestShareLog_OnAccept_Bad(t *testing.T) {
@@ -283,4 +285,72 @@ func TestLogs_Proxy_Good(t *testing.T) {
 	require.Equal(t, []string{"WALLET", con[3], minerAddr, "1000"}, acc[1:5], "the share names the rig and the address")
 	rej := reReject.FindStringSubmatch(sl[1])
 	require.Equal(t, []string{"WALLET", con[3], minerAddr}, rej[1:4])
+}
+
+// Every string a miner or a pool chose is escaped in the log files:
+// controls, bad UTF-8, bidi and separator characters, quotes and shell
+// syntax, so a line can be neither split, reordered on a terminal, nor
+// run as a command by a shell that reads the file. Fields are cut at
+// logFieldMax bytes of output, never inside an escape.
+func TestLogs_HostileStrings_Ugly(t *testing.T) {
+	dir := t.TempDir()
+	access, err := NewAccessLog(filepath.Join(dir, "access.log"))
+	require.NoError(t, err)
+	shares, err := NewShareLog(filepath.Join(dir, "shares.log"))
+	require.NoError(t, err)
+	user := "x;id>/tmp/f;#\u202egnp.exe\u2066 $(id)`id`|sh&\x1b[2J\u0085\xff"
+	agent := "XMRig\r\n2026-01-01T00:00:00Z CONNECT 1.2.3.4 admin \u2028 'q\" (x)"
+	access.OnLogin(MinerEvent{User: user, Agent: agent})
+	access.OnClose(MinerEvent{User: user})
+	access.OnLogin(MinerEvent{User: strings.Repeat("\u202e", 100), Agent: strings.Repeat("\n", 100)})
+	shares.OnAccept(ShareEvent{User: user, Diff: 1})
+	shares.OnReject(ShareEvent{User: user, Reason: "Low\ndiff \"share\"\u202e\u2029$HOME"})
+	require.NoError(t, access.Close())
+	require.NoError(t, shares.Close())
+
+	const wantUser = `x\x3bid\x3e/tmp/f\x3b#\u202egnp.exe\u2066_\x24\x28id\x29\x60id\x60\x7csh\x26\x1b[2J\u0085\xff`
+	al := readLines(t, access.Path())
+	require.Len(t, al, 3)
+	m := reConnect.FindStringSubmatch(al[0])
+	require.NotNil(t, m, al[0])
+	require.Equal(t, wantUser, m[2])
+	require.Equal(t, `XMRig\r\n2026-01-01T00:00:00Z CONNECT 1.2.3.4 admin \u2028 \x27q\x22 \x28x\x29`, m[5])
+	require.Equal(t, wantUser, reClose.FindStringSubmatch(al[1])[2])
+	m = reConnect.FindStringSubmatch(al[2])
+	require.NotNil(t, m, al[2])
+	require.Equal(t, strings.Repeat(`\u202e`, logFieldMax/6), m[2], "cut before an escape that does not fit")
+	require.Equal(t, strings.Repeat(`\n`, 100), m[5])
+	sl := readLines(t, shares.Path())
+	require.Len(t, sl, 2)
+	require.Equal(t, wantUser, reAccept.FindStringSubmatch(sl[0])[1])
+	rj := reReject.FindStringSubmatch(sl[1])
+	require.Equal(t, []string{wantUser, `Low\ndiff \x22share\x22\u202e\u2029\x24HOME`}, []string{rj[1], rj[4]})
+	for _, l := range append(al, sl...) {
+		require.True(t, utf8.ValidString(l), l)
+		require.False(t, strings.ContainsAny(l, "\u202e\u2066\u2028\u2029\u0085\r;$`|&<>'"), l)
+	}
+}
+
+// Through a real proxy: a miner whose login is the shell payload of
+// issue 10 (with bidi controls) is written escaped to the access log.
+func TestLogs_ProxyHostileLogin_Ugly(t *testing.T) {
+	access, err := NewAccessLog(filepath.Join(t.TempDir(), "access.log"))
+	require.NoError(t, err)
+	pool := startPool(t, mockpool.Config{})
+	_, addr := startProxy(t, baseConfig(pool.Addr()), WithHooks(access.Hooks()))
+	m := testminer.DialCN(t, addr)
+	m.Agent = "XMRig\u202e/6.22.2 $(reboot)"
+	require.Nil(t, m.Login("x;id>/tmp/f;#\u202ecod.sh").Error)
+	m.Conn.Close()
+	testutil.Eventually(t, func() bool {
+		require.NoError(t, access.Flush())
+		return len(readLines(t, access.Path())) == 2
+	}, "CONNECT and CLOSE written")
+	require.NoError(t, access.Close())
+	al := readLines(t, access.Path())
+	c := reConnect.FindStringSubmatch(al[0])
+	require.NotNil(t, c, al[0])
+	require.Equal(t, `x\x3bid\x3e/tmp/f\x3b#\u202ecod.sh`, c[2])
+	require.Equal(t, `XMRig\u202e/6.22.2 \x24\x28reboot\x29`, c[5])
+	require.Equal(t, c[2], reClose.FindStringSubmatch(al[1])[2])
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"forge.lthn.ai/core/go-proxy/internal/logsafe"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -86,7 +87,9 @@ type bindInfo struct {
 // Option customises a Proxy.
 type Option func(*Proxy)
 
-// WithLogger sets the logger (default slog.Default()).
+// WithLogger sets the logger (default slog.Default()). The proxy wraps its
+// handler with internal/logsafe: every message and attribute it logs is
+// escaped (control, bidi and separator characters, bad UTF-8).
 func WithLogger(l *slog.Logger) Option { return func(p *Proxy) { p.log = l } }
 
 // WithHooks installs callbacks for miner and share events.
@@ -107,6 +110,12 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	for _, o := range opts {
 		o(p)
 	}
+	// Pool messages and hosts, miner strings and errors carrying them are
+	// escaped in every line, whatever handler the embedder gave.
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.log = logsafe.Logger(p.log)
 	p.cfg.Store(c)
 	p.dial = p.dialPool
 	empty := []*shard{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"forge.lthn.ai/core/go-proxy/registry"
 	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
@@ -15,12 +16,15 @@ const secretMask = "********"
 // Reload applies a new configuration without dropping miners: pools (each
 // pool session prepares a connection to the new list and switches once it
 // is logged in), custom difficulty, access password, rate limits, workers
-// mode, timeouts, the API's token, restricted flag and limits. Changed
+// mode, timeouts, the API's tokens, restricted and open-registration flags
+// and limits. Changed
 // binds, event-loop count, connection cap, TLS settings, sv1-mode and the
 // API's enabled/host/port need a restart: the running values are kept (for
 // the API, its whole section), and reported in the returned warnings. An
-// invalid configuration is rejected and the old one stays. Safe for
-// concurrent use.
+// invalid configuration is rejected and the old one stays. Reload trusts
+// its caller (the configuration file): a configuration that comes from a
+// remote party must first pass DiskOnlyChanges, as the HTTP API's does.
+// Safe for concurrent use.
 func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	c := next.Clone()
 	old := p.cfg.Load()
@@ -81,6 +85,12 @@ func restoreSecrets(c, old *Config) error {
 	}
 	if c.HTTP.AccessToken == secretMask {
 		c.HTTP.AccessToken = old.HTTP.AccessToken
+	}
+	if c.HTTP.RegisterToken == secretMask {
+		c.HTTP.RegisterToken = old.HTTP.RegisterToken
+	}
+	if c.Registry.URL != "" && old.Registry.URL != "" && c.Registry.URL == registry.RedactURL(old.Registry.URL) {
+		c.Registry.URL = old.Registry.URL // sent back as GET /1/config showed it
 	}
 	for i := range c.Pools {
 		if c.Pools[i].Pass != secretMask {

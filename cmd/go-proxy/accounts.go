@@ -200,9 +200,10 @@ func (a *accounts) close() {
 }
 
 // warnNoRegistration logs, at start, that nobody can register accounts
-// when sv1-mode is passthrough and the API cannot take writes: disabled,
-// or restricted (read-only). Validate already refuses a passthrough API
-// that takes writes without a token.
+// when sv1-mode is passthrough and the API cannot take registrations:
+// disabled, or restricted (read-only) without a registration credential of
+// its own (http.register-token, http.open-registration). Validate already
+// refuses a passthrough API without an access token.
 func warnNoRegistration(cfg *reactor.Config, log *slog.Logger) {
 	if cfg.SV1Mode != "passthrough" {
 		return
@@ -210,7 +211,7 @@ func warnNoRegistration(cfg *reactor.Config, log *slog.Logger) {
 	switch {
 	case !cfg.HTTP.Enabled:
 		log.Warn("sv1-mode passthrough with the HTTP API disabled: nobody can register accounts (POST /api/v1/users); enable http with an access-token and restricted false")
-	case cfg.HTTP.Restricted == nil || *cfg.HTTP.Restricted:
-		log.Warn("sv1-mode passthrough with a restricted (read-only) HTTP API: nobody can register accounts (POST /api/v1/users); set http.restricted to false (with an access-token)")
+	case (cfg.HTTP.Restricted == nil || *cfg.HTTP.Restricted) && cfg.HTTP.RegisterToken == "" && !cfg.HTTP.OpenRegistration:
+		log.Warn("sv1-mode passthrough with a restricted (read-only) HTTP API: nobody can register accounts (POST /api/v1/users); set http.register-token (or http.open-registration), or http.restricted to false")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 
+	"forge.lthn.ai/core/go-proxy/internal/logsafe"
 	"forge.lthn.ai/core/go-proxy/reactor"
 )
 
@@ -123,11 +124,11 @@ func checkConfig(cfg *reactor.Config, ignored []string, path string, stdout, std
 }
 
 // newLogger returns the process logger at the given log-level, and the
-// level variable a reload sets.
+// level variable a reload sets. Every line is escaped by logsafe.
 func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	lv := new(slog.LevelVar)
 	lv.Set(l)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv
+	return slog.New(logsafe.NewHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))), lv
 }

@@ -15,51 +15,61 @@ import (
 	"forge.lthn.ai/core/go-proxy/internal/testutil"
 )
 
-// A reload cannot move or close the running API server, so while a new
-// configuration changes http.enabled/host/port the whole running http
-// section stays, authentication included: a configuration without an http
-// section leaves the API's token and restricted as they were. With
-// enabled/host/port unchanged, token and restricted apply at once.
+// The API's listener (http.enabled/host/port) is disk-only: through the
+// API a configuration that would move or close it is refused (400 naming
+// the keys) and nothing changes. With enabled/host/port unchanged, the
+// token and restricted apply at once. A reload from the file cannot move
+// the running API server either, so there the whole running http section
+// stays, authentication included: a file without an http section leaves
+// the API's token and restricted as they were.
 func TestServe_ReloadHTTP_Good(t *testing.T) {
 	pool := startTestPool(t, 1)
-	apiPort := testPort(t)
-	rs := startServe(t, fmt.Sprintf(`{"bind":[{"host":"127.0.0.1","port":%d}],"event-loops":1,"pools":[{"url":%q}],
-		"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"tok","restricted":false}}`, testPort(t), pool.Addr(), apiPort))
+	minerPort, apiPort := testPort(t), testPort(t)
+	withHTTP := func(http string) string {
+		return fmt.Sprintf(`{"bind":[{"host":"127.0.0.1","port":%d}],"event-loops":1,"pools":[{"url":%q}],"watch":true%s}`, minerPort, pool.Addr(), http)
+	}
+	first := withHTTP(fmt.Sprintf(`,"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"tok","restricted":false}`, apiPort))
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(first), 0o600))
+	rs := startServeOpts(t, first, serveOptions{path: cfgPath, watchEvery: 20 * time.Millisecond})
 	const jsonType = "application/json"
 
-	// No http section (it would disable the API): kept, with a warning.
-	code, body := rs.call("PUT", "/1/config", jsonType, fmt.Sprintf(`{"pools":[{"url":%q}]}`, pool.Addr()))
-	require.Equal(t, http.StatusNoContent, code, body)
+	// No http section (it would disable the API): refused.
+	code, body := rs.call("PUT", "/1/config", jsonType, withHTTP(""))
+	require.Equal(t, http.StatusBadRequest, code, body)
+	require.Contains(t, body, "http.enabled, http.port: ")
 	code, _ = rs.callAs("", "GET", "/1/workers", "", "")
 	require.Equal(t, http.StatusUnauthorized, code, "the token still applies")
-	code, body = rs.call("GET", "/1/workers", "", "")
-	require.Equal(t, http.StatusOK, code, body)
+
+	// Another port, another token, restricted: refused, nothing applies.
+	code, body = rs.call("PUT", "/1/config", jsonType, withHTTP(fmt.Sprintf(
+		`,"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"other","restricted":true}`, testPort(t))))
+	require.Equal(t, http.StatusBadRequest, code, body)
+	require.Contains(t, body, "http.port: ")
+	code, _ = rs.callAs("other", "GET", "/1/summary", "", "")
+	require.Equal(t, http.StatusForbidden, code, "the new token does not apply")
 	code, body = rs.call("GET", "/1/config", "", "")
 	require.Equal(t, http.StatusOK, code, "still unrestricted: "+body)
 	require.Contains(t, body, `"access-token":"********"`)
 	require.Contains(t, body, fmt.Sprintf(`"port":%d`, apiPort))
-	require.Contains(t, rs.log.String(), "keeping the running http section")
 
-	// Another port, another token, restricted: all kept until a restart.
-	code, body = rs.call("PUT", "/1/config", jsonType, fmt.Sprintf(`{"pools":[{"url":%q}],
-		"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"other","restricted":true}}`, pool.Addr(), testPort(t)))
-	require.Equal(t, http.StatusNoContent, code, body)
-	code, _ = rs.callAs("other", "GET", "/1/summary", "", "")
-	require.Equal(t, http.StatusForbidden, code, "the new token does not apply yet")
+	// The file drops its http section: kept, with a warning.
+	require.NoError(t, os.WriteFile(cfgPath, []byte(withHTTP(`,"custom-diff":5000`)), 0o600))
+	testutil.Eventually(t, func() bool { return strings.Contains(rs.log.String(), "keeping the running http section") }, "file reload kept the http section")
 	code, body = rs.call("GET", "/1/config", "", "")
-	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, http.StatusOK, code, "still unrestricted: "+body)
+	require.Contains(t, body, `"custom-diff":5000`, "the rest applied")
 
 	// Same enabled/host/port: the new token and restricted apply now.
-	code, body = rs.call("PUT", "/1/config", jsonType, fmt.Sprintf(`{"pools":[{"url":%q}],
-		"http":{"enabled":true,"port":%d,"access-token":"tok2","restricted":true}}`, pool.Addr(), apiPort))
+	code, body = rs.call("PUT", "/1/config", jsonType, withHTTP(fmt.Sprintf(
+		`,"http":{"enabled":true,"port":%d,"access-token":"tok2","restricted":true}`, apiPort)))
 	require.Equal(t, http.StatusNoContent, code, body)
 	code, _ = rs.call("GET", "/1/summary", "", "")
 	require.Equal(t, http.StatusForbidden, code, "the old token is refused")
 	code, body = rs.callAs("tok2", "GET", "/1/summary", "", "")
 	require.Equal(t, http.StatusOK, code, body)
-	code, _ = rs.callAs("tok2", "PUT", "/1/config", jsonType, fmt.Sprintf(`{"pools":[{"url":%q}]}`, pool.Addr()))
+	code, _ = rs.callAs("tok2", "PUT", "/1/config", jsonType, withHTTP(""))
 	require.Equal(t, http.StatusForbidden, code, "restricted now")
-	require.Equal(t, 2, strings.Count(rs.log.String(), "keeping the running http section"))
 
 	logText := rs.log.String()
 	for _, secret := range []string{"tok2", `"other"`} {

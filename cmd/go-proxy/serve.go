@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"forge.lthn.ai/core/go-proxy/httpapi"
+	"forge.lthn.ai/core/go-proxy/internal/logsafe"
 	"forge.lthn.ai/core/go-proxy/reactor"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
@@ -48,6 +49,7 @@ type serveOptions struct {
 // engine fails, then shuts them down in order: watcher, HTTP API, proxy
 // (which waits for submits in flight), account store, logs.
 func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serveOptions) int {
+	log = logsafe.Logger(log) // escaped lines, whatever logger the caller gave
 	logs := &logSwitch{log: log}
 	if err := logs.apply(cfg); err != nil {
 		log.Error("cannot open a log file", "err", err)
