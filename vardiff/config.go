@@ -35,8 +35,8 @@
 //     moves a miner that is on target. While on target the window keeps
 //     growing, so the estimate sharpens; at 2·(2/variance)² targets (89 at
 //     variance 0.3; 64..1024) its older half is forgotten, so it still
-//     follows a miner whose speed changes (a halved speed in ~15 minutes
-//     at the defaults).
+//     follows a miner whose speed changes (a halved speed in ~13 minutes
+//     at the defaults, median).
 //   - Bounds: one step changes the difficulty by at most MaxStep (8×)
 //     either way; the result is clamped to [min-diff, ceiling], ceiling =
 //     min(max-diff, pool difficulty), and the pool's difficulty always
@@ -44,7 +44,7 @@
 //
 // In simulation (sim_test.go: Poisson shares, speeds spanning 1000×, a
 // pool difficulty 1000× above the fastest miner) every miner sends a share
-// every target ± variance seconds ~99 % of the time after 40 retargets,
+// every target ± variance seconds 98.5–99.5 % of the time after 40 retargets,
 // with under one change of difficulty per miner-hour.
 //
 // Everything here is plain arithmetic on the values passed: no I/O, no
