@@ -101,3 +101,40 @@ func TestFailover_Ugly(t *testing.T) {
 	f.Reset(4)
 	require.Equal(t, 0, f.Current())
 }
+
+func TestPoolConfig_AllowsRedirect_Good(t *testing.T) {
+	p := PoolConfig{URL: "stratum+ssl://EU.Pool.Example:443", RedirectHosts: []string{"us.pool.example", "*.backup.example", "10.0.0.1", "[2001:db8::1]"}}
+	for _, host := range []string{
+		"eu.pool.example", "EU.POOL.EXAMPLE.", // its own host, any case, on any port
+		"us.pool.example", "a.backup.example", "x.y.backup.example",
+		"10.0.0.1", "2001:db8:0::1", "[2001:db8::1]",
+	} {
+		require.True(t, p.AllowsRedirect(host), host)
+	}
+	require.True(t, (&PoolConfig{URL: "pool:1", RedirectHosts: []string{"*"}}).AllowsRedirect("anywhere.example"))
+	require.True(t, (&PoolConfig{URL: "10.0.0.1:3333"}).AllowsRedirect("::ffff:10.0.0.1"), "addresses compare by value")
+}
+
+func TestPoolConfig_AllowsRedirect_Bad(t *testing.T) {
+	p := PoolConfig{URL: "eu.pool.example:3333", RedirectHosts: []string{"*.backup.example"}}
+	for _, host := range []string{
+		"", "evil.example", "pool.example", "eu.pool.example.evil.example",
+		"backup.example",        // the wildcard is for names under it only
+		"evilbackup.example",    // not a label boundary
+		"10.0.0.1", "127.0.0.1", // nothing is resolved
+	} {
+		require.False(t, p.AllowsRedirect(host), host)
+	}
+	require.False(t, (&PoolConfig{URL: "pool.example:3333", RedirectHosts: []string{"*.0.0.1"}}).AllowsRedirect("10.0.0.1"), "wildcards never match addresses")
+}
+
+func TestPoolConfig_RedirectHosts_Bad(t *testing.T) {
+	for _, h := range []string{"", "a b", "*.com", "**.x.example", "x.*.example", "pool.example:3333", "-a.example", "a..example", strings.Repeat("a", 64) + ".example"} {
+		p := PoolConfig{URL: "pool:1", RedirectHosts: []string{h}}
+		require.ErrorContains(t, p.Validate(), "redirect-hosts[0]", h)
+	}
+	p := PoolConfig{URL: "pool:1", RedirectHosts: make([]string, maxRedirectHosts+1)}
+	require.ErrorContains(t, p.Validate(), "redirect-hosts")
+	p = PoolConfig{URL: "pool:1", RedirectHosts: []string{"*", "pool.example", "*.pool.example", "10.0.0.1", "[::1]", "Pool-1.example."}}
+	require.NoError(t, p.Validate())
+}
