@@ -61,47 +61,6 @@ func TestKeepalive_UnmarshalJSON_Good(t *testing.T) {
 	require.Equal(t, "30", string(b))
 }
 
-func TestFailover_Failed_Good(t *testing.T) {
-	// Two pools, two attempts each, 1 s pause: p0, p0, p1, p1, (pause) p0 ...
-	f := NewFailover(2, 2, time.Second)
-	require.Equal(t, 0, f.Next())
-	pool, wait := f.Failed()
-	require.Equal(t, 0, pool)
-	require.Equal(t, time.Second, wait, "retry-pause between attempts on one pool")
-	pool, wait = f.Failed()
-	require.Equal(t, 1, pool)
-	require.Zero(t, wait, "the next pool is tried at once")
-	pool, _ = f.Failed()
-	require.Equal(t, 1, pool)
-	pool, wait = f.Failed()
-	require.Equal(t, 0, pool, "every new round starts at the primary")
-	require.Equal(t, time.Second, wait)
-}
-
-func TestFailover_Dropped_Good(t *testing.T) {
-	f := NewFailover(3, 1, time.Second)
-	f.Failed()
-	f.Failed()
-	require.Equal(t, 2, f.Current())
-	f.Active()
-	pool, wait := f.Dropped(time.Minute)
-	require.Equal(t, 0, pool, "a dropped connection goes back to the primary")
-	require.Zero(t, wait, "at once after a stable session")
-	pool, wait = f.Dropped(time.Second)
-	require.Equal(t, 0, pool)
-	require.Equal(t, f.pause, wait, "after the retry pause when the pool drops right after login")
-	require.Equal(t, 0, f.Next())
-}
-
-func TestFailover_Ugly(t *testing.T) {
-	f := NewFailover(1, 0, 0)
-	pool, wait := f.Failed()
-	require.Equal(t, 0, pool, "one pool, retries<1 treated as 1")
-	require.Zero(t, wait)
-	f.Reset(4)
-	require.Equal(t, 0, f.Current())
-}
-
 func TestPoolConfig_AllowsRedirect_Good(t *testing.T) {
 	p := PoolConfig{URL: "stratum+ssl://EU.Pool.Example:443", RedirectHosts: []string{"us.pool.example", "*.backup.example", "10.0.0.1", "[2001:db8::1]"}}
 	for _, host := range []string{
