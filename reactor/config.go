@@ -63,6 +63,17 @@ type Config struct {
 	// one (default 5); RetryPause the seconds between attempts (default 5).
 	Retries    int `json:"retries,omitempty"`
 	RetryPause int `json:"retry-pause,omitempty"`
+	// PoolStableSeconds is how long a pool session must be healthy
+	// (logged in, sending work, answering in time) to count as a success
+	// that clears its pool's failures (default 60). Failures before that —
+	// a drop, a stall, a protocol error, a refused login — count toward
+	// retries.
+	PoolStableSeconds int `json:"pool-stable-seconds,omitempty"`
+	// PoolProbeSeconds is how often, while a backup pool is in use, the
+	// pools before it are probed with a connection of their own; one that
+	// stays healthy for pool-stable-seconds gets the miners back (default
+	// 60; 0 = never: stay on the backup until it fails).
+	PoolProbeSeconds *int `json:"pool-probe-seconds,omitempty"`
 	// Watch reloads the config file when it changes.
 	Watch bool `json:"watch,omitempty"`
 	// RateLimit limits new connections per IP.
@@ -338,6 +349,8 @@ const (
 	defaultMaxOutbound   = 64 << 10
 	defaultWorkersExpire = 86400
 	defaultWorkersMax    = 100000
+	defaultPoolStable    = 60
+	defaultPoolProbe     = 60
 )
 
 // Normalize fills in defaults. It is idempotent.
@@ -373,6 +386,11 @@ func (c *Config) Normalize() {
 	setDefault(&c.WorkersMax, defaultWorkersMax)
 	setDefault(&c.Retries, defaultRetries)
 	setDefault(&c.RetryPause, defaultRetryPause)
+	setDefault(&c.PoolStableSeconds, defaultPoolStable)
+	if c.PoolProbeSeconds == nil {
+		n := defaultPoolProbe
+		c.PoolProbeSeconds = &n
+	}
 	setDefault(&c.LoginTimeout, defaultLoginTimeout)
 	setDefault(&c.IdleTimeout, defaultIdleTimeout)
 	setDefault(&c.SubmitTimeout, defaultSubmitTimeout)
@@ -463,6 +481,7 @@ func (c *Config) Validate() error {
 	}
 	for name, v := range map[string]int{
 		"retries": c.Retries, "retry-pause": c.RetryPause, "reuse-timeout": c.ReuseTimeout,
+		"pool-stable-seconds": c.PoolStableSeconds, "pool-probe-seconds": c.probeSeconds(),
 		"max-upstreams": c.MaxUpstreams, "max-connections": c.MaxConnections, "event-loops": c.EventLoops,
 		"login-timeout": c.LoginTimeout, "idle-timeout": c.IdleTimeout, "submit-timeout": c.SubmitTimeout,
 		"pool-timeout": c.PoolTimeout, "connect-timeout": c.ConnectTimeout, "max-outbound": c.MaxOutbound,
@@ -654,3 +673,19 @@ func (c *Config) idleTimeout() time.Duration   { return secs(c.IdleTimeout) }
 func (c *Config) submitTimeout() time.Duration { return secs(c.SubmitTimeout) }
 func (c *Config) poolTimeout() time.Duration   { return secs(c.PoolTimeout) }
 func secs(n int) time.Duration                 { return time.Duration(n) * time.Second }
+
+// probeSeconds is pool-probe-seconds (the default before Normalize).
+func (c *Config) probeSeconds() int {
+	if c.PoolProbeSeconds == nil {
+		return defaultPoolProbe
+	}
+	return *c.PoolProbeSeconds
+}
+
+// failoverPolicy is how every pool session treats its pool list.
+func (c *Config) failoverPolicy() upstream.FailoverPolicy {
+	return upstream.FailoverPolicy{
+		Retries: c.Retries, Pause: secs(c.RetryPause),
+		Stable: secs(c.PoolStableSeconds), ProbeEvery: secs(c.probeSeconds()),
+	}
+}

@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,6 +16,15 @@ func TestParseConfig_Validate_Good(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"donate-level"}, ignored)
 	require.Equal(t, WorkersByPassword, cfg.Workers)
+	require.Equal(t, 60, cfg.PoolStableSeconds)
+	require.Equal(t, 60, *cfg.PoolProbeSeconds)
+	// 0 turns probing off (and survives a clone); the stability period
+	// has no "off".
+	cfg, _, err = ParseConfig([]byte(`{"pools":[{"url":"pool:3333","redirect-hosts":["*.pool.example","10.0.0.1"]}],"pool-probe-seconds":0,"pool-stable-seconds":5}`))
+	require.NoError(t, err)
+	require.Zero(t, *cfg.Clone().PoolProbeSeconds)
+	require.Equal(t, 5, cfg.PoolStableSeconds)
+	require.Equal(t, []string{"*.pool.example", "10.0.0.1"}, cfg.Pools[0].RedirectHosts)
 	// Passthrough needs no pools in the file, and a token only with the API on.
 	_, _, err = ParseConfig([]byte(`{"sv1-mode":"passthrough"}`))
 	require.NoError(t, err)
@@ -43,6 +53,18 @@ func TestParseConfig_Validate_Bad(t *testing.T) {
 		_, _, err := ParseConfig([]byte(body))
 		require.Error(t, err, body)
 		require.Contains(t, err.Error(), key, body)
+	}
+}
+
+// The failover and redirect keys name themselves too.
+func TestParseConfig_FailoverKeys_Bad(t *testing.T) {
+	for body, key := range map[string]string{
+		`{"pools":[{"url":"pool:3333"}],"pool-stable-seconds":-1}`:                  "pool-stable-seconds",
+		`{"pools":[{"url":"pool:3333"}],"pool-probe-seconds":-5}`:                   "pool-probe-seconds",
+		`{"pools":[{"url":"pool:3333","redirect-hosts":["a.example","bad host"]}]}`: "pools[0].redirect-hosts[1]",
+	} {
+		_, _, err := ParseConfig([]byte(body))
+		require.ErrorContains(t, err, key, body)
 	}
 }
 
@@ -98,13 +120,15 @@ func TestSimpleMode_FDBudget_Bad(t *testing.T) {
 // A pool's client.reconnect keeps the transport: a TLS pool (by scheme) is
 // not redialled in plain text, credentials included.
 func TestReconnect_KeepsTLS_Ugly(t *testing.T) {
-	ms := newMemShard(t, &Config{Pools: []upstream.PoolConfig{{URL: "stratum+ssl://pool:3333", User: "W"}}})
+	pin := strings.Repeat("ab", 32)
+	ms := newMemShard(t, &Config{Pools: []upstream.PoolConfig{{URL: "stratum+ssl://pool:3333", User: "W", TLSFingerprint: pin, RedirectHosts: []string{"other.example"}}}})
 	ms.mp.conn.reconnectRequested([]byte("other.example"), 4444, 0)
 	require.NotNil(t, ms.mp.redirect)
-	ep, err := ms.mp.redirect.Endpoint()
+	ep, err := ms.mp.redirect.to.Endpoint()
 	require.NoError(t, err)
 	require.True(t, ep.TLS)
 	require.Equal(t, "other.example:4444", ep.Address())
+	require.Equal(t, pin, ms.mp.redirect.to.TLSFingerprint, "the pin goes with the redirect")
 }
 
 // Shares lost with a closed pool connection are answered "Bad gateway" and

@@ -23,6 +23,7 @@ var apiKeys = keySet(
 	"mode", "sv1-mode",
 	"pools[].url", "pools[].user", "pools[].pass", "pools[].rig-id", "pools[].algo",
 	"pools[].family", "pools[].tls", "pools[].tls-fingerprint", "pools[].keepalive", "pools[].enabled",
+	"pool-stable-seconds", "pool-probe-seconds",
 	"tls.enabled", "tls.protocols", "tls.ciphers",
 	"http.access-token", "http.restricted", "http.metrics-workers-max", "http.register-per-minute",
 	"http.register-token", "http.open-registration",

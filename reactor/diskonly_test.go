@@ -27,6 +27,7 @@ func TestConfigKeys_DiskOnly_Good(t *testing.T) {
 		"bind[].family", "bind[].host", "bind[].port", "bind[].proxy-protocol", "bind[].tls",
 		"http.enabled", "http.host", "http.port",
 		"log-file",
+		"pools[].redirect-hosts",
 		"registry.path", "registry.url",
 		"share-log-file", "syslog",
 		"tls.cert", "tls.cert_key", "tls.gen",

@@ -141,20 +141,6 @@ func TestFailover_NoSubmitReply_Ugly(t *testing.T) {
 	testutil.Eventually(t, func() bool { return p.Summary().Counters.Timeouts == 1 }, "timeout counted")
 }
 
-func TestFailover_ClientReconnect_Good(t *testing.T) {
-	first := startPool(t, mockpool.Config{Seed: 1})
-	second := startPool(t, mockpool.Config{Seed: 2})
-	_, addr := startProxy(t, fastFailover(first.Addr()))
-	m := testminer.DialCN(t, addr)
-	require.Nil(t, m.Login("WALLET").Error)
-	host, port, _ := net.SplitHostPort(second.Addr())
-	first.SendReconnect(host, atoi(t, port))
-	r := m.Read()
-	require.Equal(t, "job", r.Method)
-	require.Equal(t, second.CurrentJob().JobID, m.Job.JobID, "client.reconnect honoured")
-	require.Nil(t, m.Submit().Error)
-}
-
 func TestReload_Pools_Good(t *testing.T) {
 	first := startPool(t, mockpool.Config{Seed: 1})
 	second := startPool(t, mockpool.Config{Seed: 2})

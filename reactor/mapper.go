@@ -50,7 +50,7 @@ type mapper struct {
 	gen    uint32    // bumped for every dial; stale events carry old values
 	retry  *time.Timer
 	// redirect is a client.reconnect target used for the next dial only.
-	redirect *upstream.PoolConfig
+	redirect *redirectTo
 
 	job      stratum.Job
 	hasJob   bool
@@ -72,7 +72,8 @@ type mapper struct {
 
 	emptySince int64 // unix seconds since the mapper has had no miner
 	idleSince  int64
-	// waitBeforeReconnect delays the redial after a client.reconnect.
+	// waitBeforeReconnect delays the redial after a client.reconnect
+	// (at most maxReconnectWait).
 	waitBeforeReconnect time.Duration
 	// sendJobFn and expireFn are method values made once, so broadcasting
 	// and expiring allocate nothing.
@@ -80,19 +81,36 @@ type mapper struct {
 	expireFn  func(upstream.Pending[submitTag])
 	// retiring are replaced connections still owed submit answers.
 	retiring []*poolConn
-	// pending is a connection to a new pool list being prepared by a
-	// reload; it replaces conn once active. pendingIdx is the pool of
-	// pools it is trying.
+	// pending is a connection being prepared to replace conn: a reload's
+	// connection to the new pool list (swap: it takes over once logged
+	// in), or a probe of a higher-priority pool while a backup is in use
+	// (probe: it takes over once it has been healthy for the stability
+	// period). pendingIdx is its pool's index in pools.
 	pending    *poolConn
 	pendingIdx int
 }
 
+// redirectTo is where a followed client.reconnect sends the next dial, and
+// the configured pool entry it stands for (whose redirect-hosts decide
+// where that connection may be sent next).
+type redirectTo struct {
+	to, entry upstream.PoolConfig
+}
+
+// maxReconnectWait bounds the wait a pool's client.reconnect may ask for:
+// miners have no work while the session waits, and a pool that is really
+// down is better found by a failed dial (which fails over) than waited for.
+const maxReconnectWait = 60 * time.Second
+
 // poolConn is one pool connection of a mapper, with its own protocol
 // state. It is an endpoint of the shard.
 type poolConn struct {
-	mp     *mapper
-	gen    uint32
-	pool   upstream.PoolConfig
+	mp   *mapper
+	gen  uint32
+	pool upstream.PoolConfig // where it connects (a redirect's target, or entry)
+	// entry is the configured pool it stands for: its host and
+	// redirect-hosts decide which client.reconnect targets are followed.
+	entry  upstream.PoolConfig
 	conn   connRef
 	proto  poolProto // cn or sv, once attached
 	addr   string    // the pool's host:port (labels, logs)
@@ -102,8 +120,17 @@ type poolConn struct {
 	dead   bool
 	// activeAt is when the pool accepted the login (mono clock).
 	activeAt int64
-	// swap marks a reload candidate (see mapper.pending).
-	swap bool
+	// swap marks a reload candidate, probe a probe of a higher-priority
+	// pool (see mapper.pending).
+	swap, probe bool
+	// gotJob: the pool has sent work on this connection. lastJob is a
+	// CryptoNote probe's newest job, handed to the miners if it takes over
+	// (an SV1 client keeps its own).
+	gotJob  bool
+	lastJob stratum.Job
+	// Why the connection ends: the pool stopped answering (stalled), or
+	// asked for it (reconnect). Anything else is a plain failure.
+	stalled, reconnect bool
 }
 
 // poolProto is what both protocol clients (upstream.CNClient and
@@ -148,7 +175,7 @@ func (s *shard) newMapper(fam Family, kind mapperKind) *mapper {
 // init sets up what every mapper needs before its first dial.
 func (mp *mapper) init() {
 	s := mp.s
-	mp.fo = upstream.NewFailover(len(mp.pools), s.cfg.Retries, secs(s.cfg.RetryPause))
+	mp.fo = upstream.NewFailover(len(mp.pools), s.cfg.failoverPolicy())
 	mp.sendJobFn = mp.sendJob
 	mp.expireFn = func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgPoolTimeout) }
 	mp.emptySince = s.now
@@ -174,13 +201,14 @@ func (mp *mapper) dial() {
 		mp.state = mapperRetry
 		return
 	}
-	pool := mp.pools[mp.fo.Next()]
-	if mp.redirect != nil {
-		pool, mp.redirect = *mp.redirect, nil
+	entry := mp.pools[mp.fo.Next()]
+	pool := entry
+	if r := mp.redirect; r != nil {
+		pool, entry, mp.redirect = r.to, r.entry, nil
 	}
 	mp.gen++
 	mp.state = mapperConnecting
-	pc := &poolConn{mp: mp, gen: mp.gen, pool: pool}
+	pc := &poolConn{mp: mp, gen: mp.gen, pool: pool, entry: entry}
 	mp.conn = pc
 	mp.s.p.dial(mp.s, pc)
 }
@@ -299,14 +327,23 @@ func (pc *poolConn) handleError(err error) bool {
 // connection. It returns false when pc is not (or no longer) current.
 func (pc *poolConn) loggedIn() bool {
 	mp := pc.mp
+	if pc.probe {
+		// A probe only logs in; it takes over once it has been healthy
+		// for the stability period (mapper.observe).
+		pc.activeAt = mono()
+		mp.fo.ProbeLoggedIn()
+		mp.s.p.log.Debug("pool probe logged in", "pool", pc.pool.URL, "mapper", mp.id)
+		return false
+	}
 	if pc.swap {
+		mp.fo.SwitchedTo(mp.pendingIdx)
 		mp.swapTo(pc)
 	}
 	if pc != mp.conn {
 		return false
 	}
 	pc.activeAt = mono()
-	mp.fo.Active()
+	mp.fo.LoggedIn(time.Duration(pc.activeAt))
 	if mp.state != mapperIdle { // an idle simple session stays idle (reuse-timeout)
 		mp.state = mapperActive
 	}
@@ -315,22 +352,42 @@ func (pc *poolConn) loggedIn() bool {
 	return true
 }
 
-// reconnectRequested honours client.reconnect: the connection ends and the
-// next dial goes to host:port (when given) after wait seconds.
+// reconnectRequested handles client.reconnect: the connection ends and
+// the same pool is dialled again after wait seconds (at most
+// maxReconnectWait). A new host:port is followed only when the pool entry
+// allows that host (its own host on any port, or one of its
+// redirect-hosts): a pool's credentials never go to a host its entry does
+// not vouch for. A refused redirect is logged and becomes a plain
+// reconnect. The redirect keeps the transport and the certificate pin.
 func (pc *poolConn) reconnectRequested(host []byte, port, wait int) {
 	mp := pc.mp
-	if len(host) > 0 && port > 0 {
-		to := pc.pool
-		// The redirect keeps the transport: a pool reached over TLS (by
-		// its stratum+ssl:// scheme or "tls") is redialled over TLS.
-		if ep, err := pc.pool.Endpoint(); err == nil && ep.TLS {
-			to.TLS = true
+	pc.reconnect = true
+	mp.waitBeforeReconnect = min(secs(wait), maxReconnectWait)
+	if len(host) == 0 || port <= 0 {
+		mp.s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL, "wait", mp.waitBeforeReconnect)
+		if pc.pool.URL != pc.entry.URL {
+			mp.redirect = &redirectTo{to: pc.pool, entry: pc.entry} // back to where it was sent
 		}
-		to.URL = net.JoinHostPort(string(host), itoa(port))
-		mp.redirect = &to
+		return
 	}
-	mp.s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL, "to", string(host), "port", port)
-	mp.waitBeforeReconnect = secs(wait)
+	target := net.JoinHostPort(string(host), itoa(port))
+	if !pc.entry.AllowsRedirect(string(host)) {
+		mp.s.p.warnLimited("pool redirect refused: host not allowed for this pool (add it to the pool's redirect-hosts to follow it); reconnecting to the same pool",
+			"pool", pc.pool.URL, "to", target)
+		if pc.pool.URL != pc.entry.URL {
+			mp.redirect = &redirectTo{to: pc.pool, entry: pc.entry}
+		}
+		return
+	}
+	to := pc.pool
+	// A pool reached over TLS (by its stratum+ssl:// scheme or "tls") is
+	// redialled over TLS; tls-fingerprint is kept with the entry.
+	if ep, err := pc.pool.Endpoint(); err == nil && ep.TLS {
+		to.TLS = true
+	}
+	to.URL = target
+	mp.redirect = &redirectTo{to: to, entry: pc.entry}
+	mp.s.p.log.Info("pool asked to reconnect", "pool", pc.pool.URL, "to", target, "wait", mp.waitBeforeReconnect)
 }
 
 // closed runs when a pool connection is gone (loop-only). Submits still
@@ -352,25 +409,45 @@ func (pc *poolConn) closed() {
 	case mp.state == mapperClosed:
 	case pc == mp.pending:
 		mp.pending = nil
+		if pc.probe {
+			mp.s.p.log.Debug("pool probe failed", "pool", pc.pool.URL, "mapper", mp.id)
+			mp.probeFailed()
+			return
+		}
 		mp.pendingFailed()
 	case pc == mp.conn:
 		mp.conn = nil
-		wasActive := mp.state == mapperActive || mp.state == mapperIdle
-		wait := mp.waitBeforeReconnect
-		mp.waitBeforeReconnect = 0
 		if mp.state == mapperIdle {
 			mp.close()
 			return
 		}
-		if wasActive {
-			_, w := mp.fo.Dropped(durationNs(mono() - pc.activeAt))
-			mp.s.p.log.Warn("pool connection lost, reconnecting", "pool", pc.pool.URL, "mapper", mp.id, "wait", max(w, wait))
-			mp.scheduleDial(max(w, wait))
-			return
+		mp.cancelProbe()
+		prev := mp.fo.Current()
+		var next int
+		var wait time.Duration
+		if pc.reconnect {
+			next, wait = mp.fo.Reconnect()
+			wait = max(wait, mp.waitBeforeReconnect)
+		} else {
+			next, wait = mp.fo.Failed(pc.stalled)
 		}
-		_, w := mp.fo.Failed()
-		mp.scheduleDial(max(w, wait))
+		mp.waitBeforeReconnect = 0
+		if pc.activeAt != 0 {
+			mp.s.p.log.Warn("pool connection lost, reconnecting", "pool", pc.pool.URL, "mapper", mp.id, "next", mp.pools[next].URL, "wait", wait)
+		}
+		mp.failedOver(prev, next)
+		mp.scheduleDial(wait)
 	}
+}
+
+// failedOver logs a move of the session to another pool of its list.
+func (mp *mapper) failedOver(prev, next int) {
+	if prev == next {
+		mp.s.p.log.Debug("pool retry", "pool", mp.pools[next].URL, "mapper", mp.id)
+		return
+	}
+	mp.redirect = nil // a redirect belongs to the pool that asked for it
+	mp.s.p.log.Warn("pool failed; switching to the next pool", "from", mp.pools[prev].URL, "to", mp.pools[next].URL, "mapper", mp.id)
 }
 
 // connectFailed handles a dial that did not produce a connection.
@@ -380,8 +457,13 @@ func (mp *mapper) connectFailed(pc *poolConn, err error) {
 	}
 	mp.s.fc[mp.family].PoolFailures++
 	if pc == mp.pending {
-		mp.s.p.warnLimited("pool unreachable", "pool", pc.pool.URL, "err", err)
 		mp.pending = nil
+		if pc.probe {
+			mp.s.p.log.Debug("pool probe unreachable", "pool", pc.pool.URL, "mapper", mp.id, "err", err)
+			mp.probeFailed()
+			return
+		}
+		mp.s.p.warnLimited("pool unreachable", "pool", pc.pool.URL, "err", err)
 		mp.pendingFailed()
 		return
 	}
@@ -389,14 +471,18 @@ func (mp *mapper) connectFailed(pc *poolConn, err error) {
 		return
 	}
 	mp.conn = nil
+	mp.cancelProbe()
+	prev := mp.fo.Current()
+	var next int
+	var w time.Duration
 	if errors.Is(err, upstream.ErrFingerprint) {
 		mp.s.p.log.Error("pool certificate does not match tls-fingerprint", "pool", pc.pool.URL, "err", err)
-		_, w := mp.fo.Abandon()
-		mp.scheduleDial(w)
-		return
+		next, w = mp.fo.Abandon()
+	} else {
+		mp.s.p.warnLimited("pool unreachable", "pool", pc.pool.URL, "err", err)
+		next, w = mp.fo.Failed(false)
 	}
-	mp.s.p.warnLimited("pool unreachable", "pool", pc.pool.URL, "err", err)
-	_, w := mp.fo.Failed()
+	mp.failedOver(prev, next)
 	mp.scheduleDial(w)
 }
 
@@ -511,6 +597,7 @@ func (mp *mapper) tick() {
 		pc.proto.Expire(mn-int64(cfg.submitTimeout()), mp.expireFn)
 		if pc.proto.Stalled(mn, int64(cfg.poolTimeout())) {
 			s.p.warnLimited("pool not answering, dropping connection", "pool", pc.pool.URL)
+			pc.stalled = true
 			pc.conn.close()
 			continue
 		}
@@ -527,6 +614,7 @@ func (mp *mapper) tick() {
 		}
 		pc.closeIfRetired()
 	}
+	mp.observe(mn)
 	switch {
 	case (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.table != nil && mp.table.Len() == 0 &&
 		mp != s.firstMapper(mp.family) && s.now-mp.emptySince >= mapperGCAfter:
@@ -536,6 +624,91 @@ func (mp *mapper) tick() {
 	case mp.kind == kindSV1Pass && mp.state == mapperIdle && s.now-mp.idleSince >= int64(cfg.Registry.Keep):
 		mp.close()
 	}
+}
+
+// observe reports the health of the session and of a probe to the
+// failover strategy once a second, moves the session to a probe that has
+// been healthy for the stability period, and starts a probe when one is
+// due.
+func (mp *mapper) observe(mn int64) {
+	now, limit := time.Duration(mn), mp.s.cfg.submitTimeout()
+	if pc := mp.conn; pc != nil && !pc.dead && pc.activeAt != 0 {
+		if mp.fo.Observe(now, pc.healthy(mn, limit)) {
+			mp.s.p.log.Debug("pool session stable", "pool", pc.pool.URL, "mapper", mp.id)
+		}
+	}
+	switch pc := mp.pending; {
+	case pc == nil:
+		if mp.state == mapperActive {
+			if i, ok := mp.fo.ProbeDue(now); ok {
+				mp.dialProbe(i)
+			}
+		}
+	case pc.probe && !pc.dead && pc.activeAt != 0:
+		if mp.fo.ProbeObserve(now, pc.healthy(mn, limit)) {
+			mp.probeTakeOver(pc)
+		}
+	}
+}
+
+// healthy reports whether the pool is doing its job on pc: logged in, it
+// has sent work, and it has not owed an answer (to a submit, the login, a
+// keepalived) for longer than limit.
+func (pc *poolConn) healthy(mn int64, limit time.Duration) bool {
+	return pc.proto != nil && pc.proto.Ready() && pc.gotJob && !pc.proto.Stalled(mn, int64(limit))
+}
+
+// dialProbe starts a probe of pool i: a connection of its own that logs in
+// while the miners stay on the current pool.
+func (mp *mapper) dialProbe(i int) {
+	pool := mp.pools[i]
+	pc := &poolConn{mp: mp, pool: pool, entry: pool, probe: true}
+	mp.pending, mp.pendingIdx = pc, i
+	mp.s.p.log.Debug("probing pool", "pool", pool.URL, "mapper", mp.id)
+	mp.s.p.dial(mp.s, pc)
+}
+
+// probeFailed moves on to the next higher-priority pool to probe, if any.
+func (mp *mapper) probeFailed() {
+	if i, ok := mp.fo.ProbeFailed(time.Duration(mono())); ok {
+		mp.dialProbe(i)
+	}
+}
+
+// cancelProbe closes a probe in progress (the session it would replace
+// failed; failover decides what comes next).
+func (mp *mapper) cancelProbe() {
+	pc := mp.pending
+	if pc == nil || !pc.probe {
+		return
+	}
+	mp.pending = nil
+	pc.dead = true
+	pc.conn.close()
+}
+
+// probeTakeOver moves the session to a probe that stayed healthy for the
+// stability period: the miners get its work without reconnecting, and the
+// old connection retires once its submits are answered.
+func (mp *mapper) probeTakeOver(pc *poolConn) {
+	from := ""
+	if mp.conn != nil {
+		from = mp.conn.pool.URL
+	}
+	mp.swapTo(pc)
+	mp.state = mapperActive
+	mp.s.fc[mp.family].PoolConnects++
+	mp.s.p.log.Info("pool healthy again; moving the session back to it", "pool", pc.pool.URL, "from", from, "mapper", mp.id, "shard", mp.s.idx)
+	if pc.sv != nil {
+		sv := pc.sv
+		mp.sv1Session(pc, sv.Extranonce1(), sv.Extranonce2Size(), sv.VersionMask(), sv.Difficulty())
+		if j, ok := sv.LastJob(); ok {
+			j.CleanJobs = true // work from the old session is void
+			mp.sv1SetJob(&j)
+		}
+		return
+	}
+	mp.setJob(&pc.lastJob, false)
 }
 
 // mapperGCAfter is how long an extra nicehash mapper may stay empty.

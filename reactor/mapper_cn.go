@@ -26,12 +26,18 @@ func (pc *poolConn) handleLine(line []byte) bool {
 	}
 	switch ev.Kind {
 	case upstream.CNLogin:
+		pc.gotJob = true
 		if pc.loggedIn() {
 			mp.setJob(&ev.Job, false)
+		} else if pc.probe {
+			pc.lastJob = ev.Job
 		}
 	case upstream.CNJob:
+		pc.gotJob = true
 		if pc == mp.conn {
 			mp.setJob(&ev.Job, true)
+		} else if pc.probe {
+			pc.lastJob = ev.Job
 		}
 	case upstream.CNResult:
 		mp.onResult(&ev)

@@ -93,6 +93,7 @@ func (pc *poolConn) handleLineSV1(line []byte) bool {
 	}
 	switch ev.Kind {
 	case upstream.SV1Ready:
+		pc.gotJob = pc.gotJob || ev.HasJob
 		if pc.loggedIn() {
 			mp.sv1Session(pc, ev.Extranonce1, ev.Size, ev.VersionMask, ev.Difficulty)
 			if ev.HasJob {
@@ -100,6 +101,7 @@ func (pc *poolConn) handleLineSV1(line []byte) bool {
 			}
 		}
 	case upstream.SV1Job:
+		pc.gotJob = true
 		if pc == mp.conn {
 			mp.sv1SetJob(&ev.Job)
 		}

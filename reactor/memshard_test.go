@@ -54,14 +54,14 @@ func newMemShard(t testing.TB, cfg *Config) *memShard {
 	s := newShard(p, nil, 0, cfg)
 	ms := &memShard{s: s, pool: &memSink{}}
 	mp := &mapper{s: s, id: 1, family: FamilyCryptoNote, kind: s.cnKind(), pools: p.enabledPools(cfg, FamilyCryptoNote)}
-	mp.fo = upstream.NewFailover(len(mp.pools), 1, 0)
+	mp.fo = upstream.NewFailover(len(mp.pools), upstream.FailoverPolicy{Retries: 1})
 	mp.sendJobFn = mp.sendJob
 	mp.expireFn = func(pd upstream.Pending[submitTag]) { mp.failSubmit(pd, stratum.MsgPoolTimeout) }
 	if mp.kind == kindNiceHash {
 		mp.table = newNiceHashTable()
 	}
 	s.mappers = append(s.mappers, mp)
-	pc := &poolConn{mp: mp, pool: mp.pools[0], conn: connRef{x: ms.pool}}
+	pc := &poolConn{mp: mp, pool: mp.pools[0], entry: mp.pools[0], conn: connRef{x: ms.pool}}
 	mp.conn = pc
 	pc.attached()
 	ms.mp = mp

@@ -16,8 +16,10 @@ const secretMask = "********"
 // Reload applies a new configuration without dropping miners: pools (each
 // pool session prepares a connection to the new list and switches once it
 // is logged in), custom difficulty, access password, rate limits, workers
-// mode, timeouts, the API's tokens, restricted and open-registration flags
-// and limits. Changed
+// mode, timeouts, the failover settings (retries, retry-pause,
+// pool-stable-seconds, pool-probe-seconds: from the next pool event on),
+// the API's tokens, restricted and open-registration flags and limits.
+// Changed
 // binds, event-loop count, connection cap, TLS settings, sv1-mode and the
 // API's enabled/host/port need a restart: the running values are kept (for
 // the API, its whole section), and reported in the returned warnings. An
@@ -113,6 +115,9 @@ func restoreSecrets(c, old *Config) error {
 func (s *shard) reload(c *Config, poolsChanged bool) {
 	s.cfg = c
 	s.st.workers.SetMax(max(1, c.WorkersMax/max(1, s.p.loops)))
+	for _, mp := range s.mappers {
+		mp.fo.SetPolicy(c.failoverPolicy()) // retries, pauses, stability, probes
+	}
 	if !poolsChanged {
 		return
 	}
@@ -140,7 +145,8 @@ func (s *shard) reload(c *Config, poolsChanged bool) {
 // never lose their pool.
 func (mp *mapper) reload(pools []upstream.PoolConfig) {
 	mp.pools = pools
-	mp.fo = upstream.NewFailover(len(pools), mp.s.cfg.Retries, secs(mp.s.cfg.RetryPause))
+	mp.fo = upstream.NewFailover(len(pools), mp.s.cfg.failoverPolicy())
+	mp.redirect = nil // it came from a pool of the old list
 	if mp.pending != nil {
 		mp.pending.dead = true
 		mp.pending.conn.close()
@@ -166,7 +172,8 @@ func (mp *mapper) reload(pools []upstream.PoolConfig) {
 }
 
 func (mp *mapper) dialPending() {
-	pc := &poolConn{mp: mp, pool: mp.pools[mp.pendingIdx], swap: true}
+	pool := mp.pools[mp.pendingIdx]
+	pc := &poolConn{mp: mp, pool: pool, entry: pool, swap: true}
 	mp.pending = pc
 	mp.s.p.dial(mp.s, pc)
 }
@@ -183,18 +190,16 @@ func (mp *mapper) pendingFailed() {
 	mp.s.p.log.Error("reload: no pool of the new list answered; keeping the current connection", "mapper", mp.id)
 }
 
-// swapTo makes the reload candidate the mapper's connection. The old one
-// retires: it stays open until its pending submits are answered.
+// swapTo makes the pending connection (a reload candidate or a probe) the
+// mapper's connection; the caller has told the failover strategy. The old
+// one retires: it stays open until its pending submits are answered.
 func (mp *mapper) swapTo(pc *poolConn) {
 	old := mp.conn
 	mp.pending = nil
-	pc.swap = false
+	pc.swap, pc.probe = false, false
 	mp.conn = pc
 	mp.gen++
 	pc.gen = mp.gen
-	mp.fo.Reset(len(mp.pools))
-	pc.activeAt = mono()
-	mp.fo.Active()
 	if old != nil && !old.dead {
 		mp.retiring = append(mp.retiring, old)
 		old.closeIfRetired()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,85 @@ type PoolConfig struct {
 	Keepalive Keepalive `json:"keepalive,omitempty"`
 	// Enabled pools take part in failover; a missing key means true.
 	Enabled *bool `json:"enabled,omitempty"`
+	// RedirectHosts are the hosts besides its own that a client.reconnect
+	// from this pool may send the connection to, with this entry's user
+	// and password: names the operator vouches for as the same pool
+	// operator. An entry is a host name or IP address, "*.example.com"
+	// (any name under example.com, not example.com itself), or "*" (any
+	// host: trust the pool completely). See AllowsRedirect.
+	RedirectHosts []string `json:"redirect-hosts,omitempty"`
+}
+
+// maxRedirectHosts bounds the redirect-hosts list of one pool.
+const maxRedirectHosts = 64
+
+// AllowsRedirect reports whether a client.reconnect from this pool may
+// send the connection to host: the host of the pool's own URL (on any
+// port) or one its redirect-hosts allow. Names are compared without case
+// and without a trailing dot, IP addresses by value; nothing is resolved,
+// so a name and an address of the same machine are different hosts.
+func (p *PoolConfig) AllowsRedirect(host string) bool {
+	h := normHost(host)
+	if h == "" {
+		return false
+	}
+	if ep, err := ParseURL(p.URL); err == nil && normHost(ep.Host) == h {
+		return true
+	}
+	_, ipErr := netip.ParseAddr(h)
+	isName := ipErr != nil // wildcards match names, never addresses
+	for _, pat := range p.RedirectHosts {
+		pat = normHost(pat)
+		switch suffix, wild := strings.CutPrefix(pat, "*."); {
+		case pat == "*":
+			return true
+		case wild:
+			if isName && strings.HasSuffix(h, "."+suffix) {
+				return true
+			}
+		case pat == h:
+			return true
+		}
+	}
+	return false
+}
+
+// normHost is a host in comparable form: lower case, no brackets or
+// trailing dot, an IP address in its canonical text ("" when empty).
+func normHost(h string) string {
+	h = strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), "."))
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap().String()
+	}
+	return h
+}
+
+// validRedirectHost checks one redirect-hosts entry: "*", an IP address,
+// a host name, or "*." and a name of at least two labels.
+func validRedirectHost(s string) bool {
+	if s == "*" {
+		return true
+	}
+	if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
+		return true
+	}
+	name, wild := strings.CutPrefix(s, "*.")
+	name = strings.TrimSuffix(name, ".")
+	if len(name) == 0 || len(name) > 253 || (wild && !strings.Contains(name, ".")) {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // IsEnabled reports whether the pool takes part in failover.
@@ -176,6 +256,14 @@ func (p *PoolConfig) Validate() error {
 	}
 	if len(p.User) > 512 || len(p.Pass) > 512 || len(p.RigID) > 64 || len(p.Algo) > 32 {
 		return errors.New("user, pass, rig-id or algo too long")
+	}
+	if len(p.RedirectHosts) > maxRedirectHosts {
+		return fmt.Errorf("redirect-hosts: at most %d entries, got %d", maxRedirectHosts, len(p.RedirectHosts))
+	}
+	for i, h := range p.RedirectHosts {
+		if !validRedirectHost(h) {
+			return fmt.Errorf("redirect-hosts[%d]: %q is not a host name, an IP address, \"*.\" and a domain, or \"*\"", i, h)
+		}
 	}
 	return nil
 }

@@ -61,43 +61,39 @@ func TestKeepalive_UnmarshalJSON_Good(t *testing.T) {
 	require.Equal(t, "30", string(b))
 }
 
-func TestFailover_Failed_Good(t *testing.T) {
-	// Two pools, two attempts each, 1 s pause: p0, p0, p1, p1, (pause) p0 ...
-	f := NewFailover(2, 2, time.Second)
-	require.Equal(t, 0, f.Next())
-	pool, wait := f.Failed()
-	require.Equal(t, 0, pool)
-	require.Equal(t, time.Second, wait, "retry-pause between attempts on one pool")
-	pool, wait = f.Failed()
-	require.Equal(t, 1, pool)
-	require.Zero(t, wait, "the next pool is tried at once")
-	pool, _ = f.Failed()
-	require.Equal(t, 1, pool)
-	pool, wait = f.Failed()
-	require.Equal(t, 0, pool, "every new round starts at the primary")
-	require.Equal(t, time.Second, wait)
+func TestPoolConfig_AllowsRedirect_Good(t *testing.T) {
+	p := PoolConfig{URL: "stratum+ssl://EU.Pool.Example:443", RedirectHosts: []string{"us.pool.example", "*.backup.example", "10.0.0.1", "[2001:db8::1]"}}
+	for _, host := range []string{
+		"eu.pool.example", "EU.POOL.EXAMPLE.", // its own host, any case, on any port
+		"us.pool.example", "a.backup.example", "x.y.backup.example",
+		"10.0.0.1", "2001:db8:0::1", "[2001:db8::1]",
+	} {
+		require.True(t, p.AllowsRedirect(host), host)
+	}
+	require.True(t, (&PoolConfig{URL: "pool:1", RedirectHosts: []string{"*"}}).AllowsRedirect("anywhere.example"))
+	require.True(t, (&PoolConfig{URL: "10.0.0.1:3333"}).AllowsRedirect("::ffff:10.0.0.1"), "addresses compare by value")
 }
 
-func TestFailover_Dropped_Good(t *testing.T) {
-	f := NewFailover(3, 1, time.Second)
-	f.Failed()
-	f.Failed()
-	require.Equal(t, 2, f.Current())
-	f.Active()
-	pool, wait := f.Dropped(time.Minute)
-	require.Equal(t, 0, pool, "a dropped connection goes back to the primary")
-	require.Zero(t, wait, "at once after a stable session")
-	pool, wait = f.Dropped(time.Second)
-	require.Equal(t, 0, pool)
-	require.Equal(t, f.pause, wait, "after the retry pause when the pool drops right after login")
-	require.Equal(t, 0, f.Next())
+func TestPoolConfig_AllowsRedirect_Bad(t *testing.T) {
+	p := PoolConfig{URL: "eu.pool.example:3333", RedirectHosts: []string{"*.backup.example"}}
+	for _, host := range []string{
+		"", "evil.example", "pool.example", "eu.pool.example.evil.example",
+		"backup.example",        // the wildcard is for names under it only
+		"evilbackup.example",    // not a label boundary
+		"10.0.0.1", "127.0.0.1", // nothing is resolved
+	} {
+		require.False(t, p.AllowsRedirect(host), host)
+	}
+	require.False(t, (&PoolConfig{URL: "pool.example:3333", RedirectHosts: []string{"*.0.0.1"}}).AllowsRedirect("10.0.0.1"), "wildcards never match addresses")
 }
 
-func TestFailover_Ugly(t *testing.T) {
-	f := NewFailover(1, 0, 0)
-	pool, wait := f.Failed()
-	require.Equal(t, 0, pool, "one pool, retries<1 treated as 1")
-	require.Zero(t, wait)
-	f.Reset(4)
-	require.Equal(t, 0, f.Current())
+func TestPoolConfig_RedirectHosts_Bad(t *testing.T) {
+	for _, h := range []string{"", "a b", "*.com", "**.x.example", "x.*.example", "pool.example:3333", "-a.example", "a..example", strings.Repeat("a", 64) + ".example"} {
+		p := PoolConfig{URL: "pool:1", RedirectHosts: []string{h}}
+		require.ErrorContains(t, p.Validate(), "redirect-hosts[0]", h)
+	}
+	p := PoolConfig{URL: "pool:1", RedirectHosts: make([]string, maxRedirectHosts+1)}
+	require.ErrorContains(t, p.Validate(), "redirect-hosts")
+	p = PoolConfig{URL: "pool:1", RedirectHosts: []string{"*", "pool.example", "*.pool.example", "10.0.0.1", "[::1]", "Pool-1.example."}}
+	require.NoError(t, p.Validate())
 }

@@ -118,6 +118,9 @@ func (c *SV1Client[T]) VersionMask() uint32 {
 // Difficulty returns the pool's current share difficulty (1 until told).
 func (c *SV1Client[T]) Difficulty() float64 { return c.diff }
 
+// LastJob returns the newest job the pool sent (ok false before the first).
+func (c *SV1Client[T]) LastJob() (job stratum.SV1Job, ok bool) { return c.job, c.hasJob }
+
 // Session returns the subscription id the pool gave, for resuming.
 func (c *SV1Client[T]) Session() string { return c.session }
 

@@ -80,6 +80,12 @@ type Behavior struct {
 	// RejectLogin, when non-empty, answers login with this error message
 	// (the connection stays open).
 	RejectLogin string
+	// GarbageAfterLogin answers login normally, then sends a line that is
+	// not JSON: a pool that accepts the login and then breaks.
+	GarbageAfterLogin bool
+	// CloseMidLine answers login normally, then sends the first half of a
+	// job notification and closes the connection.
+	CloseMidLine bool
 }
 
 // Submit describes one submit the pool judged, for Config.OnSubmit.

@@ -310,6 +310,43 @@ func TestPool_Behavior_DropOnSubmit(t *testing.T) {
 	require.False(t, p.Sessions()[0].Connected)
 }
 
+func TestPool_Behavior_GarbageAfterLogin(t *testing.T) {
+	p := startPool(t, Config{})
+	p.SetBehavior(Behavior{GarbageAfterLogin: true})
+	c := dialPool(t, p)
+	session, _ := c.login()
+	require.NotEmpty(t, session, "the login is answered normally")
+	_, _, err := stratum.NextLine([]byte(c.ReadLine() + "\n"))
+	require.ErrorIs(t, err, stratum.ErrNotJSONObject, "then a line that is not JSON")
+}
+
+func TestPool_Behavior_CloseMidLine(t *testing.T) {
+	p := startPool(t, Config{})
+	p.SetBehavior(Behavior{CloseMidLine: true})
+	conn, err := net.Dial("tcp", p.Addr())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write(stratum.AppendPoolLogin(nil, 1, &stratum.PoolLogin{Login: "wallet", Pass: "x"}))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(pooltest.IOTimeout)))
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break // the pool hung up
+		}
+	}
+	reply, rest, ok := strings.Cut(string(got), "\n")
+	require.True(t, ok, "%q", got)
+	require.Contains(t, reply, `"result"`, "the login is answered normally")
+	require.NotEmpty(t, rest)
+	require.NotContains(t, rest, "\n", "then half a line, and the connection ends")
+	require.True(t, strings.HasPrefix(rest, `{"jsonrpc":"2.0","method":"job"`), "%q", rest)
+	require.Equal(t, 1, p.Stats().Logins)
+}
+
 func TestPool_Behavior_RejectLogin(t *testing.T) {
 	p := startPool(t, Config{})
 	p.SetBehavior(Behavior{RejectLogin: "Invalid payment address provided"})

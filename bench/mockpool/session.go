@@ -166,10 +166,14 @@ func (s *session) handleLogin(b *Behavior, req *stratum.Request) error {
 		}
 	}
 	s.setJobLocked(rec)
+	job := s.own(&rec.job)
 	err := s.SendLocked(func(dst []byte) []byte {
-		job := s.own(&rec.job)
 		return stratum.AppendLoginReply(dst, &req.ID, []byte(s.id), &job, jobOptions(), loginExtensions)
 	})
+	if err == nil {
+		err = s.MisbehaveAfterLoginLocked(b.GarbageAfterLogin, b.CloseMidLine,
+			stratum.AppendJobNotify(nil, &job, []byte(s.id), jobOptions()))
+	}
 	if first {
 		p.srv.Logf("%s logged in as %q session %s", s.RemoteAddr(), s.login, s.id)
 	}

@@ -142,6 +142,14 @@ type Behavior struct {
 	// RejectAuthorize answers every mining.authorize with error 24
 	// (the connection stays open).
 	RejectAuthorize bool
+	// GarbageAfterLogin subscribes and authorizes normally and sends the
+	// first job, then a line that is not JSON: a pool that accepts the
+	// login and then breaks.
+	GarbageAfterLogin bool
+	// CloseMidLine subscribes and authorizes normally and sends the first
+	// job, then the first half of another mining.notify, and closes the
+	// connection.
+	CloseMidLine bool
 }
 
 // Submit describes one submit the pool judged, for Config.OnSubmit and

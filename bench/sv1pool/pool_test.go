@@ -656,6 +656,43 @@ func TestPool_Behavior_DropOnSubmit(t *testing.T) {
 	require.False(t, p.Sessions()[0].Connected)
 }
 
+func TestPool_Behavior_GarbageAfterLogin(t *testing.T) {
+	p := startPool(t, Config{})
+	p.SetBehavior(Behavior{GarbageAfterLogin: true})
+	c := dial(t, p)
+	c.handshake("w") // answered normally, with the first job
+	_, _, err := stratum.NextLine([]byte(c.ReadLine() + "\n"))
+	require.ErrorIs(t, err, stratum.ErrNotJSONObject, "then a line that is not JSON")
+}
+
+func TestPool_Behavior_CloseMidLine(t *testing.T) {
+	p := startPool(t, Config{})
+	p.SetBehavior(Behavior{CloseMidLine: true})
+	conn, err := net.Dial("tcp", p.Addr())
+	require.NoError(t, err)
+	defer conn.Close()
+	req := stratum.AppendSV1PoolSubscribe(nil, 1, "x", "")
+	req = stratum.AppendSV1PoolAuthorize(req, 2, "w", "x")
+	_, err = conn.Write(req)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(pooltest.IOTimeout)))
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break // the pool hung up
+		}
+	}
+	lines := strings.Split(string(got), "\n")
+	require.GreaterOrEqual(t, len(lines), 5, "%q", got) // subscribe, authorize, difficulty, job, half a job
+	require.Contains(t, lines[len(lines)-2], "mining.notify", "the first job is sent")
+	half := lines[len(lines)-1]
+	require.NotEmpty(t, half, "then half a line, and the connection ends")
+	require.Contains(t, half, "mining.notify")
+}
+
 func TestPool_Behavior_RejectAuthorize(t *testing.T) {
 	p := startPool(t, Config{})
 	p.SetBehavior(Behavior{RejectAuthorize: true})

@@ -230,9 +230,13 @@ func (s *session) maybeStart() error {
 	s.diff = p.diff // SetDifficulty may have come after the connection
 	p.mu.Unlock()
 	defer s.Unlock()
-	return s.SendLocked(func(dst []byte) []byte {
+	err := s.SendLocked(func(dst []byte) []byte {
 		return s.appendJobLocked(stratum.AppendSV1SetDifficulty(dst, s.diff), rec, true)
 	})
+	if b := p.behavior.Load(); err == nil {
+		err = s.MisbehaveAfterLoginLocked(b.GarbageAfterLogin, b.CloseMidLine, stratum.AppendSV1Notify(nil, &rec.job, true))
+	}
+	return err
 }
 
 // sendJob pushes rec as mining.notify.

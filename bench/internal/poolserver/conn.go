@@ -81,6 +81,25 @@ func (c *Conn) Misbehave(silent, garbage bool) (answered bool, err error) {
 	return false, nil
 }
 
+// MisbehaveAfterLoginLocked does what the after-login behaviours every
+// pool shares say, once a session's login is answered and its first job
+// written: garbage writes a line that is not JSON (the connection stays
+// open); closeMidLine writes the first half of line and returns ErrHangUp,
+// so the connection closes in the middle of a line. Caller holds the
+// Mutex.
+func (c *Conn) MisbehaveAfterLoginLocked(garbage, closeMidLine bool, line []byte) error {
+	switch {
+	case closeMidLine:
+		if err := c.writeLocked(line[:len(line)/2]); err != nil {
+			return err
+		}
+		return ErrHangUp
+	case garbage:
+		return c.writeLocked([]byte(GarbageLine))
+	}
+	return nil
+}
+
 // writeLocked writes line with a deadline. Caller holds the Mutex.
 func (c *Conn) writeLocked(line []byte) error {
 	if !c.connected.Load() {
