@@ -125,9 +125,12 @@ func (s *shard) newPassthroughMapper(name string, cred registry.Credentials) *ma
 	pool := upstream.PoolConfig{URL: cred.Pool, User: cred.User, Pass: cred.Password, Family: upstream.SV1, Algo: cred.Algorithm}
 	mp := &mapper{s: s, id: s.p.mapperSeq.Add(1), family: FamilySV1, kind: kindSV1Pass, pools: []upstream.PoolConfig{pool}, account: name}
 	mp.init()
-	mp.sv.divider = cred.Divider
-	if mp.sv.divider <= 0 {
-		mp.sv.divider = 1
+	var clamped bool
+	mp.sv.divider, clamped = clampDivider(cred.Divider)
+	if clamped {
+		// A store written by an older version (or by hand) may hold one:
+		// the counters must stay finite.
+		s.p.warnLimited("account's algorithm divider out of range; using a bounded one", "algorithm", cred.Algorithm, "divider", cred.Divider, "using", mp.sv.divider)
 	}
 	s.mappers = append(s.mappers, mp)
 	mp.dial()
