@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -429,6 +430,9 @@ var ignoredKeys = map[string]bool{
 // them), fills defaults and validates. Known xmrig-proxy keys that
 // go-proxy does not use are returned in ignored.
 func ParseConfig(data []byte) (cfg *Config, ignored []string, err error) {
+	if len(data) > MaxConfigBytes {
+		return nil, nil, fmt.Errorf("config: larger than %d bytes (4 MiB)", MaxConfigBytes)
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
@@ -454,13 +458,37 @@ func ParseConfig(data []byte) (cfg *Config, ignored []string, err error) {
 	return cfg, ignored, nil
 }
 
-// LoadConfig reads and parses a configuration file (see ParseConfig).
+// MaxConfigBytes is the largest configuration go-proxy reads (4 MiB, some
+// thousand times a large real one): a bigger file (a log written to the
+// wrong path, /dev/zero) is refused before it is read whole, and the
+// running configuration stays.
+const MaxConfigBytes = 4 << 20
+
+// LoadConfig reads and parses a configuration file (see ParseConfig); a
+// file over MaxConfigBytes is refused.
 func LoadConfig(path string) (*Config, []string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	return ParseConfig(data)
+}
+
+// readConfigFile reads path, never more than MaxConfigBytes+1 bytes.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes (4 MiB); not read", path, MaxConfigBytes)
+	}
+	return data, nil
 }
 
 // Clone returns a deep copy, safe to modify.

@@ -41,7 +41,12 @@ func TestRun_CheckConfig_Bad(t *testing.T) {
 		require.Equal(t, exitConfig, code, body)
 		require.Contains(t, errOut.String(), key, body)
 	}
+	// A valid configuration padded past 4 MiB is refused unread.
+	big := `{"pools":[{"url":"pool:3333"}]}`
 	var out, errOut bytes.Buffer
+	code := run([]string{"--check-config", "-c", writeConfig(t, big+strings.Repeat(" ", 4<<20))}, &out, &errOut)
+	require.Equal(t, exitConfig, code)
+	require.Contains(t, errOut.String(), "4 MiB")
 	require.Equal(t, exitConfig, run([]string{"-c", filepath.Join(t.TempDir(), "missing.json")}, &out, &errOut))
 	require.Equal(t, exitConfig, run([]string{"--bogus-flag"}, &out, &errOut))
 }
