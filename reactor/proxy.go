@@ -68,6 +68,8 @@ type Proxy struct {
 
 	warn warnLimiter
 	agg  aggregate
+	// workerNames counts distinct worker names across the loops.
+	workerNames workerNames
 	// dial connects a pool connection (dialPool; tests replace it).
 	dial func(s *shard, pc *poolConn)
 	// accounts resolves SV1 passthrough account names.

@@ -65,7 +65,6 @@ func (p *Proxy) Summary() stats.Summary {
 		sum.Best.Merge(&pub.best)
 		lat = append(lat, pub.latency...)
 		sum.MinersNow += pub.miners
-		sum.Workers += pub.workers
 		sum.WorkersDropped += pub.dropped
 		sum.WorkersEvicted += pub.evicted
 		sum.Upstreams.Active += pub.upstreams.Active
@@ -73,6 +72,8 @@ func (p *Proxy) Summary() stats.Summary {
 		sum.Upstreams.Error += pub.upstreams.Error
 		sum.Upstreams.Total += pub.upstreams.Total
 	}
+	// Distinct names: a worker with miners on several loops counts once.
+	sum.Workers = p.workerNames.len()
 	sum.LatencyMs = stats.Median(lat)
 	// refused counts only the cap (and shutdown) refusals: the total is
 	// built from one load of each counter, so every part of it, and the
