@@ -24,6 +24,9 @@ type SummaryResponse struct {
 	SV1Mode     string              `json:"sv1_mode"` // "aggregate" or "passthrough"
 	Connections ConnectionsResponse `json:"connections"`
 	Families    FamiliesResponse    `json:"families"`
+	// PoolErrors counts what each pool (host:port) sent wrong, by reason;
+	// {} while nothing did.
+	PoolErrors map[string]stats.PoolErrors `json:"pool_errors"`
 }
 
 // HashrateResponse holds the six hashrate windows in H/s.
@@ -122,6 +125,10 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config) SummaryResponse {
 			CryptoNote: familyResponse(s, reactor.FamilyCryptoNote),
 			SV1:        familyResponse(s, reactor.FamilySV1),
 		},
+		PoolErrors: s.PoolErrors,
+	}
+	if r.PoolErrors == nil {
+		r.PoolErrors = map[string]stats.PoolErrors{}
 	}
 	for i, h := range s.Hashrate {
 		r.Hashrate.Total[i] = round2(h)

@@ -286,6 +286,7 @@ func (pc *poolConn) write(b []byte) {
 // the connection. It returns whether to keep it.
 func (pc *poolConn) handleError(err error) bool {
 	s := pc.mp.s
+	pc.poolError(errorReason(err))
 	if errors.Is(err, stratum.ErrInvalidJob) {
 		s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
 		return true

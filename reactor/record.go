@@ -174,6 +174,7 @@ type published struct {
 	upstreams stats.Upstreams
 	dropped   uint64
 	evicted   uint64
+	poolErrs  map[string]stats.PoolErrors // shared, read-only
 }
 
 // publish stores a copy of the shard's statistics and evicts idle workers.
@@ -187,6 +188,7 @@ func (s *shard) publish() {
 		miners:   uint64(s.count),
 		dropped:  s.st.workers.Dropped,
 		evicted:  s.st.workers.Evicted,
+		poolErrs: s.poolErrs.published(),
 	}
 	for _, m := range s.miners {
 		if m != nil {

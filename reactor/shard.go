@@ -57,6 +57,8 @@ type shard struct {
 	// forgetFn is workerForgotten as a value made once (no allocation
 	// per sweep).
 	forgetFn func(*stats.Worker)
+	// poolErrs counts what the shard's pools sent wrong.
+	poolErrs poolErrors
 }
 
 // maxInterned bounds the interned string table of a shard.
@@ -254,5 +256,12 @@ func (s *shard) intern(b []byte) string {
 	return v
 }
 
-// countFraming counts a connection closed for a framing error.
-func (s *shard) countFraming(error) { s.fc[0].BadLines++ }
+// countFraming counts a connection closed for a framing error: a miner's
+// bad line, or a fault of the pool (see poolConn.framingError).
+func (s *shard) countFraming(ep endpoint, err error) {
+	if pc, ok := ep.(*poolConn); ok {
+		pc.framingError(err)
+		return
+	}
+	s.fc[0].BadLines++
+}

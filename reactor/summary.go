@@ -71,6 +71,14 @@ func (p *Proxy) Summary() stats.Summary {
 		sum.Upstreams.Sleep += pub.upstreams.Sleep
 		sum.Upstreams.Error += pub.upstreams.Error
 		sum.Upstreams.Total += pub.upstreams.Total
+		for pool, e := range pub.poolErrs {
+			if sum.PoolErrors == nil {
+				sum.PoolErrors = map[string]stats.PoolErrors{}
+			}
+			t := sum.PoolErrors[pool]
+			t.Merge(&e)
+			sum.PoolErrors[pool] = t
+		}
 	}
 	// Distinct names: a worker with miners on several loops counts once.
 	sum.Workers = p.workerNames.len()
