@@ -67,8 +67,10 @@ type Config struct {
 	Watch bool `json:"watch,omitempty"`
 	// RateLimit limits new connections per IP.
 	RateLimit RateLimit `json:"rate-limit"`
-	// MaxUpstreams caps pool connections process-wide (0 = unlimited);
-	// once reached, logins that need a new one get "Proxy is full".
+	// MaxUpstreams caps pool connections process-wide; once reached,
+	// logins that need a new one get "Proxy is full". 0 (default) is
+	// automatic, derived from the connection cap and the modes (see
+	// autoUpstreams); -1 is no cap but the descriptor budget.
 	MaxUpstreams int `json:"max-upstreams,omitempty"`
 	// MaxConnections caps miner connections (0 = the open-files limit
 	// minus a reserve for pool connections, logs and the API).
@@ -364,7 +366,7 @@ func (c *Config) Validate() error {
 	}
 	for name, v := range map[string]int{
 		"retries": c.Retries, "retry-pause": c.RetryPause, "reuse-timeout": c.ReuseTimeout,
-		"max-upstreams": c.MaxUpstreams, "max-connections": c.MaxConnections, "event-loops": c.EventLoops,
+		"max-connections": c.MaxConnections, "event-loops": c.EventLoops,
 		"login-timeout": c.LoginTimeout, "idle-timeout": c.IdleTimeout, "submit-timeout": c.SubmitTimeout,
 		"pool-timeout": c.PoolTimeout, "connect-timeout": c.ConnectTimeout, "max-outbound": c.MaxOutbound,
 		"workers-expire": c.WorkersExpire, "workers-max": c.WorkersMax,
@@ -377,6 +379,9 @@ func (c *Config) Validate() error {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", name, v)
 		}
+	}
+	if c.MaxUpstreams < UnlimitedUpstreams {
+		return fmt.Errorf("max-upstreams: must be -1 (unlimited), 0 (automatic) or a cap, got %d", c.MaxUpstreams)
 	}
 	if c.SocketSendBuffer != 0 && c.SocketSendBuffer < 4096 {
 		return fmt.Errorf("socket-send-buffer: must be 0 (kernel default) or at least 4096, got %d", c.SocketSendBuffer)

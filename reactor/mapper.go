@@ -539,8 +539,13 @@ func (mp *mapper) tick() {
 	}
 }
 
-// mapperGCAfter is how long an extra nicehash mapper may stay empty.
-const mapperGCAfter = 60
+// mapperGCAfter is how long an extra shared session (nicehash, SV1
+// aggregate) may stay empty before it is closed: long enough for a miner
+// that reconnects at once, short enough that a burst of logins (whose
+// departed miners leave slots dead until the next job) does not keep its
+// pool connections for a minute. The shard's first session is never
+// closed; new miners fill the oldest sessions first.
+const mapperGCAfter = 10
 
 // close ends the mapper: pool connections closed, no more dials.
 func (mp *mapper) close() {

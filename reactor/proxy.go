@@ -395,7 +395,7 @@ func (p *Proxy) enabledPools(cfg *Config, f Family) []upstream.PoolConfig {
 
 // reserveUpstream takes one unit of the max-upstreams budget.
 func (p *Proxy) reserveUpstream() bool {
-	max := int64(p.cfg.Load().MaxUpstreams)
+	max := p.upstreamLimit()
 	for {
 		n := p.upstreams.Load()
 		if max > 0 && n >= max {
