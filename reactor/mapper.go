@@ -562,9 +562,7 @@ func (mp *mapper) close() {
 			pc.conn.close()
 		}
 	}
-	if mp.subID != "" && mp.s.kept[mp.subID] == mp {
-		delete(mp.s.kept, mp.subID)
-	}
+	mp.forgetKept()
 	mp.s.removeMapper(mp)
 	mp.s.p.upstreams.Add(-1)
 }

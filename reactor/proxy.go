@@ -74,6 +74,8 @@ type Proxy struct {
 	dial func(s *shard, pc *poolConn)
 	// accounts resolves SV1 passthrough account names.
 	accounts Accounts
+	// keptIdx indexes kept passthrough sessions proxy-wide (kept.go).
+	keptIdx KeptSessions
 }
 
 // bindInfo is what a listener's connections need to know about it.
@@ -108,6 +110,9 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	p := &Proxy{log: slog.Default(), ready: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.keptIdx == nil {
+		p.keptIdx = NewMemKeptSessions()
 	}
 	p.cfg.Store(c)
 	p.dial = p.dialPool
