@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 
+	"forge.lthn.ai/core/go-proxy/reactor"
 	"forge.lthn.ai/core/go-proxy/registry"
 )
 
@@ -106,6 +108,11 @@ func (h *Handler) serveAlgorithms(w http.ResponseWriter, r *http.Request) {
 	var a registry.Algorithm
 	if a.Name, err = obj.str("name", false, ""); err == nil {
 		a.Divider, err = obj.number("divider")
+	}
+	if err == nil && !reactor.DividerOK(a.Divider) {
+		// Hashrates are 2^32 × difficulty ÷ divider: 5e-324 would make
+		// them +Inf, so the divider is bounded here, before the store.
+		err = badBody(fmt.Sprintf("divider: must be a number from %d to %d", reactor.MinDivider, int64(reactor.MaxDivider)))
 	}
 	if err == nil {
 		err = h.reg.store.AddAlgorithm(ctx, a)

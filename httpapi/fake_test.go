@@ -114,6 +114,7 @@ func newFake() *fakeSource {
 		Uptime:         226587,
 		WorkersDropped: 2,
 		WorkersEvicted: 7,
+		PoolErrors:     map[string]stats.PoolErrors{"pool.example.com:3333": {NotJSON: 1, InvalidJob: 2}},
 	}
 	s.ByFamily[reactor.FamilyCryptoNote] = stats.Counters{Accepted: 4800, Rejected: 3, Invalid: 1, Expired: 12, Hashes: 4.8e9,
 		DiffSum: 4.8e9, CustomAccepted: 40, Timeouts: 2, BytesIn: 900000, BytesOut: 5000000}

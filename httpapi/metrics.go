@@ -74,7 +74,7 @@ type collector struct {
 	miners, minersPeak, connections           *prometheus.Desc
 	refused, closed, bytes                    *prometheus.Desc
 	upstreams, submitLatency, latencyMedian   *prometheus.Desc
-	poolSessions, poolMiners                  *prometheus.Desc
+	poolSessions, poolMiners, poolErrors      *prometheus.Desc
 	workers, workersEvicted, workersDropped   *prometheus.Desc
 	workersOmitted, scrapeErrors              *prometheus.Desc
 	workerUp, poolUp, poolDivider             *prometheus.Desc
@@ -108,6 +108,7 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		latencyMedian:   d("goproxy_upstream_submit_latency_median_seconds", "Median pool answer time over the recent shares."),
 		poolSessions:    d("goproxy_pool_sessions", "Pool sessions by pool and state (active, connecting, retry, idle).", "pool", "family", "state"),
 		poolMiners:      d("goproxy_pool_miners", "Miners served through a pool.", "pool", "family"),
+		poolErrors:      d("goproxy_pool_errors_total", "What pools sent wrong, by pool host:port and reason: line_too_long, not_json, protocol, login_refused (each drops the connection), invalid_job (skipped).", "pool", "reason"),
 		workers:         d("goproxy_workers", "Workers in the worker table."),
 		workersEvicted:  d("goproxy_workers_evicted_total", "Workers removed from the table after workers-expire seconds idle."),
 		workersDropped:  d("goproxy_workers_dropped_total", "Logins not tracked per worker because the table was full (workers-max)."),
@@ -131,7 +132,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.buildInfo, c.uptime, c.shares, c.shareDifficulty, c.hashes, c.hashrate, c.bestDifficulty,
 		c.miners, c.minersPeak, c.connections, c.refused, c.closed, c.bytes, c.upstreams,
-		c.submitLatency, c.latencyMedian, c.poolSessions, c.poolMiners, c.workers, c.workersEvicted,
+		c.submitLatency, c.latencyMedian, c.poolSessions, c.poolMiners, c.poolErrors, c.workers, c.workersEvicted,
 		c.workersDropped, c.workersOmitted, c.scrapeErrors, c.workerUp, c.poolUp, c.poolDivider,
 		c.workerSended, c.workerOneSended, c.workerAccepted, c.workerOneAccepted, c.workerSpeed, c.workerDifficulty,
 	} {
@@ -229,6 +230,17 @@ func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary
 	emit(ch, c.workers, gauge, float64(s.Workers))
 	emit(ch, c.workersEvicted, counter, float64(s.WorkersEvicted))
 	emit(ch, c.workersDropped, counter, float64(s.WorkersDropped))
+	for pool, e := range s.PoolErrors {
+		for _, r := range [...]struct {
+			reason string
+			n      uint64
+		}{
+			{"line_too_long", e.LineTooLong}, {"not_json", e.NotJSON}, {"protocol", e.Protocol},
+			{"login_refused", e.LoginRefused}, {"invalid_job", e.InvalidJob},
+		} {
+			emit(ch, c.poolErrors, counter, float64(r.n), pool, r.reason)
+		}
+	}
 }
 
 // poolKey groups pool sessions for the per-pool series.

@@ -112,6 +112,14 @@ func TestMetrics_Collect_Good(t *testing.T) {
 	require.Equal(t, 5000000.0, sample(t, fams, "goproxy_bytes_total", lbl{"direction": "out", "family": "cryptonote"}))
 	require.Equal(t, 100.0, sample(t, fams, "goproxy_bytes_total", lbl{"direction": "in", "family": "unknown"}))
 	require.Equal(t, 38.0, sample(t, fams, "goproxy_workers", nil))
+	pe := func(reason string) float64 {
+		return sample(t, fams, "goproxy_pool_errors_total", lbl{"pool": "pool.example.com:3333", "reason": reason})
+	}
+	require.Equal(t, 1.0, pe("not_json"))
+	require.Equal(t, 2.0, pe("invalid_job"))
+	require.Equal(t, 0.0, pe("line_too_long"))
+	require.Equal(t, 0.0, pe("protocol"))
+	require.Equal(t, 0.0, pe("login_refused"))
 	require.Equal(t, 7.0, sample(t, fams, "goproxy_workers_evicted_total", nil))
 	require.Equal(t, 2.0, sample(t, fams, "goproxy_workers_dropped_total", nil))
 	require.Equal(t, 999999999.0, sample(t, fams, "goproxy_best_share_difficulty", nil))

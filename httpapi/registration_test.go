@@ -385,8 +385,13 @@ func TestRegistration_Algorithms_Bad(t *testing.T) {
 		body    string
 		errPart string
 	}{
-		{`{"name":"a","divider":0}`, "divider: must be a finite number greater than zero"},
+		{`{"name":"a","divider":0}`, "divider: must be a number from 1 to 4294967296"},
 		{`{"name":"a","divider":-1}`, "divider:"},
+		// Finite but absurd: 2^32 × difficulty ÷ divider would be +Inf.
+		{`{"name":"a","divider":5e-324}`, "divider: must be a number from 1 to 4294967296"},
+		{`{"name":"a","divider":0.5}`, "divider: must be a number from 1 to 4294967296"},
+		{`{"name":"a","divider":4294967297}`, "divider: must be a number from 1 to 4294967296"},
+		{`{"name":"a","divider":1e300}`, "divider: must be a number from 1 to 4294967296"},
 		{`{"name":"a","divider":"1"}`, "divider: must be a number"},
 		{`{"name":"a","divider":1e999}`, "divider: must be a number"},
 		{`{"name":"a"}`, "divider: required"},
@@ -400,6 +405,9 @@ func TestRegistration_Algorithms_Bad(t *testing.T) {
 	}
 	require.Equal(t, http.StatusMethodNotAllowed, e.call("GET", "/api/v1/algorithms/sha256d", "", bearer, "").Code)
 	require.Equal(t, http.StatusBadRequest, e.call("DELETE", "/api/v1/algorithms/UPPER", "", bearer, "").Code)
+	// The bounds themselves are accepted.
+	require.Equal(t, http.StatusCreated, e.call("POST", "/api/v1/algorithms", `{"name":"lo","divider":1}`, jsonAuth, "").Code)
+	require.Equal(t, http.StatusCreated, e.call("POST", "/api/v1/algorithms", `{"name":"hi","divider":4294967296}`, jsonAuth, "").Code)
 }
 
 // The authentication matrix of the /api/v1 routes: the rest of the API's

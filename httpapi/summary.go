@@ -35,6 +35,9 @@ type SummaryResponse struct {
 	SV1Mode     string              `json:"sv1_mode"` // "aggregate" or "passthrough"
 	Connections ConnectionsResponse `json:"connections"`
 	Families    FamiliesResponse    `json:"families"`
+	// PoolErrors counts what each pool (host:port) sent wrong, by reason;
+	// {} while nothing did.
+	PoolErrors map[string]stats.PoolErrors `json:"pool_errors"`
 }
 
 // ResourcesResponse is the host's memory (bytes), load average and CPU
@@ -170,6 +173,10 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config, res Resources, re
 			CryptoNote: familyResponse(s, reactor.FamilyCryptoNote),
 			SV1:        familyResponse(s, reactor.FamilySV1),
 		},
+		PoolErrors: s.PoolErrors,
+	}
+	if r.PoolErrors == nil {
+		r.PoolErrors = map[string]stats.PoolErrors{}
 	}
 	for i, l := range res.LoadAverage {
 		r.Resources.LoadAverage[i] = round2(l)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"reflect"
@@ -78,8 +79,10 @@ type Config struct {
 	Watch bool `json:"watch,omitempty"`
 	// RateLimit limits new connections per IP.
 	RateLimit RateLimit `json:"rate-limit"`
-	// MaxUpstreams caps pool connections process-wide (0 = unlimited);
-	// once reached, logins that need a new one get "Proxy is full".
+	// MaxUpstreams caps pool connections process-wide; once reached,
+	// logins that need a new one get "Proxy is full". 0 (default) is
+	// automatic, derived from the connection cap and the modes (see
+	// autoUpstreams); -1 is no cap but the descriptor budget.
 	MaxUpstreams int `json:"max-upstreams,omitempty"`
 	// MaxConnections caps miner connections (0 = the open-files limit
 	// minus a reserve for pool connections, logs and the API).
@@ -482,7 +485,7 @@ func (c *Config) Validate() error {
 	for name, v := range map[string]int{
 		"retries": c.Retries, "retry-pause": c.RetryPause, "reuse-timeout": c.ReuseTimeout,
 		"pool-stable-seconds": c.PoolStableSeconds, "pool-probe-seconds": c.probeSeconds(),
-		"max-upstreams": c.MaxUpstreams, "max-connections": c.MaxConnections, "event-loops": c.EventLoops,
+		"max-connections": c.MaxConnections, "event-loops": c.EventLoops,
 		"login-timeout": c.LoginTimeout, "idle-timeout": c.IdleTimeout, "submit-timeout": c.SubmitTimeout,
 		"pool-timeout": c.PoolTimeout, "connect-timeout": c.ConnectTimeout, "max-outbound": c.MaxOutbound,
 		"workers-expire": c.WorkersExpire, "workers-max": c.WorkersMax,
@@ -495,6 +498,9 @@ func (c *Config) Validate() error {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", name, v)
 		}
+	}
+	if c.MaxUpstreams < UnlimitedUpstreams {
+		return fmt.Errorf("max-upstreams: must be -1 (unlimited), 0 (automatic) or a cap, got %d", c.MaxUpstreams)
 	}
 	if c.SocketSendBuffer != 0 && c.SocketSendBuffer < 4096 {
 		return fmt.Errorf("socket-send-buffer: must be 0 (kernel default) or at least 4096, got %d", c.SocketSendBuffer)
@@ -557,9 +563,16 @@ func ParseConfig(data []byte) (cfg *Config, ignored []string, err error) {
 	return ParseConfigFile("", data, nil)
 }
 
-// LoadConfig reads and parses a configuration file (see ParseConfigFile).
+// MaxConfigBytes is the largest configuration go-proxy reads (4 MiB, some
+// thousand times a large real one): a bigger file (a log written to the
+// wrong path, /dev/zero) is refused before it is read whole, and the
+// running configuration stays.
+const MaxConfigBytes = 4 << 20
+
+// LoadConfig reads and parses a configuration file (see ParseConfigFile); a
+// file over MaxConfigBytes is refused.
 func LoadConfig(path string) (*Config, []string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
@@ -578,6 +591,9 @@ func LoadConfig(path string) (*Config, []string, error) {
 // suggestion. Keys xmrig-proxy 6.26 reads that go-proxy does not use are
 // accepted and returned in ignored, as paths ("pools[0].coin").
 func ParseConfigFile(name string, data, overrides []byte) (cfg *Config, ignored []string, err error) {
+	if len(data) > MaxConfigBytes || len(overrides) > MaxConfigBytes {
+		return nil, nil, fmt.Errorf("config: larger than %d bytes (4 MiB)", MaxConfigBytes)
+	}
 	doc := &jsonNode{kind: nodeObject, pos: -1}
 	if data != nil {
 		if doc, err = parseJSONC(data); err != nil {
@@ -632,6 +648,23 @@ func (c *configChecker) explain(doc *jsonNode, err error) error {
 	}
 	rest := strings.TrimPrefix(strings.TrimPrefix(msg, path), ":")
 	return c.errAt(n, n.pos, path, strings.TrimSpace(rest))
+}
+
+// readConfigFile reads path, never more than MaxConfigBytes+1 bytes.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes (4 MiB); not read", path, MaxConfigBytes)
+	}
+	return data, nil
 }
 
 // Clone returns a deep copy, safe to modify.

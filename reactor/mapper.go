@@ -314,6 +314,7 @@ func (pc *poolConn) write(b []byte) {
 // the connection. It returns whether to keep it.
 func (pc *poolConn) handleError(err error) bool {
 	s := pc.mp.s
+	pc.poolError(errorReason(err))
 	if errors.Is(err, stratum.ErrInvalidJob) {
 		s.p.warnLimited("invalid job from pool", "pool", pc.pool.URL)
 		return true
@@ -711,8 +712,13 @@ func (mp *mapper) probeTakeOver(pc *poolConn) {
 	mp.setJob(&pc.lastJob, false)
 }
 
-// mapperGCAfter is how long an extra nicehash mapper may stay empty.
-const mapperGCAfter = 60
+// mapperGCAfter is how long an extra shared session (nicehash, SV1
+// aggregate) may stay empty before it is closed: long enough for a miner
+// that reconnects at once, short enough that a burst of logins (whose
+// departed miners leave slots dead until the next job) does not keep its
+// pool connections for a minute. The shard's first session is never
+// closed; new miners fill the oldest sessions first.
+const mapperGCAfter = 10
 
 // close ends the mapper: pool connections closed, no more dials.
 func (mp *mapper) close() {
@@ -729,9 +735,7 @@ func (mp *mapper) close() {
 			pc.conn.close()
 		}
 	}
-	if mp.subID != "" && mp.s.kept[mp.subID] == mp {
-		delete(mp.s.kept, mp.subID)
-	}
+	mp.forgetKept()
 	mp.s.removeMapper(mp)
 	mp.s.p.upstreams.Add(-1)
 }

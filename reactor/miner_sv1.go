@@ -31,6 +31,7 @@ type sv1Miner struct {
 	worker                 string // worker name, until the login completes
 	dup                    [32]uint64
 	dupPos                 int
+	resume                 *sv1Resume // passthrough resume under way (kept.go)
 }
 
 // errSV1Gateway answers shares while no pool session can take them.
@@ -182,6 +183,9 @@ func (m *miner) sv1Align(mp *mapper, slot uint32) {
 	}
 	if sv.subPending {
 		m.sv1SetExtranonce(mp, slot) // the subscribe answer will carry it
+		if sv.resume != nil && mp.kind == kindSV1Pass {
+			m.sv1ResumeReady() // a session moved from another loop is up
+		}
 		return
 	}
 	m.sv1NewExtranonce(mp, slot)

@@ -36,6 +36,9 @@ const accountTimeout = 5 * time.Second
 // credentials. An unknown name gets error 24 and the connection closes.
 func (m *miner) sv1AuthorizePassthrough(req *stratum.SV1Request, name []byte) {
 	s := m.s
+	if m.sv1HoldAuthorize(req.ID, name) {
+		return // answered after the resuming subscribe (see kept.go)
+	}
 	if mp := m.mp; mp != nil && mp.account == string(name) {
 		m.sv1Authorized(req.ID) // resumed session of the same account
 		return
@@ -125,23 +128,28 @@ func (s *shard) newPassthroughMapper(name string, cred registry.Credentials) *ma
 	pool := upstream.PoolConfig{URL: cred.Pool, User: cred.User, Pass: cred.Password, Family: upstream.SV1, Algo: cred.Algorithm}
 	mp := &mapper{s: s, id: s.p.mapperSeq.Add(1), family: FamilySV1, kind: kindSV1Pass, pools: []upstream.PoolConfig{pool}, account: name}
 	mp.init()
-	mp.sv.divider = cred.Divider
-	if mp.sv.divider <= 0 {
-		mp.sv.divider = 1
+	var clamped bool
+	mp.sv.divider, clamped = clampDivider(cred.Divider)
+	if clamped {
+		// A store written by an older version (or by hand) may hold one:
+		// the counters must stay finite.
+		s.p.warnLimited("account's algorithm divider out of range; using a bounded one", "algorithm", cred.Algorithm, "divider", cred.Divider, "using", mp.sv.divider)
 	}
 	s.mappers = append(s.mappers, mp)
 	mp.dial()
 	return mp
 }
 
-// sv1PassthroughSubscribe answers a passthrough subscribe at once: from a
-// kept session when the miner resumes one (subscribe's session id), with
-// an empty extranonce otherwise (replaced once the account's pool answers).
+// sv1PassthroughSubscribe answers a passthrough subscribe: at once from a
+// session this loop keeps when the miner resumes one (subscribe's session
+// id), once a session kept by another loop has been moved here (see
+// kept.go), or at once with an empty extranonce otherwise (replaced once
+// the account's pool answers).
 func (m *miner) sv1PassthroughSubscribe() {
 	s, sv := m.s, m.sv
 	if sv.session != "" {
 		if mp := s.kept[sv.session]; mp != nil && mp.state != mapperClosed {
-			delete(s.kept, sv.session)
+			mp.forgetKept()
 			mp.table.Release()
 			if _, ok := mp.table.Add(m); ok {
 				m.mp, m.fixed = mp, 0
@@ -150,17 +158,12 @@ func (m *miner) sv1PassthroughSubscribe() {
 					m.session = id
 				}
 			}
+		} else if s.p.keptIdx != nil {
+			m.sv1ClaimKept(sv.session)
+			return
 		}
 	}
-	sv.subPending = false
-	e1, size := []byte(nil), 8
-	if m.mp != nil && m.mp.sv.hasSession {
-		e1, size = m.mp.sv.e1, m.mp.sv.n
-	}
-	sv.e1n = uint8(copy(sv.e1[:], e1))
-	sv.e2size = size
-	s.out = stratum.AppendSV1SubscribeReply(s.out[:0], &sv.subID, m.sessionID(), sv.e1[:sv.e1n], size)
-	m.send(s.out)
+	m.sv1AnswerPassthroughSubscribe()
 }
 
 // keepPassthrough parks an account's session after its miner left, so the
@@ -176,6 +179,9 @@ func (mp *mapper) keepPassthrough(m *miner) {
 	mp.idleSince = s.now
 	mp.subID = string(m.sessionID())
 	s.kept[mp.subID] = mp
+	if k := s.p.keptIdx; k != nil {
+		k.Keep(mp.subID, mp.keptEntry(keep)) // findable from every loop
+	}
 	if mp.account != "" && s.p.accounts != nil {
 		name, p := mp.account, s.p
 		p.wg.Add(1)

@@ -69,10 +69,14 @@ type Proxy struct {
 
 	warn warnLimiter
 	agg  aggregate
+	// workerNames counts distinct worker names across the loops.
+	workerNames workerNames
 	// dial connects a pool connection (dialPool; tests replace it).
 	dial func(s *shard, pc *poolConn)
 	// accounts resolves SV1 passthrough account names.
 	accounts Accounts
+	// keptIdx indexes kept passthrough sessions proxy-wide (kept.go).
+	keptIdx KeptSessions
 }
 
 // bindInfo is what a listener's connections need to know about it.
@@ -116,6 +120,9 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		p.log = slog.Default()
 	}
 	p.log = logsafe.Logger(p.log)
+	if p.keptIdx == nil {
+		p.keptIdx = NewMemKeptSessions()
+	}
 	p.cfg.Store(c)
 	p.dial = p.dialPool
 	empty := []*shard{}
@@ -402,7 +409,7 @@ func (p *Proxy) enabledPools(cfg *Config, f Family) []upstream.PoolConfig {
 
 // reserveUpstream takes one unit of the max-upstreams budget.
 func (p *Proxy) reserveUpstream() bool {
-	max := int64(p.cfg.Load().MaxUpstreams)
+	max := p.upstreamLimit()
 	for {
 		n := p.upstreams.Load()
 		if max > 0 && n >= max {

@@ -50,9 +50,13 @@ func (s *shard) workerLogin(m *miner, name string) {
 	if name == "" {
 		return
 	}
+	n := s.st.workers.Len()
 	wk := s.st.workers.Get(name, s.now)
 	if wk == nil {
 		return
+	}
+	if s.st.workers.Len() > n { // a new record on this loop
+		s.p.workerNames.add(name)
 	}
 	m.wk = wk
 	wk.Connections++
@@ -167,24 +171,24 @@ type published struct {
 	hist      stats.LatencyHistogram
 	miners    uint64
 	byFamily  [3]uint64
-	workers   uint64
 	upstreams stats.Upstreams
 	dropped   uint64
 	evicted   uint64
+	poolErrs  map[string]stats.PoolErrors // shared, read-only
 }
 
 // publish stores a copy of the shard's statistics and evicts idle workers.
 func (s *shard) publish() {
-	s.st.workers.Evict(s.now, int64(s.cfg.WorkersExpire), nil)
+	s.st.workers.Evict(s.now, int64(s.cfg.WorkersExpire), s.forgetFn)
 	pub := &published{
 		counters: s.fc,
 		best:     s.st.best,
 		hist:     s.st.hist,
 		latency:  s.st.latency.Samples(nil),
 		miners:   uint64(s.count),
-		workers:  uint64(s.st.workers.Len()),
 		dropped:  s.st.workers.Dropped,
 		evicted:  s.st.workers.Evicted,
+		poolErrs: s.poolErrs.published(),
 	}
 	for _, m := range s.miners {
 		if m != nil {

@@ -66,9 +66,16 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	}
 	p.cfg.Store(c)
 	p.limiter.SetConfig(c.RateLimit)
-	poolsChanged := !reflect.DeepEqual(c.Pools, old.Pools)
+	// Only the sessions of a family whose pool list changed are touched:
+	// new CryptoNote pools must not restart the SV1 sessions (whose miners
+	// without extranonce updates would all be asked to reconnect).
+	var changed familySet
+	for _, f := range [...]Family{FamilyCryptoNote, FamilySV1} {
+		changed[f] = !reflect.DeepEqual(p.enabledPools(c, f), p.enabledPools(old, f))
+	}
+	poolsChanged := changed[FamilyCryptoNote] || changed[FamilySV1]
 	for _, s := range p.shardList() {
-		s.exec(func() { s.reload(c, poolsChanged) })
+		s.exec(func() { s.reload(c, changed) })
 	}
 	for _, w := range warnings {
 		p.log.Warn("reload: " + w)
@@ -111,19 +118,20 @@ func restoreSecrets(c, old *Config) error {
 	return nil
 }
 
-// reload applies a new configuration on the shard's loop.
-func (s *shard) reload(c *Config, poolsChanged bool) {
+// familySet marks families (indexed by Family).
+type familySet [3]bool
+
+// reload applies a new configuration on the shard's loop; changed says
+// which families' enabled pool lists changed.
+func (s *shard) reload(c *Config, changed familySet) {
 	s.cfg = c
 	s.st.workers.SetMax(max(1, c.WorkersMax/max(1, s.p.loops)))
 	for _, mp := range s.mappers {
 		mp.fo.SetPolicy(c.failoverPolicy()) // retries, pauses, stability, probes
 	}
-	if !poolsChanged {
-		return
-	}
 	for _, mp := range append([]*mapper(nil), s.mappers...) {
-		if mp.kind == kindSV1Pass {
-			continue // its pool comes from the account, not the config
+		if mp.kind == kindSV1Pass || !changed[mp.family] {
+			continue // passthrough: its pool comes from the account, not the config
 		}
 		pools := s.p.enabledPools(c, mp.family)
 		if len(pools) == 0 {
@@ -134,7 +142,7 @@ func (s *shard) reload(c *Config, poolsChanged bool) {
 	}
 	// NiceHash keeps a session ready for the next miners; simple mode opens
 	// one per miner at login, so a reload must not leave spare ones.
-	if s.cnKind() == kindNiceHash && s.firstMapper(FamilyCryptoNote) == nil && len(s.p.enabledPools(c, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
+	if changed[FamilyCryptoNote] && s.cnKind() == kindNiceHash && s.firstMapper(FamilyCryptoNote) == nil && len(s.p.enabledPools(c, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
 		s.newMapper(FamilyCryptoNote, s.cnKind())
 	}
 }

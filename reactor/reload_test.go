@@ -6,6 +6,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 )
 
 func TestReload_SV1Mode_Bad(t *testing.T) {
@@ -59,4 +62,47 @@ func TestReload_TLSEnabled_Good(t *testing.T) {
 	warnings, err := p.Reload(next)
 	require.NoError(t, err)
 	require.Empty(t, warnings)
+}
+
+// TestReload_OneFamily_Good: a reload that changes only the CryptoNote
+// pools moves the CryptoNote sessions and leaves the SV1 ones alone: no
+// new SV1 pool connection, and an SV1 miner that does not take extranonce
+// updates is not asked to reconnect.
+func TestReload_OneFamily_Good(t *testing.T) {
+	first := startPool(t, mockpool.Config{Seed: 1})
+	second := startPool(t, mockpool.Config{Seed: 2})
+	svPool := startSV1Pool(t, sv1pool.Config{})
+	cfg := fastFailover(first.Addr())
+	cfg.Pools = append(cfg.Pools, sv1Config(svPool.Addr()).Pools...)
+	p, addr := startProxy(t, cfg)
+	cn := testminer.DialCN(t, addr)
+	require.Nil(t, cn.Login("WALLET").Error)
+	sv := testminer.DialSV1(t, addr) // cpuminer-like: no extranonce updates
+	sv.Login("farm.rig1", 0)
+	require.Equal(t, "true", string(sv.Submit().Result))
+
+	next := p.Config().Clone()
+	next.Pools[0].URL = second.Addr()
+	_, err := p.Reload(next)
+	require.NoError(t, err)
+	// Every loop has applied the reload once this runs after it.
+	for _, s := range p.shardList() {
+		pending, err := onLoop(waitCtx(t), s, func() int {
+			n := 0
+			for _, mp := range s.mappers {
+				if mp.family == FamilySV1 && (mp.pending != nil || len(mp.retiring) > 0) {
+					n++
+				}
+			}
+			return n
+		})
+		require.NoError(t, err)
+		require.Zero(t, pending, "no SV1 session is being moved")
+	}
+	r := cn.Read()
+	require.Equal(t, "job", r.Method)
+	require.Equal(t, second.CurrentJob().JobID, cn.Job.JobID, "the CryptoNote sessions moved")
+	require.Equal(t, "true", string(sv.Submit().Result), "the SV1 miner still mines on its session")
+	require.Equal(t, 1, svPool.Stats().Connections, "one SV1 pool connection, never redialled")
+	testutil.Eventually(t, func() bool { return p.Summary().MinersNow == 2 }, "both miners still connected")
 }

@@ -54,6 +54,11 @@ type shard struct {
 	places  map[stats.Placement]*stats.Placement
 	minute  int64
 	tickRun gnet.Runnable
+	// forgetFn is workerForgotten as a value made once (no allocation
+	// per sweep).
+	forgetFn func(*stats.Worker)
+	// poolErrs counts what the shard's pools sent wrong.
+	poolErrs poolErrors
 }
 
 // maxInterned bounds the interned string table of a shard.
@@ -63,6 +68,7 @@ func newShard(p *Proxy, el gnet.EventLoop, idx int, cfg *Config) *shard {
 	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}, kept: map[string]*mapper{}, places: map[stats.Placement]*stats.Placement{}}
 	s.st.workers = stats.NewWorkers(max(1, cfg.WorkersMax/max(1, p.loops)))
 	s.tickRun = gnet.RunnableFunc(func(context.Context) error { s.tick(); return nil })
+	s.forgetFn = s.workerForgotten
 	return s
 }
 
@@ -250,5 +256,12 @@ func (s *shard) intern(b []byte) string {
 	return v
 }
 
-// countFraming counts a connection closed for a framing error.
-func (s *shard) countFraming(error) { s.fc[0].BadLines++ }
+// countFraming counts a connection closed for a framing error: a miner's
+// bad line, or a fault of the pool (see poolConn.framingError).
+func (s *shard) countFraming(ep endpoint, err error) {
+	if pc, ok := ep.(*poolConn); ok {
+		pc.framingError(err)
+		return
+	}
+	s.fc[0].BadLines++
+}

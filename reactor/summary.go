@@ -15,6 +15,11 @@ type aggregate struct {
 	windows   [3]stats.Windows // per Family
 	lastHash  [3]float64
 	minersMax uint64
+	// lastAt is the unix second of the newest aggregate: the windows are
+	// read there, never at a second whose hashes are not in yet (that
+	// empty second read low, and lower in the short windows than in the
+	// long ones).
+	lastAt int64
 }
 
 // aggregate folds the shards' latest publications into the global
@@ -37,6 +42,7 @@ func (p *Proxy) aggregate(now int64) {
 		a.lastHash[f] = hashes[f]
 	}
 	a.minersMax = max(a.minersMax, miners)
+	a.lastAt = now
 	a.mu.Unlock()
 }
 
@@ -59,14 +65,23 @@ func (p *Proxy) Summary() stats.Summary {
 		sum.Best.Merge(&pub.best)
 		lat = append(lat, pub.latency...)
 		sum.MinersNow += pub.miners
-		sum.Workers += pub.workers
 		sum.WorkersDropped += pub.dropped
 		sum.WorkersEvicted += pub.evicted
 		sum.Upstreams.Active += pub.upstreams.Active
 		sum.Upstreams.Sleep += pub.upstreams.Sleep
 		sum.Upstreams.Error += pub.upstreams.Error
 		sum.Upstreams.Total += pub.upstreams.Total
+		for pool, e := range pub.poolErrs {
+			if sum.PoolErrors == nil {
+				sum.PoolErrors = map[string]stats.PoolErrors{}
+			}
+			t := sum.PoolErrors[pool]
+			t.Merge(&e)
+			sum.PoolErrors[pool] = t
+		}
 	}
+	// Distinct names: a worker with miners on several loops counts once.
+	sum.Workers = p.workerNames.len()
 	sum.LatencyMs = stats.Median(lat)
 	// refused counts only the cap (and shutdown) refusals: the total is
 	// built from one load of each counter, so every part of it, and the
@@ -79,8 +94,12 @@ func (p *Proxy) Summary() stats.Summary {
 	now := time.Now().Unix()
 	a := &p.agg
 	a.mu.Lock()
+	at := now
+	if a.lastAt > 0 {
+		at = a.lastAt
+	}
 	for f := range a.windows {
-		sum.HashrateByFamily[f] = a.windows[f].Rates(now)
+		sum.HashrateByFamily[f] = a.windows[f].Rates(at)
 		for w, h := range sum.HashrateByFamily[f] {
 			sum.Hashrate[w] += h
 		}

@@ -81,7 +81,7 @@ func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
 		if m, isMiner := ep.(*miner); isMiner && m.state == stateWaitProxy {
 			used, done, err := m.readProxyHeader(buf[n:])
 			if err != nil {
-				m.s.countFraming(err)
+				m.s.countFraming(m, err)
 				return n, false
 			}
 			if !done {
@@ -92,7 +92,7 @@ func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
 		}
 		line, used, err := stratum.NextLineMax(buf[n:], limit)
 		if err != nil {
-			s.countFraming(err)
+			s.countFraming(ep, err)
 			return n, false
 		}
 		if used == 0 {

@@ -25,6 +25,9 @@ type MinerView struct {
 	// Account: User is the registered account the miner authorized with
 	// (SV1 passthrough), a mining credential.
 	Account bool
+	// Shard is the event loop serving the miner (0-based, as in
+	// UpstreamView).
+	Shard int
 }
 
 // UpstreamView is one pool session.
@@ -63,7 +66,7 @@ func (p *Proxy) Miners(ctx context.Context) ([]MinerView, error) {
 				}
 				mv := MinerView{ID: m.id, Addr: m.addr, Family: m.family, State: m.state.public(), Diff: m.diff,
 					Tx: m.tx, Rx: m.rx, User: m.user, RigID: m.rigID, Agent: m.agent, Worker: m.workerName(), ConnectedAt: m.connectedAt,
-					Account: m.isAccount() && m.loggedIn}
+					Account: m.isAccount() && m.loggedIn, Shard: s.idx}
 				if m.mp != nil {
 					mv.Upstream = m.mp.id
 				}

@@ -31,7 +31,8 @@ func stampOf(path string) fileStamp {
 // when every ≤ 0) until ctx ends; run it on its own goroutine. When the
 // file's modification time or size changes and then stays put for about
 // 500 ms, it reads the file and, unless the content is byte-for-byte what
-// it last saw (a touch), parses it like LoadConfig and calls apply with
+// it last saw (a touch), parses it like LoadConfig (a file over
+// MaxConfigBytes is refused unread) and calls apply with
 // the result: a parsed configuration and the ignored xmrig-proxy keys, or
 // the error that makes the new file unusable (the caller keeps its
 // running configuration). The content present when WatchConfig starts is
@@ -53,7 +54,7 @@ func WatchConfigWith(ctx context.Context, path string, every time.Duration, pars
 	}
 	seen := stampOf(path)
 	var applied [sha256.Size]byte
-	if data, err := os.ReadFile(path); err == nil {
+	if data, err := readConfigFile(path); err == nil {
 		applied = sha256.Sum256(data)
 	}
 	var changedAt time.Time // zero: nothing pending
@@ -75,7 +76,7 @@ func WatchConfigWith(ctx context.Context, path string, every time.Duration, pars
 			continue
 		}
 		changedAt = time.Time{}
-		data, err := os.ReadFile(path)
+		data, err := readConfigFile(path) // at most MaxConfigBytes
 		if err != nil {
 			apply(nil, nil, fmt.Errorf("config watch: %w", err))
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -128,5 +129,50 @@ func TestWatchConfig_Apply_Ugly(t *testing.T) {
 		w := <-got
 		require.NoError(t, w.err)
 		require.Equal(t, "W4", w.cfg.Pools[0].User)
+	})
+}
+
+// padded returns a valid configuration of exactly n bytes (JSON allows
+// trailing whitespace).
+func padded(n int) string {
+	return watchCfgA + strings.Repeat(" ", n-len(watchCfgA))
+}
+
+func TestLoadConfig_Size_Bad(t *testing.T) {
+	dir := t.TempDir()
+	at := filepath.Join(dir, "at.json")
+	writeFile(t, at, padded(MaxConfigBytes))
+	_, _, err := LoadConfig(at)
+	require.NoError(t, err, "exactly 4 MiB is read")
+	over := filepath.Join(dir, "over.json")
+	writeFile(t, over, padded(MaxConfigBytes+1))
+	_, _, err = LoadConfig(over)
+	require.ErrorContains(t, err, "4 MiB")
+	_, _, err = ParseConfig([]byte(padded(MaxConfigBytes + 1)))
+	require.ErrorContains(t, err, "4 MiB")
+}
+
+// A file over MaxConfigBytes is refused with its reason, once; the caller
+// keeps its configuration, and a good file after it applies.
+func TestWatchConfig_TooLarge_Bad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "config.json")
+		writeFile(t, path, watchCfgA)
+		got := startWatch(t, path)
+		big := `{"pools":[{"url":"pool-big:3333","user":"W"}]}`
+		writeFile(t, path, big+strings.Repeat(" ", MaxConfigBytes+1-len(big)))
+		settle()
+		require.Len(t, got, 1)
+		w := <-got
+		require.Nil(t, w.cfg, "not applied")
+		require.ErrorContains(t, w.err, "4 MiB")
+		settle()
+		require.Empty(t, got, "not reported again while unchanged")
+		writeFile(t, path, `{"pools":[{"url":"pool-b:3333","user":"W"}]}`)
+		settle()
+		require.Len(t, got, 1)
+		w = <-got
+		require.NoError(t, w.err)
+		require.Equal(t, "pool-b:3333", w.cfg.Pools[0].URL)
 	})
 }

@@ -36,6 +36,30 @@ type Summary struct {
 	// WorkersDropped and WorkersEvicted report the worker table's bounds.
 	WorkersDropped uint64
 	WorkersEvicted uint64
+	// PoolErrors counts what pools sent wrong, by pool host:port ("other"
+	// beyond a bound); nil when nothing went wrong.
+	PoolErrors map[string]PoolErrors
+}
+
+// PoolErrors counts one pool's faults by reason: lines over the pool line
+// limit, lines that are not a JSON object, JSON that breaks the protocol,
+// refused logins (each drops the connection), and jobs the proxy could
+// not use (skipped, the connection stays).
+type PoolErrors struct {
+	LineTooLong  uint64 `json:"line_too_long"`
+	NotJSON      uint64 `json:"not_json"`
+	Protocol     uint64 `json:"protocol"`
+	LoginRefused uint64 `json:"login_refused"`
+	InvalidJob   uint64 `json:"invalid_job"`
+}
+
+// Merge adds o into e.
+func (e *PoolErrors) Merge(o *PoolErrors) {
+	e.LineTooLong += o.LineTooLong
+	e.NotJSON += o.NotJSON
+	e.Protocol += o.Protocol
+	e.LoginRefused += o.LoginRefused
+	e.InvalidJob += o.InvalidJob
 }
 
 // AvgTime returns the average seconds per accepted share (0 before the

@@ -102,7 +102,8 @@ func TestRates_At_Good(t *testing.T) {
 
 func TestRates_At_Bad(t *testing.T) {
 	// After mining stops the estimate decays by e per window length
-	// instead of dropping to zero; nothing recorded reads zero.
+	// instead of dropping to zero (the observed-time correction, which
+	// tends to 1, aside); nothing recorded reads zero.
 	var zero Rates
 	require.Equal(t, [NumWindows - 1]float64{}, zero.At(t0))
 	var r Rates
@@ -113,7 +114,8 @@ func TestRates_At_Bad(t *testing.T) {
 	before := r.At(end)
 	for i, win := range WindowSeconds {
 		after := r.At(end + win)
-		require.InEpsilon(t, before[i]/math.E, after[i], 1e-6, "window %d (float32 estimate)", win)
+		corr := r.observed(end, win) / r.observed(end+win, win)
+		require.InEpsilon(t, before[i]/math.E*corr, after[i], 1e-6, "window %d (float32 estimate)", win)
 	}
 	require.Equal(t, before, r.At(end), "At does not change the estimate")
 	require.Equal(t, before, r.At(end-100), "a time in the past does not decay")
@@ -156,4 +158,31 @@ func TestWindows_SteadyRate_Good(t *testing.T) {
 			require.InDelta(t, 1.0, r[i], 1e-9, "window %d at second %d of the minute", i, (t0+s)%60)
 		}
 	}
+}
+
+// TestRates_SteadyRate_Good: a worker mining a steady 1000 H/s (a share
+// worth 1000 hashes every second from its login) reads 1000 H/s in every
+// window from the start — at 30 s, 5 min and 2 h — not a fraction of it
+// until a whole window has passed.
+func TestRates_SteadyRate_Good(t *testing.T) {
+	var w Workers
+	w.byName, w.max = map[string]*Worker{}, 10
+	wk := w.Get("rig", t0) // the login
+	for s := int64(1); s <= 7200; s++ {
+		wk.Rates.Add(t0+s, 1000)
+		if s != 30 && s != 300 && s != 7200 {
+			continue
+		}
+		for i, v := range wk.Rates.At(t0 + s) {
+			require.InEpsilon(t, 1000, v, 0.01, "%d s old, window %d s: %v", s, WindowSeconds[i], wk.Rates.At(t0+s))
+		}
+	}
+	// A worker that mined its first 10 s and stopped: 10,000 hashes over
+	// its 40 s of life.
+	var idle Rates
+	idle.Start(t0)
+	for s := int64(1); s <= 10; s++ {
+		idle.Add(t0+s, 1000)
+	}
+	require.InEpsilon(t, 10000.0/40, idle.At(t0 + 40)[Window24h], 0.01)
 }

@@ -147,6 +147,7 @@ func (w *Workers) Get(name string, now int64) *Worker {
 		return nil
 	}
 	wk := &Worker{Name: name, LastSeen: now}
+	wk.Rates.Start(now) // its windows cover the time since its first login
 	w.byName[name] = wk
 	return wk
 }

@@ -18,6 +18,11 @@ const (
 	MaxAlgoLen     = 32
 	SeedHashHex    = 64
 	minNiceHashHex = 2 * (NiceHashOffset + 1)
+	// MaxJobDifficulty is the highest job difficulty accepted from a pool:
+	// 2^53, where float64 share counters stop counting exactly. No
+	// CryptoNote network is near it (Monero's block difficulty is ~2^39);
+	// a target beyond it (a 64-bit target of 1, say) is garbage.
+	MaxJobDifficulty = 1 << 53
 )
 
 // Job is one CryptoNote work unit received from a pool. It is immutable once
@@ -33,11 +38,14 @@ type Job struct {
 }
 
 // IsValid reports whether the job can be handed to miners: a hex blob, a
-// job id, and an 8- or 16-hex target.
+// job id, and an 8- or 16-hex target whose difficulty is at least 1 and at
+// most MaxJobDifficulty. A zero target (difficulty 0) would tell miners
+// that every hash is a share.
 func (j *Job) IsValid() bool {
+	d := DifficultyFromTarget(j.Target)
 	return len(j.Blob) > 0 && len(j.Blob)%2 == 0 && len(j.Blob) <= MaxBlobHex && isHexFold(j.Blob) &&
 		IsToken(j.JobID, MaxJobIDLen) &&
-		(len(j.Target) == 8 || len(j.Target) == 16) && isHexFold(j.Target) &&
+		d >= 1 && d <= MaxJobDifficulty &&
 		(j.Algo == "" || IsToken(j.Algo, MaxAlgoLen)) &&
 		(j.SeedHash == "" || (len(j.SeedHash) == SeedHashHex && isHexFold(j.SeedHash)))
 }

@@ -54,6 +54,11 @@ func TestJob_IsValid_Bad(t *testing.T) {
 		"bad algo":        func(j *Job) { j.Algo = "rx 0" },
 		"bad seed hash":   func(j *Job) { j.SeedHash = "00" },
 		"huge blob":       func(j *Job) { j.Blob = strings.Repeat("00", MaxBlobHex) },
+		// Targets that decode but mean nothing: difficulty 0 (every hash
+		// is a share) or far beyond any network.
+		"zero target":        func(j *Job) { j.Target = "00000000" },
+		"zero 64-bit target": func(j *Job) { j.Target = "0000000000000000" },
+		"64-bit target of 1": func(j *Job) { j.Target = "0100000000000000" },
 	} {
 		j := testJob()
 		mutate(&j)
@@ -66,6 +71,14 @@ func TestJob_IsValid_Ugly(t *testing.T) {
 	j.Blob = strings.ToUpper(j.Blob)
 	j.Target = "B88D0600"
 	require.True(t, j.IsValid(), "pools may send upper-case hex")
+	// The edges: difficulty 1 (test pools) and MaxJobDifficulty.
+	j.Target = "ffffffff"
+	require.True(t, j.IsValid(), "difficulty 1")
+	j.Target = "0008000000000000" // 2^11: difficulty 2^53 - 1
+	require.Equal(t, uint64(MaxJobDifficulty-1), j.Difficulty())
+	require.True(t, j.IsValid(), "just under 2^53")
+	j.Target = "ff07000000000000" // 2^11 - 1: just over 2^53
+	require.False(t, j.IsValid(), "beyond 2^53")
 }
 
 func testJob() Job {

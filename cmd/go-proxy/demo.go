@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -41,8 +43,10 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	if *miners < 1 || *sv1Miners < 0 {
-		fmt.Fprintln(stderr, "go-proxy demo: -miners must be at least 1 and -sv1-miners at least 0")
+	f := demoFlags{miners: *miners, shares: *shares, every: *every, duration: *duration, jobs: *jobs,
+		sv1Miners: *sv1Miners, sv1Shares: *sv1Shares, extra: fs.Args()}
+	if err := f.validate(openFilesLimit(), runtime.GOMAXPROCS(0)); err != nil {
+		fmt.Fprintln(stderr, "go-proxy demo:", err)
 		return exitConfig
 	}
 	logOut := io.Discard
@@ -222,4 +226,85 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// demoFlags are the demo's command-line values.
+type demoFlags struct {
+	miners, sv1Miners     int
+	shares, sv1Shares     float64
+	every, duration, jobs time.Duration
+	extra                 []string // positional arguments (none are taken)
+}
+
+// minDemoInterval bounds -every and -jobs from below: a status line or a
+// job every few nanoseconds would only burn the CPU.
+const minDemoInterval = 100 * time.Millisecond
+
+// validate checks every flag, naming the bad one, and refuses a swarm the
+// process cannot hold: the demo runs the miners and the proxy in one
+// process, so every simulated miner costs two descriptors (its socket and
+// the proxy's end), and running out of them would stop the proxy's engine.
+func (f *demoFlags) validate(openFiles, loops int) error {
+	switch {
+	case len(f.extra) > 0:
+		return fmt.Errorf("unexpected argument %q (flags only; see go-proxy demo -h)", f.extra[0])
+	case f.miners < 1:
+		return fmt.Errorf("-miners must be at least 1, got %d", f.miners)
+	case f.sv1Miners < 0:
+		return fmt.Errorf("-sv1-miners must be 0 or more, got %d", f.sv1Miners)
+	case !(f.shares >= 0) || math.IsInf(f.shares, 0):
+		return fmt.Errorf("-shares must be a rate of 0 or more per second, got %v", f.shares)
+	case !(f.sv1Shares >= 0) || math.IsInf(f.sv1Shares, 0):
+		return fmt.Errorf("-sv1-shares must be a rate of 0 or more per second, got %v", f.sv1Shares)
+	case f.every < minDemoInterval:
+		return fmt.Errorf("-every must be at least %v, got %v", minDemoInterval, f.every)
+	case f.jobs < minDemoInterval:
+		return fmt.Errorf("-jobs must be at least %v, got %v", minDemoInterval, f.jobs)
+	case f.duration < 0:
+		return fmt.Errorf("-duration must be 0 (until Ctrl-C) or more, got %v", f.duration)
+	}
+	total := f.miners + f.sv1Miners
+	if most := demoMaxMiners(openFiles, loops); total > most {
+		return fmt.Errorf("-miners %d and -sv1-miners %d need about %d open files (the demo holds both ends of every miner connection), "+
+			"but the open-files limit is %d: at most %d miners in all; raise the limit (ulimit -n) or run go-proxy and the bench swarm (go run ./bench) as separate processes",
+			f.miners, f.sv1Miners, demoFiles(total, loops), openFiles, most)
+	}
+	return nil
+}
+
+// demoFixedFiles covers the demo's descriptors that do not grow with the
+// miners: listeners (one per event loop and a mock pool's), the API, epoll
+// and event fds of the loops and swarms, standard streams.
+const demoFixedFiles = 128
+
+// demoFiles estimates the descriptors the demo holds for n miners on
+// loops event loops: two per miner, two per pool connection (the proxy's
+// and the mock pool's end; one per 256 CryptoNote miners per loop, plus
+// one per loop and family), and the fixed part.
+func demoFiles(n, loops int) int {
+	return 2*n + 2*loops*(n/256+2) + demoFixedFiles
+}
+
+// demoMaxMiners is the largest miner count whose demoFiles fits openFiles.
+func demoMaxMiners(openFiles, loops int) int {
+	lo, hi := 0, max(openFiles, 0)
+	for lo < hi { // demoFiles grows with n
+		mid := (lo + hi + 1) / 2
+		if demoFiles(mid, loops) <= openFiles {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// openFilesLimit returns RLIMIT_NOFILE's soft limit (Go raises it to the
+// hard limit at start).
+func openFilesLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(rl.Cur)
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -42,7 +43,12 @@ func TestRun_CheckConfig_Bad(t *testing.T) {
 		require.Equal(t, exitConfig, code, body)
 		require.Contains(t, errOut.String(), key, body)
 	}
+	// A valid configuration padded past 4 MiB is refused unread.
+	big := `{"pools":[{"url":"pool:3333"}]}`
 	var out, errOut bytes.Buffer
+	code := run([]string{"--check-config", "-c", writeConfig(t, big+strings.Repeat(" ", 4<<20))}, &out, &errOut)
+	require.Equal(t, exitConfig, code)
+	require.Contains(t, errOut.String(), "4 MiB")
 	require.Equal(t, exitConfig, run([]string{"-c", filepath.Join(t.TempDir(), "missing.json")}, &out, &errOut))
 	require.Equal(t, exitConfig, run([]string{"--bogus-flag"}, &out, &errOut))
 }
@@ -79,4 +85,54 @@ func TestRun_Demo_Good(t *testing.T) {
 	// Both families on one port; the SV1 pool verified every share.
 	require.Contains(t, text, "SV1: miners 5/5 authorized", text)
 	require.Regexp(t, `pool verified [1-9]\d* ok, 0 bad, 0 duplicate, 0 overlapping`, text)
+}
+
+// Every bad demo flag is refused up front with exit 2 and an error naming
+// it; none panics (-every 0 used to, in time.NewTicker).
+func TestRun_Demo_Bad(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-every", "0"}, "-every"},
+		{[]string{"-every", "-1s"}, "-every"},
+		{[]string{"-every", "1ns"}, "-every"},
+		{[]string{"-jobs", "0"}, "-jobs"},
+		{[]string{"-jobs", "-5s"}, "-jobs"},
+		{[]string{"-duration", "-1s"}, "-duration"},
+		{[]string{"-miners", "0"}, "-miners"},
+		{[]string{"-miners", "-3"}, "-miners"},
+		{[]string{"-sv1-miners", "-1"}, "-sv1-miners"},
+		{[]string{"-shares", "-1"}, "-shares"},
+		{[]string{"-shares", "NaN"}, "-shares"},
+		{[]string{"-shares", "+Inf"}, "-shares"},
+		{[]string{"-sv1-shares", "NaN"}, "-sv1-shares"},
+		{[]string{"-miners", "100000000"}, "-miners 100000000"},
+		{[]string{"stray"}, `unexpected argument "stray"`},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"demo"}, c.args...), &out, &errOut)
+		require.Equal(t, exitConfig, code, "%v: %s", c.args, errOut.String())
+		require.Contains(t, errOut.String(), c.flag, c.args)
+		require.Empty(t, out.String(), "nothing started: %v", c.args)
+	}
+}
+
+// The demo holds both ends of every miner connection: with 20,000 open
+// files it takes about 9,850 miners, and says so beyond that instead of
+// letting the proxy's engine run out of descriptors.
+func TestDemoFlags_OpenFiles_Ugly(t *testing.T) {
+	ok := demoFlags{miners: 9800, sv1Miners: 20, shares: 1, sv1Shares: 1, every: time.Second, jobs: time.Second}
+	require.NoError(t, ok.validate(20000, 2))
+	most := demoMaxMiners(20000, 2)
+	require.LessOrEqual(t, demoFiles(most, 2), 20000)
+	require.Greater(t, demoFiles(most+1, 2), 20000)
+	require.InDelta(t, 9850, most, 50)
+	big := ok
+	big.miners = 9900
+	err := big.validate(20000, 2)
+	require.ErrorContains(t, err, "-miners 9900 and -sv1-miners 20")
+	require.ErrorContains(t, err, "open-files limit is 20000")
+	require.ErrorContains(t, err, "at most")
+	require.Zero(t, demoMaxMiners(100, 2), "a limit too small for anything")
 }

@@ -5,6 +5,8 @@ package rawsock
 import (
 	"errors"
 	"fmt"
+	"net"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -50,10 +52,13 @@ func configure(fd int, src *unix.SockaddrInet4) error {
 
 // OpenStampKeeper opens a socket with SO_TIMESTAMPNS on and returns it, or
 // -1. The kernel stamps received packets only while some socket wants
-// timestamps, and switches that on asynchronously (a deferred static key):
-// packets that arrive before it is on carry no timestamp. Holding one such
-// socket from a swarm's start to its close switches it on before the first
-// miner connects and keeps it on between runs.
+// timestamps, and switches that on asynchronously (a deferred static key,
+// flipped by a kernel worker a little later): TCP segments that arrive
+// before it is on carry no timestamp. Holding one such socket from a
+// swarm's start to its close keeps stamping on between runs; and
+// OpenStampKeeper returns only once it is on — a loopback TCP probe came
+// back stamped — or after stampWait, so the first miner's first line is
+// stamped whether or not another process already wanted timestamps.
 func OpenStampKeeper() int {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -63,7 +68,64 @@ func OpenStampKeeper() int {
 		_ = unix.Close(fd)
 		return -1
 	}
+	_ = waitStamped(stampWait)
 	return fd
+}
+
+// stampWait bounds OpenStampKeeper's wait for the kernel to stamp.
+const stampWait = 5 * time.Second
+
+// waitStamped sends one byte at a time over a loopback TCP connection
+// until one arrives with a kernel receive timestamp, or limit passes.
+func waitStamped(limit time.Duration) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fd, err := Open(unix.AF_INET, nil)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		return err
+	}
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(limit))
+	srv, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	var r Receiver
+	buf := make([]byte, 16)
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if _, err := srv.Write([]byte{'.'}); err != nil {
+			return err
+		}
+		for {
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if n, err := unix.Poll(pfd, 100); err != nil && !errors.Is(err, unix.EINTR) || n == 0 && !time.Now().Before(deadline) {
+				return errors.New("rawsock: no stamped probe")
+			}
+			n, ts, err := r.Recv(fd, buf)
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil || n == 0 {
+				return errors.New("rawsock: probe connection closed")
+			}
+			if ts != 0 {
+				return nil
+			}
+			break
+		}
+		// Not on yet: the kernel worker runs within milliseconds.
+		time.Sleep(time.Millisecond)
+	}
+	return errors.New("rawsock: no stamped probe")
 }
 
 // CloseStampKeeper closes a socket from OpenStampKeeper; -1 is ignored.
