@@ -85,6 +85,10 @@ type mapper struct {
 	// pools it is trying.
 	pending    *poolConn
 	pendingIdx int
+	// seen is the CryptoNote duplicate check (SV1's is sv.seen); win
+	// numbers its window (duplicate.go).
+	seen nonce.Seen[uint32]
+	win  uint32
 }
 
 // poolConn is one pool connection of a mapper, with its own protocol
@@ -551,6 +555,7 @@ func (mp *mapper) close() {
 	if mp.retry != nil {
 		mp.retry.Stop()
 	}
+
 	for _, pc := range append([]*poolConn{mp.conn, mp.pending}, mp.retiring...) {
 		if pc != nil && !pc.dead {
 			pc.conn.close()

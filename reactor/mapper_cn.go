@@ -59,6 +59,9 @@ func (mp *mapper) setJob(j *stratum.Job, sameConn bool) {
 	} else {
 		mp.prevDiff, mp.prevAlgo = 0, ""
 	}
+	if !sameConn || j.JobID != mp.jobs.Current() {
+		mp.turnShares(sameConn)
+	}
 	mp.job = *j
 	mp.hasJob = true
 	mp.jobDiff = j.Difficulty()
