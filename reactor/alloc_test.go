@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 // The hot path allocates nothing in steady state: a submit parsed,
@@ -93,4 +95,15 @@ func TestAllocs_DuplicateCheck(t *testing.T) {
 	require.Zero(t, mallocs(sharesPerJob-1, round2))
 	require.Equal(t, `{"id":9,"result":true,"error":null}`+"\n", string(sink2.last))
 	require.Equal(t, sharesPerJob, mp.sv.seen.Len(false), "the window of the last clean job")
+}
+
+// A miner over its share rate limit costs an answer and nothing else.
+func TestAllocs_Throttled(t *testing.T) {
+	ms := newMemShard(t, &Config{SubmitRateLimit: SubmitRateLimit{Burst: 1, CloseAfter: 1 << 30}, Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}})
+	m, sink := ms.addMiner(t, "WALLET")
+	line := ms.submitLine(m, 1)
+	require.True(t, m.handleLine(line))
+	require.Zero(t, mallocs(1000, func() { m.handleLine(line) }))
+	require.Contains(t, string(sink.last), msgShareRateLimit)
+	require.Equal(t, uint64(1000), ms.s.fc[FamilyCryptoNote].Throttled)
 }

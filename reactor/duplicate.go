@@ -20,8 +20,9 @@ import (
 //
 // Bounds: a window holds at most maxSessionShares shares, and each miner
 // may record maxMinerShares of them per window (honest miners are far
-// from both: a pool's difficulty keeps a session's share rate low). A share beyond either bound is
-// refused (msgTooManyShares): recording nothing and forwarding it could
+// from both: a pool's difficulty keeps a session's share rate low, and the
+// per-miner rate limit bounds a hostile one). A share beyond either bound
+// is refused (msgTooManyShares): recording nothing and forwarding it could
 // let a duplicate through. The maps are cleared, not reallocated, when
 // windows turn, so the check allocates nothing once they have grown.
 

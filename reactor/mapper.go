@@ -89,6 +89,8 @@ type mapper struct {
 	// numbers its window (duplicate.go).
 	seen nonce.Seen[uint32]
 	win  uint32
+	// held are miners waiting for the pool connection to drain (flow.go).
+	held, heldSpare []*miner
 }
 
 // poolConn is one pool connection of a mapper, with its own protocol
@@ -531,6 +533,7 @@ func (mp *mapper) tick() {
 		}
 		pc.closeIfRetired()
 	}
+	mp.resumeIfDrained()
 	switch {
 	case (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.table != nil && mp.table.Len() == 0 &&
 		mp != s.firstMapper(mp.family) && s.now-mp.emptySince >= mapperGCAfter:
@@ -555,7 +558,7 @@ func (mp *mapper) close() {
 	if mp.retry != nil {
 		mp.retry.Stop()
 	}
-
+	mp.resumeHeld()
 	for _, pc := range append([]*poolConn{mp.conn, mp.pending}, mp.retiring...) {
 		if pc != nil && !pc.dead {
 			pc.conn.close()

@@ -36,6 +36,7 @@ func (pc *poolConn) handleLine(line []byte) bool {
 	case upstream.CNResult:
 		mp.onResult(&ev)
 		pc.closeIfRetired()
+		mp.resumeIfDrained()
 	case upstream.CNReconnect:
 		if pc != mp.conn {
 			return true

@@ -125,6 +125,7 @@ func (pc *poolConn) handleLineSV1(line []byte) bool {
 	case upstream.SV1Result:
 		mp.onResultSV1(&ev)
 		pc.closeIfRetired()
+		mp.resumeIfDrained()
 	case upstream.SV1Reconnect:
 		if pc != mp.conn {
 			return true

@@ -13,10 +13,14 @@ import (
 )
 
 // memSink is an in-memory transport that keeps the last line written.
+// unsent plays the bytes a slow peer has not taken yet; resumed counts
+// the resume calls (a held miner woken).
 type memSink struct {
-	last   []byte
-	n      int
-	closed bool
+	last    []byte
+	n       int
+	closed  bool
+	unsent  int
+	resumed int
 }
 
 func (w *memSink) write(p []byte, _ int) bool {
@@ -29,6 +33,10 @@ func (w *memSink) write(p []byte, _ int) bool {
 }
 
 func (w *memSink) close() { w.closed = true }
+
+func (w *memSink) buffered() int { return w.unsent }
+
+func (w *memSink) resume() { w.resumed++ }
 
 // memShard is a shard with no event loop: tests call its methods directly
 // from the test goroutine, which plays the loop.
@@ -43,6 +51,11 @@ func newMemShard(t testing.TB, cfg *Config) *memShard {
 	t.Helper()
 	if cfg == nil {
 		cfg = &Config{Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}}
+	}
+	if cfg.SubmitRateLimit.Burst == 0 {
+		// The tests play shares far faster than a miner may send them and
+		// run no 1 Hz sweep to refill the bucket.
+		cfg.SubmitRateLimit.Burst = 1 << 30
 	}
 	cfg.Normalize()
 	require.NoError(t, cfg.Validate())

@@ -119,13 +119,17 @@ func ParseDiffSuffix(login []byte) ([]byte, uint64) {
 	return login[:i], n
 }
 
-// submitCN is RFC §6.2 plus the NiceHash nonce check, the job window, the
-// duplicate check (duplicate.go) and custom difficulty. Shares that meet the miner's
+// submitCN is RFC §6.2 plus the share rate limit and pool back-pressure
+// (flow.go), the NiceHash nonce check, the job window, the duplicate check
+// (duplicate.go) and custom difficulty. Shares that meet the miner's
 // custom difficulty but not the pool's are answered here and never
 // forwarded.
 func (m *miner) submitCN(req *stratum.Request) {
 	s := m.s
 	p := &req.Params
+	if !m.admitSubmit(&req.ID) {
+		return
+	}
 	if m.state != stateReady || !bytes.Equal(p.SessionID, m.sessionID()) {
 		m.invalidShare(&req.ID, stratum.MsgUnauthenticated)
 		return

@@ -196,6 +196,7 @@ func (s *shard) tick() {
 		if m == nil {
 			continue
 		}
+		m.refill(cfg.SubmitRateLimit.PerSecond, newMinute)
 		switch m.state {
 		case stateWaitProxy, stateWaitLogin:
 			if s.now >= m.deadline {
