@@ -81,6 +81,7 @@ type collector struct {
 	workerSended, workerOneSended             *prometheus.Desc
 	workerAccepted, workerOneAccepted         *prometheus.Desc
 	workerSpeed, workerDifficulty             *prometheus.Desc
+	holds                                     *prometheus.Desc
 }
 
 func newCollector(src Source, timeout time.Duration) *collector {
@@ -92,7 +93,7 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		src: src, timeout: timeout,
 		buildInfo:       d("goproxy_build_info", "go-proxy build information (always 1).", "version", "goversion"),
 		uptime:          d("goproxy_uptime_seconds", "Seconds since the proxy started."),
-		shares:          d("goproxy_shares_total", "Shares by outcome: accepted/rejected by the pool, invalid (rejected by the proxy), expired (accepted for the previous job, also counted as accepted), custom (answered OK locally at a custom difficulty), timeout (never answered by the pool).", "family", "result"),
+		shares:          d("goproxy_shares_total", "Shares by outcome: accepted/rejected by the pool, invalid (rejected by the proxy), expired (accepted for the previous job, also counted as accepted), custom (answered OK locally at a custom difficulty), timeout (never answered by the pool), throttled (refused by the per-miner share rate limit, not in invalid).", "family", "result"),
 		shareDifficulty: d("goproxy_share_difficulty_total", "Sum of the difficulties of accepted shares (1-difficulty shares).", "family"),
 		hashes:          d("goproxy_hashes_total", "Hashes behind accepted shares (CryptoNote: difficulty; SV1: difficulty × 2^32 / divider); rate() is the hashrate.", "family"),
 		hashrate:        d("goproxy_hashrate_hashes_per_second", "Proxy hashrate per family averaged over a window (all = since start).", "family", "window"),
@@ -101,7 +102,7 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		minersPeak:      d("goproxy_miners_peak", "Highest number of miner connections open at once since start."),
 		connections:     d("goproxy_connections_total", "Miner connections accepted."),
 		refused:         d("goproxy_refused_connections_total", "Miner connections refused at accept, by reason (cap = connection cap or shutting down).", "reason"),
-		closed:          d("goproxy_closed_connections_total", "Miner connections closed by the proxy, by reason.", "reason"),
+		closed:          d("goproxy_closed_connections_total", "Miner connections closed by the proxy, by reason (flood = over the share rate limit persistently, held_overflow = buffered too much while held).", "reason"),
 		bytes:           d("goproxy_bytes_total", "Bytes of miner traffic (in = from miners).", "direction", "family"),
 		upstreams:       d("goproxy_upstreams", "Pool sessions by state (error = connecting or waiting to retry).", "state"),
 		submitLatency:   d("goproxy_upstream_submit_latency_seconds", "Time from forwarding a share to the pool's answer."),
@@ -114,6 +115,7 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		workersDropped:  d("goproxy_workers_dropped_total", "Logins not tracked per worker because the table was full (workers-max)."),
 		workersOmitted:  d("goproxy_metrics_workers_omitted", "Workers left out of the per-worker series of this scrape (http.metrics-workers-max)."),
 		scrapeErrors:    d("goproxy_metrics_scrape_errors_total", "Scrapes that could not read the per-worker or per-pool snapshots."),
+		holds:           d("goproxy_miner_holds_total", "Times a miner's input was paused because its pool connection was slow to drain."),
 
 		workerUp:          d("proxy_worker_up", "1 while the worker has a miner connected, 0 while it is idle (series vanish when the worker expires).", "proxy", "worker", "user"),
 		poolUp:            d("proxy_pool_up", "1 when the proxy has a logged-in session to the pool.", "proxy", "hash", "pool"),
@@ -135,6 +137,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.submitLatency, c.latencyMedian, c.poolSessions, c.poolMiners, c.poolErrors, c.workers, c.workersEvicted,
 		c.workersDropped, c.workersOmitted, c.scrapeErrors, c.workerUp, c.poolUp, c.poolDivider,
 		c.workerSended, c.workerOneSended, c.workerAccepted, c.workerOneAccepted, c.workerSpeed, c.workerDifficulty,
+		c.holds,
 	} {
 		ch <- d
 	}
@@ -184,6 +187,7 @@ func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary
 		}{
 			{"accepted", fc.Accepted}, {"rejected", fc.Rejected}, {"invalid", fc.Invalid},
 			{"expired", fc.Expired}, {"custom", fc.CustomAccepted}, {"timeout", fc.Timeouts},
+			{"throttled", fc.Throttled},
 		} {
 			emit(ch, c.shares, counter, float64(r.n), name, r.result)
 		}
@@ -213,6 +217,9 @@ func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary
 	emit(ch, c.closed, counter, float64(t.BadLines), "bad_line")
 	emit(ch, c.closed, counter, float64(t.LoginTimeouts), "login_timeout")
 	emit(ch, c.closed, counter, float64(t.IdleTimeouts), "idle_timeout")
+	emit(ch, c.closed, counter, float64(t.FloodClosed), "flood")
+	emit(ch, c.closed, counter, float64(t.HeldClosed), "held_overflow")
+	emit(ch, c.holds, counter, float64(t.Held))
 	emit(ch, c.upstreams, gauge, float64(s.Upstreams.Active), "active")
 	emit(ch, c.upstreams, gauge, float64(s.Upstreams.Sleep), "sleep")
 	emit(ch, c.upstreams, gauge, float64(s.Upstreams.Error), "error")

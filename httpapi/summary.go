@@ -97,6 +97,9 @@ type ResultsResponse struct {
 	HashesTotal  uint64     `json:"hashes_total"`
 	HashesDonate uint64     `json:"hashes_donate"`
 	Best         stats.Best `json:"best"`
+	// Throttled counts submits refused by the per-miner share rate limit
+	// (not handled, so not in Invalid).
+	Throttled uint64 `json:"throttled"`
 }
 
 // ConnectionsResponse counts miner connections accepted, refused and
@@ -110,6 +113,13 @@ type ConnectionsResponse struct {
 	BadLines      uint64 `json:"bad_lines"`
 	LoginTimeouts uint64 `json:"login_timeouts"`
 	IdleTimeouts  uint64 `json:"idle_timeouts"`
+	// FloodClosed counts miners closed for flooding shares past the rate
+	// limit; Held the times a miner's input was paused while its pool
+	// connection drained; HeldClosed miners closed for buffering too much
+	// meanwhile.
+	FloodClosed uint64 `json:"flood_closed"`
+	Held        uint64 `json:"held"`
+	HeldClosed  uint64 `json:"held_closed"`
 }
 
 // FamiliesResponse splits the share tally by stratum dialect.
@@ -132,6 +142,7 @@ type FamilyResponse struct {
 	Custom      uint64     `json:"custom"`
 	Timeouts    uint64     `json:"timeouts"`
 	HashesTotal uint64     `json:"hashes_total"`
+	Throttled   uint64     `json:"throttled"`
 }
 
 // NewSummaryResponse builds the /1/summary body. res is the host's state
@@ -161,13 +172,14 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config, res Resources, re
 		Results: ResultsResponse{
 			Accepted: s.Counters.Accepted, Rejected: s.Counters.Rejected, Invalid: s.Counters.Invalid,
 			Expired: s.Counters.Expired, AvgTime: s.AvgTime(), Latency: s.LatencyMs,
-			HashesTotal: roundU64(s.Counters.Hashes), Best: s.Best,
+			HashesTotal: roundU64(s.Counters.Hashes), Best: s.Best, Throttled: s.Counters.Throttled,
 		},
 		SV1Mode: cfg.SV1Mode,
 		Connections: ConnectionsResponse{
 			Total: s.Counters.Connections, Refused: s.Counters.Refused, RateLimited: s.Counters.RateLimited,
 			Banned: s.Counters.Banned, SlowClosed: s.Counters.SlowClosed, BadLines: s.Counters.BadLines,
 			LoginTimeouts: s.Counters.LoginTimeouts, IdleTimeouts: s.Counters.IdleTimeouts,
+			FloodClosed: s.Counters.FloodClosed, Held: s.Counters.Held, HeldClosed: s.Counters.HeldClosed,
 		},
 		Families: FamiliesResponse{
 			CryptoNote: familyResponse(s, reactor.FamilyCryptoNote),
@@ -211,6 +223,7 @@ func familyResponse(s *stats.Summary, f reactor.Family) FamilyResponse {
 	r := FamilyResponse{
 		Miners: s.MinersByFamily[f], Accepted: c.Accepted, Rejected: c.Rejected, Invalid: c.Invalid,
 		Expired: c.Expired, Custom: c.CustomAccepted, Timeouts: c.Timeouts, HashesTotal: roundU64(c.Hashes),
+		Throttled: c.Throttled,
 	}
 	for i, h := range s.HashrateByFamily[f] {
 		r.Hashrate[i] = round2(h)

@@ -9,6 +9,9 @@
 // Jobs tracks which CryptoNote job ids a share may name: the current job,
 // or the previous one (an expired share), and nothing older.
 //
+// Seen remembers the shares of those two job windows, as decoded values,
+// so that a duplicate is refused before the pool counts it.
+//
 // Everything here is plain data: no I/O, no locks, no goroutines. Each value
 // belongs to one event loop, which alone may call its methods.
 package nonce

@@ -3,9 +3,12 @@
 package reactor
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/upstream"
 )
 
 // The hot path allocates nothing in steady state: a submit parsed,
@@ -51,4 +54,56 @@ func TestAllocs_SV1SubmitRoundTrip(t *testing.T) {
 	require.Zero(t, allocs)
 	require.Equal(t, `{"id":9,"result":true,"error":null}`+"\n", string(sink.last))
 	require.Equal(t, uint64(runs+1), ms.s.fc[FamilySV1].Accepted)
+}
+
+// mallocs returns the exact number of allocations runs calls of f make
+// (testing.AllocsPerRun averages with integer division, which would hide
+// a few allocations spread over many runs, such as a map growing).
+func mallocs(runs int, f func()) uint64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return after.Mallocs - before.Mallocs
+}
+
+// The duplicate check allocates nothing once its windows have grown to the
+// session's usual size: shares, and (CryptoNote) the jobs that turn the
+// windows, measured exactly over several windows.
+func TestAllocs_DuplicateCheck(t *testing.T) {
+	ms := newMemShard(t, nil)
+	m, sink := ms.addMiner(t, "WALLET")
+	round := ms.shareRound(t, m)
+	for range 4 * sharesPerJob {
+		round()
+	}
+	require.Zero(t, mallocs(4*sharesPerJob, round))
+	require.Contains(t, string(sink.last), `"status":"OK"`)
+	require.Equal(t, sharesPerJob, ms.mp.seen.Len(true), "the previous job's shares are remembered")
+
+	// SV1: installing a job allocates its binary form, so the measured
+	// shares stay within one window (the windows turned four times before).
+	ms2, mp := newMemShardSV1(t, 1.0/(1<<40))
+	m2, sink2 := ms2.addSV1Miner(t)
+	round2 := sv1ShareRound(t, mp, m2)
+	for range 4 * sharesPerJob {
+		round2()
+	}
+	require.Zero(t, mallocs(sharesPerJob-1, round2))
+	require.Equal(t, `{"id":9,"result":true,"error":null}`+"\n", string(sink2.last))
+	require.Equal(t, sharesPerJob, mp.sv.seen.Len(false), "the window of the last clean job")
+}
+
+// A miner over its share rate limit costs an answer and nothing else.
+func TestAllocs_Throttled(t *testing.T) {
+	ms := newMemShard(t, &Config{SubmitRateLimit: SubmitRateLimit{Burst: 1, CloseAfter: 1 << 30}, Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}})
+	m, sink := ms.addMiner(t, "WALLET")
+	line := ms.submitLine(m, 1)
+	require.True(t, m.handleLine(line))
+	require.Zero(t, mallocs(1000, func() { m.handleLine(line) }))
+	require.Contains(t, string(sink.last), msgShareRateLimit)
+	require.Equal(t, uint64(1000), ms.s.fc[FamilyCryptoNote].Throttled)
 }

@@ -79,6 +79,8 @@ type Config struct {
 	Watch bool `json:"watch,omitempty"`
 	// RateLimit limits new connections per IP.
 	RateLimit RateLimit `json:"rate-limit"`
+	// SubmitRateLimit limits the shares each miner may send.
+	SubmitRateLimit SubmitRateLimit `json:"submit-rate-limit"`
 	// MaxUpstreams caps pool connections process-wide; once reached,
 	// logins that need a new one get "Proxy is full". 0 (default) is
 	// automatic, derived from the connection cap and the modes (see
@@ -278,6 +280,28 @@ type RateLimit struct {
 	BanDuration             int `json:"ban-duration,omitempty"`
 }
 
+// SubmitRateLimit is the per-miner share limit: a bucket of Burst shares
+// (default 100) refilled with PerSecond shares (default 50) every second.
+// A submit beyond it is answered with an error and not handled; a miner
+// refused CloseAfter times (default 1000) within a minute is disconnected.
+type SubmitRateLimit struct {
+	PerSecond  int `json:"shares-per-second,omitempty"`
+	Burst      int `json:"burst,omitempty"`
+	CloseAfter int `json:"close-after,omitempty"`
+}
+
+func (l *SubmitRateLimit) validate() error {
+	for _, k := range [...]struct {
+		name string
+		v    int
+	}{{"shares-per-second", l.PerSecond}, {"burst", l.Burst}, {"close-after", l.CloseAfter}} {
+		if k.v < 0 {
+			return fmt.Errorf("submit-rate-limit.%s: must not be negative, got %d", k.name, k.v)
+		}
+	}
+	return nil
+}
+
 // RegistryConfig locates the SV1 passthrough account store: an embedded
 // SQLite file (Path, the default) or a PostgreSQL database shared by
 // several instances (URL). Path and URL are mutually exclusive.
@@ -354,6 +378,10 @@ const (
 	defaultWorkersMax    = 100000
 	defaultPoolStable    = 60
 	defaultPoolProbe     = 60
+	// Share rate limit per miner.
+	defaultSharesPerSecond = 50
+	defaultShareBurst      = 100
+	defaultFloodCloseAfter = 1000
 )
 
 // Normalize fills in defaults. It is idempotent.
@@ -400,6 +428,9 @@ func (c *Config) Normalize() {
 	setDefault(&c.PoolTimeout, defaultPoolTimeout)
 	setDefault(&c.ConnectTimeout, defaultPoolTimeout)
 	setDefault(&c.MaxOutbound, defaultMaxOutbound)
+	setDefault(&c.SubmitRateLimit.PerSecond, defaultSharesPerSecond)
+	setDefault(&c.SubmitRateLimit.Burst, defaultShareBurst)
+	setDefault(&c.SubmitRateLimit.CloseAfter, defaultFloodCloseAfter)
 	if c.UserAgent == "" {
 		c.UserAgent = "go-proxy/" + Version
 	}
@@ -501,6 +532,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUpstreams < UnlimitedUpstreams {
 		return fmt.Errorf("max-upstreams: must be -1 (unlimited), 0 (automatic) or a cap, got %d", c.MaxUpstreams)
+	}
+	if err := c.SubmitRateLimit.validate(); err != nil {
+		return err
 	}
 	if c.SocketSendBuffer != 0 && c.SocketSendBuffer < 4096 {
 		return fmt.Errorf("socket-send-buffer: must be 0 (kernel default) or at least 4096, got %d", c.SocketSendBuffer)

@@ -31,6 +31,7 @@ var apiKeys = keySet(
 	"workers", "workers-expire", "workers-max",
 	"reuse-timeout", "retries", "retry-pause", "watch",
 	"rate-limit.max-connections-per-minute", "rate-limit.ban-duration",
+	"submit-rate-limit.shares-per-second", "submit-rate-limit.burst", "submit-rate-limit.close-after",
 	"max-upstreams", "max-connections", "event-loops",
 	"login-timeout", "idle-timeout", "submit-timeout", "pool-timeout", "connect-timeout",
 	"max-outbound", "socket-send-buffer", "user-agent", "sv1-prefix-bytes",

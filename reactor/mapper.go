@@ -88,6 +88,12 @@ type mapper struct {
 	// period). pendingIdx is its pool's index in pools.
 	pending    *poolConn
 	pendingIdx int
+	// seen is the CryptoNote duplicate check (SV1's is sv.seen); win
+	// numbers its window (duplicate.go).
+	seen nonce.Seen[uint32]
+	win  uint32
+	// held are miners waiting for the pool connection to drain (flow.go).
+	held, heldSpare []*miner
 }
 
 // redirectTo is where a followed client.reconnect sends the next dial, and
@@ -616,6 +622,7 @@ func (mp *mapper) tick() {
 		pc.closeIfRetired()
 	}
 	mp.observe(mn)
+	mp.resumeIfDrained()
 	switch {
 	case (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.table != nil && mp.table.Len() == 0 &&
 		mp != s.firstMapper(mp.family) && s.now-mp.emptySince >= mapperGCAfter:
@@ -730,6 +737,7 @@ func (mp *mapper) close() {
 	if mp.retry != nil {
 		mp.retry.Stop()
 	}
+	mp.resumeHeld()
 	for _, pc := range append([]*poolConn{mp.conn, mp.pending}, mp.retiring...) {
 		if pc != nil && !pc.dead {
 			pc.conn.close()

@@ -42,6 +42,7 @@ func (pc *poolConn) handleLine(line []byte) bool {
 	case upstream.CNResult:
 		mp.onResult(&ev)
 		pc.closeIfRetired()
+		mp.resumeIfDrained()
 	case upstream.CNReconnect:
 		if pc != mp.conn {
 			return true
@@ -64,6 +65,9 @@ func (mp *mapper) setJob(j *stratum.Job, sameConn bool) {
 		mp.prevDiff, mp.prevAlgo = mp.jobDiff, mp.job.Algo
 	} else {
 		mp.prevDiff, mp.prevAlgo = 0, ""
+	}
+	if !sameConn || j.JobID != mp.jobs.Current() {
+		mp.turnShares(sameConn)
 	}
 	mp.job = *j
 	mp.hasJob = true

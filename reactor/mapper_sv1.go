@@ -28,6 +28,12 @@ type sv1Up struct {
 	diff   float64 // pool share difficulty in force
 	target stratum.SV1Target
 	jobs   []*sv1Job // valid jobs, newest last
+	// replaced is the newest job before the last clean job: its shares are
+	// still forwarded (the pool decides) and counted as expired.
+	replaced *sv1Job
+	// seen is the duplicate check (duplicate.go): the current window
+	// holds the shares of jobs, the previous one those of replaced.
+	seen nonce.Seen[sv1ShareKey]
 	// line and lineClean are the newest job's mining.notify, with the
 	// pool's clean flag and forced clean (for miners joining).
 	line, lineClean []byte
@@ -43,6 +49,7 @@ type sv1Job struct {
 	bin    *stratum.SV1JobBinary
 	diff   float64 // pool difficulty when the job was issued
 	target stratum.SV1Target
+	seq    uint32 // the session's job count when it arrived (share keys)
 }
 
 // sv1Login is the handshake of an SV1 pool connection.
@@ -120,6 +127,7 @@ func (pc *poolConn) handleLineSV1(line []byte) bool {
 	case upstream.SV1Result:
 		mp.onResultSV1(&ev)
 		pc.closeIfRetired()
+		mp.resumeIfDrained()
 	case upstream.SV1Reconnect:
 		if pc != mp.conn {
 			return true
@@ -145,6 +153,8 @@ func (mp *mapper) sv1Session(pc *poolConn, e1 []byte, n int, mask uint32, diff f
 	sv.hasSession = true
 	sv.n, sv.k = n, k
 	sv.jobs = sv.jobs[:0]
+	sv.replaced = nil
+	mp.turnShares(false)
 	sv.line, sv.lineClean = sv.line[:0], sv.lineClean[:0]
 	if widthChanged || mp.table == nil {
 		old := mp.table
@@ -195,8 +205,13 @@ func (mp *mapper) sv1SetJob(j *stratum.SV1Job) {
 		s.p.warnLimited("unusable job from pool", "err", err)
 		return
 	}
-	e := &sv1Job{job: *j, bin: bin, diff: sv.diff, target: sv.target}
+	e := &sv1Job{job: *j, bin: bin, diff: sv.diff, target: sv.target, seq: uint32(mp.jobSeq + 1)}
 	if j.CleanJobs {
+		sv.replaced = nil
+		if n := len(sv.jobs); n > 0 {
+			sv.replaced = sv.jobs[n-1]
+		}
+		mp.turnShares(true)
 		clear(sv.jobs)
 		sv.jobs = sv.jobs[:0]
 		if mp.table != nil {
@@ -217,14 +232,19 @@ func (mp *mapper) sv1SetJob(j *stratum.SV1Job) {
 	}
 }
 
-// sv1FindJob returns the valid job with this id, or nil.
-func (mp *mapper) sv1FindJob(id []byte) *sv1Job {
+// sv1FindJob returns the job a share names, or nil: one of the jobs since
+// the last clean job, or (expired) the job that clean job replaced, which
+// the pool may still accept.
+func (mp *mapper) sv1FindJob(id []byte) (job *sv1Job, expired bool) {
 	for i := len(mp.sv.jobs) - 1; i >= 0; i-- {
 		if mp.sv.jobs[i].job.JobID == string(id) {
-			return mp.sv.jobs[i]
+			return mp.sv.jobs[i], false
 		}
 	}
-	return nil
+	if r := mp.sv.replaced; r != nil && r.job.JobID == string(id) {
+		return r, true
+	}
+	return nil, false
 }
 
 // onResultSV1 routes an SV1 pool's answer to the miner.
@@ -234,6 +254,9 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 	m := t.m
 	alive := m.state == stateReady
 	if ev.Accepted {
+		if t.expired {
+			s.fc[m.family].Expired++
+		}
 		lat := mono() - ev.Pending.Sent
 		s.recordAccept(m, t.diff, t.hashes, t.actual, durationNs(lat))
 		if alive {
@@ -245,6 +268,7 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 			e.Diff = uint64(t.diff)
 			e.Actual = t.actual
 			e.Latency = durationNs(lat)
+			e.Expired = t.expired
 			h(e)
 		}
 		return
@@ -263,6 +287,7 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 		e := m.shareEvent()
 		e.Diff = uint64(t.diff)
 		e.Actual = t.actual
+		e.Expired = t.expired
 		e.Reason = string(ev.Message)
 		h(e)
 	}

@@ -82,16 +82,27 @@ func benchSubmitLine(n uint32) []byte {
 
 // sv1ShareRound returns a function that plays one SV1 share end to end on
 // a newMemShardSV1 session: m submits with a fresh extranonce2 (the proxy
-// refuses duplicates) and the pool accepts it. It allocates nothing.
+// refuses duplicates) and the pool accepts it. Every sharesPerJob shares
+// the pool sends a clean job (job-1 and job-2 in turn), so the duplicate
+// windows turn as they do in service. Shares allocate nothing (installing
+// a job does: its binary form).
 func sv1ShareRound(t testing.TB, mp *mapper, m *miner) func() {
 	line := benchSubmitLine(0)
-	e2At := len(`{"id":9,"method":"mining.submit","params":["farm.rig1","job-1","`)
+	jobAt := len(`{"id":9,"method":"mining.submit","params":["farm.rig1","job-`)
+	e2At := jobAt + len(`1","`)
 	answer := make([]byte, 0, 64)
 	poolID := uint64(5) // the pool client's first submit id after the handshake
 	var n uint32
 	var hex [8]byte
+	job := mp.sv.jobs[0].job
+	jobs := [2]string{"job-1", "job-2"}
 	return func() {
 		n++
+		if n%sharesPerJob == 0 {
+			job.JobID, job.CleanJobs = jobs[n/sharesPerJob%2], true
+			mp.sv1SetJob(&job)
+			line[jobAt] = job.JobID[4]
+		}
 		stratum.AppendHex(hex[:0], []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 		copy(line[e2At:], hex[:])
 		if !m.handleLine(line) {

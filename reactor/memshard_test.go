@@ -13,10 +13,14 @@ import (
 )
 
 // memSink is an in-memory transport that keeps the last line written.
+// unsent plays the bytes a slow peer has not taken yet; resumed counts
+// the resume calls (a held miner woken).
 type memSink struct {
-	last   []byte
-	n      int
-	closed bool
+	last    []byte
+	n       int
+	closed  bool
+	unsent  int
+	resumed int
 }
 
 func (w *memSink) write(p []byte, _ int) bool {
@@ -29,6 +33,10 @@ func (w *memSink) write(p []byte, _ int) bool {
 }
 
 func (w *memSink) close() { w.closed = true }
+
+func (w *memSink) buffered() int { return w.unsent }
+
+func (w *memSink) resume() { w.resumed++ }
 
 // memShard is a shard with no event loop: tests call its methods directly
 // from the test goroutine, which plays the loop.
@@ -43,6 +51,11 @@ func newMemShard(t testing.TB, cfg *Config) *memShard {
 	t.Helper()
 	if cfg == nil {
 		cfg = &Config{Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}}
+	}
+	if cfg.SubmitRateLimit.Burst == 0 {
+		// The tests play shares far faster than a miner may send them and
+		// run no 1 Hz sweep to refill the bucket.
+		cfg.SubmitRateLimit.Burst = 1 << 30
 	}
 	cfg.Normalize()
 	require.NoError(t, cfg.Validate())
@@ -91,17 +104,26 @@ func (ms *memShard) submitLine(m *miner, n uint32) []byte {
 
 // shareRound returns a function that plays one CryptoNote share end to
 // end: m submits with a fresh nonce (3 varying bytes, then its fixed byte)
-// and the pool answers OK with the id its client used. The function
+// and the pool answers OK with the id its client used. Every
+// sharesPerJob shares the pool sends a new job (job-1 and job-2 in turn),
+// so the duplicate windows turn as they do in service. The function
 // allocates nothing; the hot-path allocation tests and benchmarks share it.
 func (ms *memShard) shareRound(t testing.TB, m *miner) func() {
 	line := ms.submitLine(m, 0)
-	nonceAt := len(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"`) + 36 + len(`","job_id":"job-1","nonce":"`)
+	jobAt := len(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"`) + 36 + len(`","job_id":"job-`)
+	nonceAt := jobAt + len(`1","nonce":"`)
 	answer := make([]byte, 0, 128)
 	poolID := uint64(2) // the pool client's first submit id after its login
 	var n uint32
 	var hex [6]byte
+	jobs := [2]string{"job-1", "job-2"}
 	return func() {
 		n++
+		if n%sharesPerJob == 0 {
+			ms.job.JobID = jobs[n/sharesPerJob%2]
+			ms.mp.setJob(&ms.job, true)
+			line[jobAt] = ms.job.JobID[4]
+		}
 		stratum.AppendHex(hex[:0], []byte{byte(n), byte(n >> 8), byte(n >> 16)})
 		copy(line[nonceAt:], hex[:])
 		if !m.handleLine(line) {
@@ -116,6 +138,9 @@ func (ms *memShard) shareRound(t testing.TB, m *miner) func() {
 		}
 	}
 }
+
+// sharesPerJob is how many shares the round helpers play between jobs.
+const sharesPerJob = 1024
 
 func TestMemShard_Submit_Good(t *testing.T) {
 	ms := newMemShard(t, nil)

@@ -70,6 +70,16 @@ type miner struct {
 	// answered, or when it was answered at once).
 	loginID *stratum.RequestID
 	sv      *sv1Miner // stratum v1 state; nil for CryptoNote miners
+	// held: the miner's input waits for its pool connection to drain
+	// (flow.go). spent is the share rate limit's bucket used since the
+	// last refill, throttled the submits refused for the rate this minute.
+	held      bool
+	spent     int32
+	throttled int32
+	// dupWin and dupN count the shares the miner recorded in its
+	// session's duplicate window dupWin (duplicate.go).
+	dupWin uint32
+	dupN   uint32
 }
 
 // sessionID returns the miner's session id as text (8-4-4-4-12 hex), in

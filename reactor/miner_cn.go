@@ -119,12 +119,17 @@ func ParseDiffSuffix(login []byte) ([]byte, uint64) {
 	return login[:i], n
 }
 
-// submitCN is RFC §6.2 plus the NiceHash nonce check, the job window and
-// custom difficulty. Shares that meet the miner's custom difficulty but not
-// the pool's are answered here and never forwarded.
+// submitCN is RFC §6.2 plus the share rate limit and pool back-pressure
+// (flow.go), the NiceHash nonce check, the job window, the duplicate check
+// (duplicate.go) and custom difficulty. Shares that meet the miner's
+// custom difficulty but not the pool's are answered here and never
+// forwarded.
 func (m *miner) submitCN(req *stratum.Request) {
 	s := m.s
 	p := &req.Params
+	if !m.admitSubmit(&req.ID) {
+		return
+	}
 	if m.state != stateReady || !bytes.Equal(p.SessionID, m.sessionID()) {
 		m.invalidShare(&req.ID, stratum.MsgUnauthenticated)
 		return
@@ -155,6 +160,11 @@ func (m *miner) submitCN(req *stratum.Request) {
 		m.invalidShare(&req.ID, stratum.MsgIncorrectAlgo)
 		return
 	}
+	key, expired := cnShareKey(p.Nonce), js == nonce.JobPrevious
+	if mp.seen.Has(key, expired) {
+		m.invalidShare(&req.ID, stratum.MsgDuplicateShare)
+		return
+	}
 	actual := stratum.ResultDifficulty(p.Result)
 	minerDiff := poolDiff
 	if m.customDiff != 0 && m.customDiff < poolDiff {
@@ -165,6 +175,10 @@ func (m *miner) submitCN(req *stratum.Request) {
 		return
 	}
 	if actual < poolDiff {
+		if !recordShare(m, mp, &mp.seen, key, expired) {
+			m.invalidShare(&req.ID, msgTooManyShares)
+			return
+		}
 		m.localAccept(&req.ID, minerDiff, actual)
 		return
 	}
@@ -172,7 +186,11 @@ func (m *miner) submitCN(req *stratum.Request) {
 		m.invalidShare(&req.ID, stratum.MsgBadGateway)
 		return
 	}
-	mp.submitCN(m, req, poolDiff, actual, js == nonce.JobPrevious)
+	if !recordShare(m, mp, &mp.seen, key, expired) {
+		m.invalidShare(&req.ID, msgTooManyShares)
+		return
+	}
+	mp.submitCN(m, req, poolDiff, actual, expired)
 }
 
 // invalidShare answers a share the proxy rejects itself and counts it.

@@ -5,7 +5,6 @@ import (
 
 	"encoding/binary"
 	"forge.lthn.ai/core/go-proxy/upstream"
-	"hash/maphash"
 	"time"
 
 	"forge.lthn.ai/core/go-proxy/stratum"
@@ -27,10 +26,8 @@ type sv1Miner struct {
 	diff                   float64 // difficulty last sent
 	custom                 float64 // requested difficulty (+N, suggest, custom-diff)
 	target                 stratum.SV1Target
-	session                string // subscribe's session id (passthrough resume)
-	worker                 string // worker name, until the login completes
-	dup                    [32]uint64
-	dupPos                 int
+	session                string     // subscribe's session id (passthrough resume)
+	worker                 string     // worker name, until the login completes
 	resume                 *sv1Resume // passthrough resume under way (kept.go)
 }
 
@@ -39,8 +36,6 @@ var errSV1Gateway = &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: strat
 
 // errSV1AlreadySubscribed answers a second subscribe.
 var errSV1AlreadySubscribed = &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: "Already subscribed"}
-
-var dupSeed = maphash.MakeSeed()
 
 // handleSV1 serves one stratum v1 request (loop-only).
 func (m *miner) handleSV1(line []byte) bool {
@@ -365,11 +360,16 @@ func (m *miner) sv1SendJob(mp *mapper) {
 	}
 }
 
-// sv1Submit checks a share locally (job, duplicate, and for sha256d pools
-// the real header hash against the miner's and the pool's targets), answers
-// what it can, and forwards the rest with the miner's prefix.
+// sv1Submit checks a share locally (rate limit and pool back-pressure,
+// job, duplicate, and for sha256d pools the real header hash against the
+// miner's and the pool's targets), answers what it can, and forwards the
+// rest with the miner's prefix. A share for the job the last clean job
+// replaced is forwarded too: the pool decides, and it counts as expired.
 func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	s, sv, sub := m.s, m.sv, &req.Submit
+	if !m.admitSubmit(&req.ID) {
+		return
+	}
 	switch {
 	case !sv.subscribed:
 		m.sv1Invalid(&req.ID, stratum.ErrSV1NotSubscribed)
@@ -388,7 +388,7 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		m.sv1Invalid(&req.ID, err.(*stratum.SV1Error))
 		return
 	}
-	job := mp.sv1FindJob(sub.JobID)
+	job, expired := mp.sv1FindJob(sub.JobID)
 	if job == nil {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
@@ -399,17 +399,25 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
 	}
-	if m.sv1Duplicate(sub) {
+	prefix := sv.e1[len(mp.sv.e1):sv.e1n]
+	key := sv1ShareKey{job: job.seq, ntime: sub.NTimeValue, nonce: sub.NonceValue,
+		version: stratum.SV1RollVersion(job.bin.Version, sub.VersionBitsValue, sv.mask)}
+	n := copy(key.e2[:], prefix)
+	e2, _ := stratum.DecodeHex(key.e2[n:n], sub.Extranonce2) // validated; fits: the session's size
+	if mp.sv.seen.Has(key, expired) {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1Duplicate)
 		return
 	}
 	var actual float64
 	if mp.sv.hashable {
-		s.e2, _ = stratum.DecodeHex(s.e2[:0], sub.Extranonce2)
-		h := s.hasher.ShareHash(job.bin, sv.e1[:sv.e1n], s.e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
+		h := s.hasher.ShareHash(job.bin, sv.e1[:sv.e1n], e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
 		actual = stratum.SV1HashDifficulty(&h)
 		if !job.target.Meets(&h) {
 			if sv.custom > 0 && sv.custom < job.diff && sv.target.Meets(&h) {
+				if !recordShare(m, mp, &mp.sv.seen, key, expired) {
+					m.sv1Invalid(&req.ID, errSV1TooManyShares)
+					return
+				}
 				m.sv1LocalAccept(&req.ID, sv.custom, actual)
 				return
 			}
@@ -421,9 +429,12 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		m.sv1Invalid(&req.ID, errSV1Gateway)
 		return
 	}
+	if !recordShare(m, mp, &mp.sv.seen, key, expired) {
+		m.sv1Invalid(&req.ID, errSV1TooManyShares)
+		return
+	}
 	pc := mp.conn
-	tag := submitTag{m: m, id: req.ID, diff: job.diff, hashes: job.diff * hashesPerDiff / mp.sv.divider, actual: uint64(actual)}
-	prefix := sv.e1[len(mp.sv.e1):sv.e1n]
+	tag := submitTag{m: m, id: req.ID, diff: job.diff, hashes: job.diff * hashesPerDiff / mp.sv.divider, actual: uint64(actual), expired: expired}
 	var evicted upstream.Pending[submitTag]
 	var wasEvicted bool
 	s.out, evicted, wasEvicted = pc.sv.AppendSubmit(s.out[:0], tag, prefix, sub, mono())
@@ -435,29 +446,6 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 
 // hashesPerDiff is the hashes behind a difficulty-1 sha256d share.
 const hashesPerDiff = 1 << 32
-
-// sv1Duplicate reports (and remembers) a share already seen recently.
-func (m *miner) sv1Duplicate(sub *stratum.SV1Submit) bool {
-	var h maphash.Hash
-	h.SetSeed(dupSeed)
-	h.Write(sub.JobID)
-	h.WriteByte(0)
-	h.Write(sub.Extranonce2)
-	h.WriteByte(0)
-	h.Write(sub.NTime)
-	h.Write(sub.Nonce)
-	h.Write(sub.VersionBits)
-	k := h.Sum64()
-	sv := m.sv
-	for _, d := range sv.dup {
-		if d == k {
-			return true
-		}
-	}
-	sv.dup[sv.dupPos] = k
-	sv.dupPos = (sv.dupPos + 1) % len(sv.dup)
-	return false
-}
 
 // sv1Invalid answers a share the proxy rejects itself and counts it.
 func (m *miner) sv1Invalid(id *stratum.RequestID, e *stratum.SV1Error) {

@@ -29,7 +29,6 @@ type shard struct {
 	cnReq  stratum.Request
 	sv1Req stratum.SV1Request
 	hasher stratum.SV1Hasher
-	e2     []byte
 	// sessText and target are scratch for a session id and a custom
 	// difficulty target while one line is encoded.
 	sessText [36]byte
@@ -198,10 +197,12 @@ func (s *shard) tick() {
 	s.now = time.Now().Unix()
 	cfg := s.cfg
 	idle := int64(cfg.IdleTimeout)
+	newMinute := s.now/60 != s.minute
 	for _, m := range s.miners {
 		if m == nil {
 			continue
 		}
+		m.refill(cfg.SubmitRateLimit.PerSecond, newMinute)
 		switch m.state {
 		case stateWaitProxy, stateWaitLogin:
 			if s.now >= m.deadline {
@@ -232,7 +233,7 @@ func (s *shard) tick() {
 			i-- // mp closed itself and was removed
 		}
 	}
-	if s.now/60 != s.minute {
+	if newMinute {
 		s.minute = s.now / 60
 		s.st.workers.Tick(s.now)
 	}

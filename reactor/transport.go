@@ -39,6 +39,10 @@ type connRef struct {
 type extConn interface {
 	write(p []byte, maxOut int) bool
 	close()
+	// buffered returns the bytes written and not yet sent.
+	buffered() int
+	// resume delivers the input the endpoint left unread again.
+	resume()
 }
 
 // write sends p, which the caller may reuse as soon as write returns. When
@@ -61,6 +65,28 @@ func (r *connRef) write(p []byte, maxOut int) bool {
 	return false
 }
 
+// buffered returns the bytes written to the connection and not yet sent.
+func (r *connRef) buffered() int {
+	if r.g != nil {
+		return r.g.OutboundBuffered()
+	}
+	if r.x != nil {
+		return r.x.buffered()
+	}
+	return 0
+}
+
+// resume makes the transport hand the endpoint the input it left unread
+// (a held miner's), as a new read on the loop, soon after this returns:
+// gnet calls OnTraffic again (Conn.Wake), a stream posts its delivery.
+func (r *connRef) resume() {
+	if r.g != nil {
+		_ = r.g.Wake(nil)
+	} else if r.x != nil {
+		r.x.resume()
+	}
+}
+
 // close starts an orderly close: bytes already written are still sent, and
 // the endpoint's closed runs later on the loop.
 func (r *connRef) close() {
@@ -77,8 +103,13 @@ func (r *connRef) close() {
 // or an endpoint that asked for it.
 func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
 	limit := lineLimit(ep)
+	m, isMiner := ep.(*miner)
+	if isMiner && m.held {
+		// Everything stays unread until the pool drains (flow.go).
+		return 0, m.heldInputOK(len(buf))
+	}
 	for {
-		if m, isMiner := ep.(*miner); isMiner && m.state == stateWaitProxy {
+		if isMiner && m.state == stateWaitProxy {
 			used, done, err := m.readProxyHeader(buf[n:])
 			if err != nil {
 				m.s.countFraming(m, err)
@@ -105,6 +136,13 @@ func (s *shard) feed(ep endpoint, buf []byte) (n int, ok bool) {
 		if !ep.handleLine(line) {
 			return n, false
 		}
+		if isMiner && m.held {
+			// The line asked to wait for the pool: it stays unread,
+			// with everything after it, and is counted when it is read.
+			m.rx -= uint64(len(line)) + 1
+			m.s.fc[m.family].BytesIn -= uint64(len(line)) + 1
+			return n - used, true
+		}
 	}
 }
 
@@ -115,6 +153,15 @@ func lineLimit(ep endpoint) int {
 		return stratum.MaxPoolLineSize
 	}
 	return stratum.MaxLineSize
+}
+
+// inputLimit is the most an endpoint may leave unread: an incomplete
+// line, or what a held miner buffers.
+func inputLimit(ep endpoint) int {
+	if m, isMiner := ep.(*miner); isMiner && m.held {
+		return maxHeldInput
+	}
+	return lineLimit(ep)
 }
 
 // stream serves a net.Conn (TLS miners, TLS pools) with two goroutines and
@@ -215,7 +262,7 @@ func (st *stream) deliver(context.Context) error {
 		var n int
 		n, ok = st.s.feed(st.ep, buf)
 		rest := buf[n:]
-		if len(rest) > lineLimit(st.ep) {
+		if len(rest) > inputLimit(st.ep) {
 			ok = false
 		}
 		st.pending = append(st.pending[:0], rest...)
@@ -231,6 +278,26 @@ func (st *stream) deliver(context.Context) error {
 		st.ep.closed()
 	}
 	return nil
+}
+
+// buffered returns the bytes queued for the writer (loop-only).
+func (st *stream) buffered() int {
+	st.mu.Lock()
+	n := len(st.out)
+	st.mu.Unlock()
+	return n
+}
+
+// resume posts a delivery, so the loop feeds the pending bytes again even
+// when nothing new arrives (loop-only).
+func (st *stream) resume() {
+	st.mu.Lock()
+	post := !st.posted
+	st.posted = true
+	st.mu.Unlock()
+	if post && st.s.el.Execute(context.Background(), st.run) != nil {
+		st.abort()
+	}
 }
 
 // write queues p for the writer goroutine (loop-only).

@@ -24,6 +24,12 @@ type Counters struct {
 	CustomHashes   float64
 	// Timeouts counts shares whose pool answer never came in time.
 	Timeouts uint64
+	// Throttled counts submits refused by the per-miner share rate limit
+	// (not handled, so not in Invalid).
+	Throttled uint64
+	// Held counts the times a miner's input was paused because its pool
+	// connection was slow to drain.
+	Held uint64
 
 	// Connections counts miner connections accepted, ever.
 	Connections uint64
@@ -39,6 +45,11 @@ type Counters struct {
 	// LoginTimeouts and IdleTimeouts count connections closed by the sweep.
 	LoginTimeouts uint64
 	IdleTimeouts  uint64
+	// FloodClosed counts miners closed for exceeding the share rate limit
+	// persistently; HeldClosed miners closed for buffering too much while
+	// held.
+	FloodClosed uint64
+	HeldClosed  uint64
 
 	// PoolConnects counts pool logins that succeeded; PoolFailures pool
 	// connections that failed or were dropped (connect error, refused
@@ -62,6 +73,8 @@ func (c *Counters) Merge(o *Counters) {
 	c.CustomAccepted += o.CustomAccepted
 	c.CustomHashes += o.CustomHashes
 	c.Timeouts += o.Timeouts
+	c.Throttled += o.Throttled
+	c.Held += o.Held
 	c.Connections += o.Connections
 	c.Refused += o.Refused
 	c.RateLimited += o.RateLimited
@@ -70,6 +83,8 @@ func (c *Counters) Merge(o *Counters) {
 	c.BadLines += o.BadLines
 	c.LoginTimeouts += o.LoginTimeouts
 	c.IdleTimeouts += o.IdleTimeouts
+	c.FloodClosed += o.FloodClosed
+	c.HeldClosed += o.HeldClosed
 	c.PoolConnects += o.PoolConnects
 	c.PoolFailures += o.PoolFailures
 	c.BytesIn += o.BytesIn

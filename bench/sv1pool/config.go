@@ -43,6 +43,10 @@ type Config struct {
 	// share's extranonces, job id and nonce, so the same share always gets
 	// the same answer.
 	RejectRatio float64
+	// KeepReplacedJob keeps the newest job valid after a clean job replaced
+	// it (until the next clean job), as pools with a grace period for
+	// shares in flight do.
+	KeepReplacedJob bool
 	// PayoutOutputs is the number of outputs of the coinbase (1..252,
 	// default 1). Each adds 31 bytes to coinb2 (62 hex characters to every
 	// mining.notify): 150 make the ~9.5 KB notify of a PPLNS pool that pays

@@ -245,11 +245,19 @@ func (s *session) sendJob(rec *jobRecord, clean bool) {
 }
 
 // appendJobLocked makes rec an active job of the connection (the only one
-// when clean) and appends its mining.notify. Caller holds the session lock.
+// when clean, but for the job it replaces with Config.KeepReplacedJob) and
+// appends its mining.notify. Caller holds the session lock.
 func (s *session) appendJobLocked(dst []byte, rec *jobRecord, clean bool) []byte {
 	if clean {
+		var replaced activeJob
+		if s.p.cfg.KeepReplacedJob && len(s.active) > 0 {
+			replaced = s.active[len(s.active)-1]
+		}
 		clear(s.active)
 		s.active = s.active[:0]
+		if replaced.rec != nil {
+			s.active = append(s.active, replaced)
+		}
 	} else if len(s.active) >= maxActiveJobs {
 		n := copy(s.active, s.active[1:])
 		s.active[n] = activeJob{}
