@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -66,6 +67,13 @@ type Config struct {
 	Watch bool `json:"watch,omitempty"`
 	// RateLimit limits new connections per IP.
 	RateLimit RateLimit `json:"rate-limit"`
+	// ProxyProtocolFrom lists the networks (CIDRs, or single addresses)
+	// whose connections may send a PROXY protocol header on a bind with
+	// "proxy-protocol": the balancers. A connection from anywhere else on
+	// such a bind is closed at accept, so a forged header cannot choose the
+	// address the per-IP limits see. Default (empty): loopback and the
+	// private ranges (DefaultProxyProtocolFrom).
+	ProxyProtocolFrom []string `json:"proxy-protocol-from,omitempty"`
 	// MaxUpstreams caps pool connections process-wide (0 = unlimited);
 	// once reached, logins that need a new one get "Proxy is full".
 	MaxUpstreams int `json:"max-upstreams,omitempty"`
@@ -305,6 +313,31 @@ func (c *Config) Normalize() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if len(c.ProxyProtocolFrom) == 0 {
+		c.ProxyProtocolFrom = append([]string(nil), DefaultProxyProtocolFrom...)
+	}
+}
+
+// DefaultProxyProtocolFrom is where PROXY protocol headers are accepted
+// from unless proxy-protocol-from says otherwise: loopback and the private
+// ranges (RFC 1918, IPv6 unique local), where balancers usually sit.
+var DefaultProxyProtocolFrom = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
+// proxyPrefixes parses proxy-protocol-from: CIDRs or single addresses.
+func proxyPrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for i, s := range list {
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			ip, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("proxy-protocol-from[%d]: %q is not a CIDR or an IP address", i, s)
+			}
+			pf = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		out = append(out, pf.Masked())
+	}
+	return out, nil
 }
 
 func setDefault(v *int, d int) {
@@ -407,6 +440,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := cipherSuites(c.TLS.Ciphers); err != nil {
 		return fmt.Errorf("tls.ciphers: %w", err)
+	}
+	if _, err := proxyPrefixes(c.ProxyProtocolFrom); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -56,6 +56,9 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		addr = ra.AddrPort()
 	}
 	b := p.bindFor(la)
+	if b.proxyProtocol && !p.trustedProxy(addr.Addr()) {
+		return nil, gnet.Close
+	}
 	if !p.admit(addr.Addr(), !b.proxyProtocol) {
 		return nil, gnet.Close
 	}

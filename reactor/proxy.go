@@ -54,10 +54,13 @@ type Proxy struct {
 	limiter   *RateLimiter
 
 	// refused (the connection cap and shutdown), rateLimited, banned,
-	// badHeaders and tlsFailures count connections turned away before they
-	// reach a shard; Summary's Refused is the sum of the first three.
-	refused, rateLimited, banned, badHeaders, tlsFailures atomic.Uint64
-	tlsNext                                               atomic.Uint32
+	// proxyUntrusted, badHeaders and tlsFailures count connections turned
+	// away before they reach a shard; Summary's Refused is the sum of the
+	// first four.
+	refused, rateLimited, banned, proxyUntrusted, badHeaders, tlsFailures atomic.Uint64
+	// proxyFrom is proxy-protocol-from, parsed (replaced by reloads).
+	proxyFrom atomic.Pointer[[]netip.Prefix]
+	tlsNext   atomic.Uint32
 
 	conns     atomic.Int64 // open miner connections, gnet and TLS
 	maxConns  int64
@@ -113,6 +116,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	p.shards.Store(&empty)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.limiter = NewRateLimiter(c.RateLimit)
+	p.setProxyFrom(c)
 	p.agg.start = time.Now().Unix()
 	for _, b := range c.Bind {
 		bi := &bindInfo{cfg: b, port: b.Port, proxyProtocol: b.ProxyProtocol, tls: b.TLS}
@@ -370,6 +374,28 @@ func (p *Proxy) allowIP(ip netip.Addr) bool {
 	default:
 		p.rateLimited.Add(1)
 	}
+	return false
+}
+
+// setProxyFrom installs cfg's proxy-protocol-from (already validated).
+func (p *Proxy) setProxyFrom(cfg *Config) {
+	pfs, _ := proxyPrefixes(cfg.ProxyProtocolFrom)
+	p.proxyFrom.Store(&pfs)
+}
+
+// trustedProxy reports whether a connection from ip may send a PROXY
+// header (proxy-protocol-from). A connection on a proxy-protocol bind from
+// anywhere else is closed and counted, so a forged header cannot choose
+// the address the per-IP limits see. Safe from any goroutine.
+func (p *Proxy) trustedProxy(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, pf := range *p.proxyFrom.Load() {
+		if pf.Contains(ip) {
+			return true
+		}
+	}
+	p.proxyUntrusted.Add(1)
+	p.warnLimited("PROXY protocol connection from outside proxy-protocol-from, closing", "addr", ip.String())
 	return false
 }
 

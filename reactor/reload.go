@@ -60,6 +60,7 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	}
 	p.cfg.Store(c)
 	p.limiter.SetConfig(c.RateLimit)
+	p.setProxyFrom(c)
 	poolsChanged := !reflect.DeepEqual(c.Pools, old.Pools)
 	for _, s := range p.shardList() {
 		s.exec(func() { s.reload(c, poolsChanged) })

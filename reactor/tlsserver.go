@@ -61,6 +61,10 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 		nc.Close()
 		return
 	}
+	if b.proxyProtocol && !p.trustedProxy(addr.Addr()) {
+		nc.Close()
+		return
+	}
 	if p.conns.Add(1) > p.maxConns || p.overBudget() {
 		p.conns.Add(-1)
 		p.refused.Add(1)
@@ -80,18 +84,22 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 	deadline := time.Now().Add(cfg.loginTimeout())
 	_ = nc.SetDeadline(deadline)
 	conn := nc
+	checkIP := true
 	if b.proxyProtocol {
 		src, rest, err := readProxyHeaderConn(nc)
 		if err != nil {
 			p.badHeaders.Add(1)
 			return
 		}
+		// A header without a client address is the balancer's own health
+		// check: no rate limit, no ban (see readProxyHeader).
+		checkIP = src.IsValid()
 		if src.IsValid() {
 			addr = src
 		}
 		conn = rest
 	}
-	if !p.allowIP(addr.Addr()) {
+	if checkIP && !p.allowIP(addr.Addr()) {
 		return
 	}
 	tc := tls.Server(conn, p.tlsConfig)
