@@ -176,6 +176,16 @@ type HTTPConfig struct {
 	MetricsWorkersMax int `json:"metrics-workers-max,omitempty"`
 	// RegisterPerMinute rate-limits POST /api/v1/users per IP (0 = 10).
 	RegisterPerMinute int `json:"register-per-minute,omitempty"`
+	// MaxConnections caps the API's open connections (0 = 64): beyond it
+	// new ones are closed at accept. They are part of the process's
+	// descriptor budget, so a flood of idle API connections cannot take
+	// the descriptors miners need.
+	MaxConnections int `json:"max-connections,omitempty"`
+	// ReadHeaderTimeout bounds, in seconds, how long a new connection may
+	// take to send its request headers (0 = 5); IdleTimeout how long a
+	// kept-alive connection may wait for its next request (0 = 5).
+	ReadHeaderTimeout int `json:"read-header-timeout,omitempty"`
+	IdleTimeout       int `json:"idle-timeout,omitempty"`
 }
 
 // RateLimit is the per-IP connection limit: a token bucket of
@@ -255,6 +265,9 @@ const (
 	defaultMaxOutbound   = 64 << 10
 	defaultWorkersExpire = 86400
 	defaultWorkersMax    = 100000
+
+	defaultHTTPMaxConnections = 64
+	defaultHTTPTimeout        = 5
 )
 
 // Normalize fills in defaults. It is idempotent.
@@ -305,6 +318,9 @@ func (c *Config) Normalize() {
 	}
 	setDefault(&c.HTTP.MetricsWorkersMax, 1000)
 	setDefault(&c.HTTP.RegisterPerMinute, 10)
+	setDefault(&c.HTTP.MaxConnections, defaultHTTPMaxConnections)
+	setDefault(&c.HTTP.ReadHeaderTimeout, defaultHTTPTimeout)
+	setDefault(&c.HTTP.IdleTimeout, defaultHTTPTimeout)
 	setDefault(&c.Registry.Expire, 90)
 	setDefault(&c.Registry.Keep, 60)
 	if c.Registry.Path == "" {
@@ -404,7 +420,8 @@ func (c *Config) Validate() error {
 		"rate-limit.ban-duration":               c.RateLimit.BanDuration,
 		"http.port":                             c.HTTP.Port, "registry.expire-days": c.Registry.Expire,
 		"registry.keep": c.Registry.Keep, "http.register-per-minute": c.HTTP.RegisterPerMinute,
-		"http.metrics-workers-max": c.HTTP.MetricsWorkersMax,
+		"http.metrics-workers-max": c.HTTP.MetricsWorkersMax, "http.max-connections": c.HTTP.MaxConnections,
+		"http.read-header-timeout": c.HTTP.ReadHeaderTimeout, "http.idle-timeout": c.HTTP.IdleTimeout,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", name, v)

@@ -195,6 +195,7 @@ func (m *miner) closed() {
 	}
 	s.removeMiner(m)
 	s.p.conns.Add(-1)
+	s.load.Add(-1)
 	if wasLoggedIn {
 		s.workerClosed(m)
 		if h := s.p.hooks.OnClose; h != nil {

@@ -15,10 +15,12 @@ const secretMask = "********"
 // Reload applies a new configuration without dropping miners: pools (each
 // pool session prepares a connection to the new list and switches once it
 // is logged in), custom difficulty, access password, rate limits, workers
-// mode, timeouts, the API's token, restricted flag and limits. Changed
-// binds, event-loop count, connection cap, TLS settings, sv1-mode and the
-// API's enabled/host/port need a restart: the running values are kept (for
-// the API, its whole section), and reported in the returned warnings. An
+// mode, timeouts, proxy-protocol-from, the API's token, restricted flag and
+// limits. Changed binds, event-loop count, connection cap, TLS settings,
+// sv1-mode, the API's enabled/host/port (and its connection cap and
+// timeouts) need a restart: the running values are kept (for the API's
+// enabled/host/port, its whole section), and reported in the returned
+// warnings. An
 // invalid configuration is rejected and the old one stays. Safe for
 // concurrent use.
 func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
@@ -49,6 +51,11 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 		// running API's token or restricted flag.
 		warnings = append(warnings, "http enabled/host/port changes need a restart; keeping the running http section (access-token, restricted and limits included) until then")
 		c.HTTP = old.HTTP
+	}
+	if h, o := &c.HTTP, &old.HTTP; h.MaxConnections != o.MaxConnections || h.ReadHeaderTimeout != o.ReadHeaderTimeout || h.IdleTimeout != o.IdleTimeout {
+		// The API server and the descriptor budget are set up at start.
+		warnings = append(warnings, "http.max-connections, http.read-header-timeout and http.idle-timeout changes need a restart")
+		h.MaxConnections, h.ReadHeaderTimeout, h.IdleTimeout = o.MaxConnections, o.ReadHeaderTimeout, o.IdleTimeout
 	}
 	if c.SV1Mode != old.SV1Mode {
 		// Passthrough needs an account store wired at start.

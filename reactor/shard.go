@@ -54,6 +54,10 @@ type shard struct {
 	places  map[stats.Placement]*stats.Placement
 	minute  int64
 	tickRun gnet.Runnable
+	// load counts the miners assigned to this loop, including those on
+	// their way to it (pickShard adds, miner.closed and unadmit remove).
+	// Atomic: the acceptors read it.
+	load atomic.Int64
 }
 
 // maxInterned bounds the interned string table of a shard.

@@ -19,6 +19,10 @@ import (
 // before failing with SQLITE_BUSY, unless WithBusyTimeout says otherwise.
 const DefaultBusyTimeout = 5 * time.Second
 
+// MaxOpenConns bounds the store's database connections (three open files
+// each: the database, its -wal and its -shm); calls beyond it wait.
+const MaxOpenConns = 4
+
 // fileMode is the permission of the database file and its -wal/-shm
 // companions: they hold pool passwords, so only the owner may read them.
 const fileMode os.FileMode = 0o600
@@ -92,6 +96,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: open: %w", err)
 	}
+	// Each connection holds the database, -wal and -shm files open; a
+	// burst of lookups (miners authorizing at once) must not open them
+	// without bound: they come out of the proxy's descriptor budget.
+	db.SetMaxOpenConns(MaxOpenConns)
 	s := &Store{db: db, now: o.now}
 	if err := s.migrate(context.Background(), o.targetVersion); err != nil {
 		_ = db.Close()
