@@ -245,16 +245,16 @@ func httpConns(cfg *Config) int {
 func (p *Proxy) run(inner *innerListener) {
 	defer inner.cleanup()
 	cfg := p.cfg.Load()
+	// Socket options of miner connections (keepalive, no-delay, send
+	// buffer) are set on go-proxy's own listeners (minerListenConfig):
+	// gnet's listener options would only reach its internal listener.
 	err := gnet.Rotate(&engine{p: p}, []string{inner.addr},
 		gnet.WithNumEventLoop(p.loops),
 		gnet.WithReusePort(true),
 		gnet.WithReuseAddr(true),
 		gnet.WithTicker(true),
-		gnet.WithTCPKeepAlive(60*time.Second),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithWriteBufferCap(16<<10),
 		gnet.WithReadBufferCap(32<<10),
-		gnet.WithSocketSendBuffer(cfg.SocketSendBuffer),
 		gnet.WithLogger(gnetLogger{p.log}),
 		gnet.WithLogLevel(gnetLogLevel(cfg.LogLevel)),
 	)
