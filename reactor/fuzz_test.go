@@ -166,7 +166,7 @@ func FuzzPoolInput(f *testing.F) {
 	cfg := fastFailover(fp.ln.Addr().String())
 	p, addr := startProxyDirect(f, cfg)
 	m := testminer.DialCN(f, addr)
-	m.Send(`{"id":1,"method":"login","params":{"login":"WALLET"}}`)
+	require.Nil(f, m.Login("WALLET").Error, "the miner is in before the pool misbehaves")
 	f.Fuzz(func(t *testing.T, data []byte, split uint16, mode uint8) {
 		var c net.Conn
 		select {
