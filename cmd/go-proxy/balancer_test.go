@@ -43,30 +43,37 @@ type farmInstance struct {
 func startFarmInstance(t *testing.T, name, url string) *farmInstance {
 	t.Helper()
 	in := &farmInstance{name: name, minerPort: testPort(t), apiPort: testPort(t)}
-	dir := t.TempDir()
-	in.configPath = filepath.Join(dir, "config.json")
-	cfg := fmt.Sprintf(`{"sv1-mode":"passthrough","event-loops":2,"log-level":"debug","pool-timeout":3,"connect-timeout":2,
+	in.configPath = filepath.Join(t.TempDir(), "config.json")
+	cfg := fmt.Sprintf(`{"sv1-mode":"passthrough","event-loops":2,"pool-timeout":3,"connect-timeout":2,
 		"bind":[{"host":"127.0.0.1","port":%d,"proxy-protocol":true}],
 		"http":{"enabled":true,"host":"127.0.0.1","port":%d,"access-token":"tok","restricted":false},
 		"registry":{"url":%q}}`, in.minerPort, in.apiPort, url)
 	require.NoError(t, os.WriteFile(in.configPath, []byte(cfg), 0o600))
-	in.proc = startProcess(t, dir, nil, "-c", in.configPath)
+	in.run(t)
+	return in
+}
+
+// run starts the instance's process (again, after a stop) and waits until
+// its API answers.
+func (in *farmInstance) run(t *testing.T) {
+	t.Helper()
+	p := startProcess(t, filepath.Dir(in.configPath), nil, "-c", in.configPath)
+	in.proc, in.killed = p, false
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s's log:\n%s", name, in.proc.stderr.String())
+			t.Logf("%s's log:\n%s", in.name, p.stderr.String())
 		}
 	})
 	testutil.Eventually(t, func() bool {
 		select {
-		case err := <-in.proc.done:
-			in.proc.done <- err
-			t.Fatalf("%s exited: %v\n%s", name, err, in.proc.stderr.String())
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("%s exited: %v\n%s", in.name, err, p.stderr.String())
 		default:
 		}
 		code, _, err := apiGet(in.api("/1/summary"), "tok")
 		return err == nil && code == http.StatusOK
-	}, name+" answers on its API")
-	return in
+	}, in.name+" answers on its API")
 }
 
 func (in *farmInstance) api(path string) string {
@@ -436,4 +443,98 @@ func testFarmBalancer(t *testing.T, balance string) {
 	require.Zero(t, st.Overlaps, "no two miners on one extranonce: %v", f.pool.Overlaps())
 	require.Zero(t, st.LowDiff)
 	require.Equal(t, int64(cpu.accepted+xs.accepted), st.Accepted, "every share the miners saw accepted, once")
+}
+
+// An upgrade, one instance at a time: the instance is set to drain in
+// HAProxy (no new miners), then SIGUSR1 makes go-proxy release its miners
+// gradually: a miner that takes extranonce updates is asked to reconnect,
+// a cpuminer-style one that already had its reconnect is closed without a
+// second one; both come back through the balancer on the other instance,
+// resume their sessions and mine. The drained instance logs that it can be
+// stopped, stops cleanly, starts again and is put back in service.
+func TestFarm_Drain_Good(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go-proxy processes, PostgreSQL and HAProxy")
+	}
+	f := startFarm(t, "source")
+	code, body := f.inst[0].call(t, "POST", "/api/v1/pools", `{"address":"`+f.pool.Addr()+`","algorithm":"sha256d"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	code, body = f.inst[0].call(t, "POST", "/api/v1/users", `{"pool":"`+f.pool.Addr()+`","user":"farm.rig1","password":"pool-pass"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	var reg struct{ Name string }
+	require.NoError(t, json.Unmarshal([]byte(body), &reg))
+
+	xs := &farmMiner{t: t, f: f, src: "127.0.0.2", xsub: true}
+	xs.dial()
+	xs.subscribe()
+	xs.authorize(reg.Name)
+	xs.m.WaitJob()
+	xs.submit()
+	drained := f.hostOf(xs.addr())
+	survivor := f.other(drained)
+	// A cpuminer-style miner on the same instance: source addresses are
+	// tried until the balancer's hash puts one there.
+	var cpu *farmMiner
+	for i := 3; cpu == nil; i++ {
+		require.Less(t, i, 64, "no source address lands on "+drained.name)
+		fm := &farmMiner{t: t, f: f, src: fmt.Sprintf("127.0.0.%d", i)}
+		fm.dial()
+		fm.subscribe()
+		if f.hostOf(fm.addr()) == drained {
+			cpu = fm
+			break
+		}
+		fm.m.Conn.Close()
+	}
+	cpu.authorize(reg.Name)
+	for cpu.read().Method != "client.reconnect" {
+	}
+	cpu.m.ExpectClosed()
+	cpu.dial()
+	cpu.subscribe()
+	cpu.authorize(reg.Name)
+	cpu.startsClean()
+	cpu.submit()
+
+	require.Equal(t, drained.name, f.hostOf(cpu.addr()).name)
+	out, err := f.h.Command("set server go-proxy/" + drained.name + " state drain")
+	require.NoError(t, err)
+	require.Empty(t, out)
+	require.NoError(t, drained.proc.cmd.Process.Signal(syscall.SIGUSR1))
+
+	for _, fm := range []*farmMiner{xs, cpu} {
+		for {
+			line, err := fm.m.ReadLineBy(time.Now().Add(testutil.WaitTimeout))
+			if err != nil {
+				var ne net.Error
+				require.False(t, errors.As(err, &ne) && ne.Timeout(), "released by the drain")
+				break
+			}
+			if strings.Contains(line, `"client.reconnect"`) {
+				fm.reconnects++
+			}
+		}
+		fm.resume(reg.Name)
+		require.Equal(t, survivor.name, f.hostOf(fm.addr()).name, "the balancer sends it to the other instance")
+		fm.submit()
+	}
+	require.Equal(t, 1, xs.reconnects, "asked to reconnect by the drain")
+	require.Equal(t, 1, cpu.reconnects, "its login's reconnect; none from the drain within the window")
+	testutil.Eventually(t, func() bool {
+		return strings.Contains(drained.proc.stderr.String(), "drained: no miner connected")
+	}, "the drained instance says it can be stopped")
+	require.Empty(t, drained.minerAddrs(t))
+
+	require.Equal(t, exitOK, drained.proc.stop(t))
+	drained.run(t) // the new version
+	out, err = f.h.Command("set server go-proxy/" + drained.name + " state ready")
+	require.NoError(t, err)
+	require.Empty(t, out)
+	testutil.Eventually(t, func() bool {
+		s, err := f.h.ServerStatus("go-proxy", drained.name)
+		return err == nil && s == "UP"
+	}, "back in service")
+	st := f.pool.Stats()
+	require.Zero(t, st.Duplicates)
+	require.Equal(t, int64(xs.accepted+cpu.accepted), st.Accepted)
 }
