@@ -146,6 +146,7 @@ func startFarm(t *testing.T, balance string) *farm {
 	f.front = fmt.Sprintf("127.0.0.1:%d", front)
 	replace := []string{
 		"log /dev/log local0 notice", "log stdout format raw local0 notice",
+		"    stats socket /run/haproxy/admin.sock mode 660 level admin\n", "", // the helper has its own
 		"maxconn 200000", "maxconn 2000",
 		"maxconn 190000", "maxconn 1900",
 		"bind :3333", "bind " + f.front,
