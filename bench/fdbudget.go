@@ -112,10 +112,15 @@ func openFilesLimit() int {
 	return int(min(rl.Cur, 1<<30))
 }
 
-// proxyConnectionCap mirrors reactor's default cap for a go-proxy started
-// with the same open-files limit: limit - (64 + limit/100).
-func proxyConnectionCap(limit, maxConnections int) int {
-	c := limit - (64 + limit/100)
+// proxyConnectionCap mirrors reactor's default cap (planDescriptors in
+// reactor/limits.go) for the go-proxy the harness starts with the same
+// open-files limit: one bind, the API on with its default 64 connections,
+// loops event loops. The reserve is 48 + 3 per loop + 2 per bind + 12
+// connections being handed to a loop + 66 for the API; miners get the
+// rest minus 1 % of the limit.
+func proxyConnectionCap(limit, maxConnections, loops int) int {
+	reserve := 48 + 3*max(loops, 1) + 2 + 12 + 66
+	c := limit - reserve - limit/100
 	if maxConnections > 0 && (maxConnections < c || limit <= 0) {
 		return maxConnections
 	}

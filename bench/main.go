@@ -100,7 +100,7 @@ func execute(ctx context.Context, o *Options, progress io.Writer) (*Report, erro
 	}
 	env := &runEnv{o: o, progress: progress}
 	if o.Target == "" {
-		if c := proxyConnectionCap(machine.OpenFiles, o.MaxConnections); o.Miners > c {
+		if c := proxyConnectionCap(machine.OpenFiles, o.MaxConnections, proxyLoops(o)); o.Miners > c {
 			env.logf("%d miners exceed the proxy's connection cap of %d: expect refusals (errors of kind connect/closed), never a crash", o.Miners, c)
 		}
 	}

@@ -119,7 +119,7 @@ func newFake() *fakeSource {
 	s.ByFamily[reactor.FamilyCryptoNote] = stats.Counters{Accepted: 4800, Rejected: 3, Invalid: 1, Expired: 12, Hashes: 4.8e9,
 		DiffSum: 4.8e9, CustomAccepted: 40, Timeouts: 2, Throttled: 25, Held: 7, BytesIn: 900000, BytesOut: 5000000}
 	s.ByFamily[reactor.FamilySV1] = stats.Counters{Accepted: 21, Hashes: 21000000.4, DiffSum: 21, BytesIn: 4000, BytesOut: 9000}
-	s.ByFamily[reactor.FamilyUnknown] = stats.Counters{Connections: 1000, Refused: 9, RateLimited: 3, Banned: 1, SlowClosed: 4,
+	s.ByFamily[reactor.FamilyUnknown] = stats.Counters{Connections: 1000, Refused: 11, RateLimited: 3, Banned: 1, ProxyUntrusted: 2, SlowClosed: 4,
 		BadLines: 5, LoginTimeouts: 6, IdleTimeouts: 8, FloodClosed: 2, HeldClosed: 1, BytesIn: 100}
 	for i := range s.ByFamily {
 		s.Counters.Merge(&s.ByFamily[i])

@@ -123,6 +123,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hc := &h.src.Config().HTTP
 	if status := authorize(r, hc); status != http.StatusOK {
+		// An unauthenticated client gets its answer and loses the
+		// connection: it must not keep an API connection (a descriptor)
+		// open by retrying on it.
+		hdr.Set("Connection", "close")
 		if status == http.StatusUnauthorized {
 			hdr.Set("WWW-Authenticate", `Bearer realm="go-proxy"`)
 		}
@@ -145,6 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if method != http.MethodGet {
 		if restricted(hc) && !(isRegister(r) && registerCredential(hc)) {
+			hdr.Set("Connection", "close")
 			h.fail(w, r, http.StatusForbidden, "the API is restricted (read-only); set http.restricted to false and an access token to allow changes")
 			return
 		}

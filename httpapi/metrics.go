@@ -101,7 +101,7 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		miners:          d("goproxy_miners", "Miner connections open now (unknown = no request received yet).", "family"),
 		minersPeak:      d("goproxy_miners_peak", "Highest number of miner connections open at once since start."),
 		connections:     d("goproxy_connections_total", "Miner connections accepted."),
-		refused:         d("goproxy_refused_connections_total", "Miner connections refused at accept, by reason (cap = connection cap or shutting down).", "reason"),
+		refused:         d("goproxy_refused_connections_total", "Miner connections refused at accept, by reason (cap = connection cap or shutting down; proxy_untrusted = a PROXY-protocol bind reached from outside proxy-protocol-from).", "reason"),
 		closed:          d("goproxy_closed_connections_total", "Miner connections closed by the proxy, by reason (flood = over the share rate limit persistently, held_overflow = buffered too much while held).", "reason"),
 		bytes:           d("goproxy_bytes_total", "Bytes of miner traffic (in = from miners).", "direction", "family"),
 		upstreams:       d("goproxy_upstreams", "Pool sessions by state (error = connecting or waiting to retry).", "state"),
@@ -209,10 +209,11 @@ func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary
 	emit(ch, c.minersPeak, gauge, float64(s.MinersMax))
 	t := &s.Counters
 	emit(ch, c.connections, counter, float64(t.Connections))
-	capRefused := t.Refused - min(t.Refused, t.RateLimited+t.Banned)
+	capRefused := t.Refused - min(t.Refused, t.RateLimited+t.Banned+t.ProxyUntrusted)
 	emit(ch, c.refused, counter, float64(capRefused), "cap")
 	emit(ch, c.refused, counter, float64(t.RateLimited), "rate_limit")
 	emit(ch, c.refused, counter, float64(t.Banned), "ban")
+	emit(ch, c.refused, counter, float64(t.ProxyUntrusted), "proxy_untrusted")
 	emit(ch, c.closed, counter, float64(t.SlowClosed), "slow_reader")
 	emit(ch, c.closed, counter, float64(t.BadLines), "bad_line")
 	emit(ch, c.closed, counter, float64(t.LoginTimeouts), "login_timeout")

@@ -103,6 +103,7 @@ func TestMetrics_Collect_Good(t *testing.T) {
 	require.Equal(t, 5.0, sample(t, fams, "goproxy_refused_connections_total", lbl{"reason": "cap"}))
 	require.Equal(t, 3.0, sample(t, fams, "goproxy_refused_connections_total", lbl{"reason": "rate_limit"}))
 	require.Equal(t, 1.0, sample(t, fams, "goproxy_refused_connections_total", lbl{"reason": "ban"}))
+	require.Equal(t, 2.0, sample(t, fams, "goproxy_refused_connections_total", lbl{"reason": "proxy_untrusted"}))
 	require.Equal(t, 4.0, sample(t, fams, "goproxy_closed_connections_total", lbl{"reason": "slow_reader"}))
 	require.Equal(t, 5.0, sample(t, fams, "goproxy_closed_connections_total", lbl{"reason": "bad_line"}))
 	require.Equal(t, 6.0, sample(t, fams, "goproxy_closed_connections_total", lbl{"reason": "login_timeout"}))

@@ -49,24 +49,28 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("httpapi: listen %s: %w", addr, err)
 	}
+	// Connections are capped and short-lived: they come out of the same
+	// descriptor budget as the miners (reactor/limits.go). Unauthenticated
+	// requests also get "Connection: close" (ServeHTTP).
+	maxConns := orDefault(hc.MaxConnections, 64)
 	s.ln, s.done = ln, make(chan struct{})
 	s.srv = &http.Server{
 		Handler:           s.h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: time.Duration(orDefault(hc.ReadHeaderTimeout, 5)) * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       time.Duration(orDefault(hc.IdleTimeout, 5)) * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	srv, done := s.srv, s.done
+	srv, done, lln := s.srv, s.done, newLimitListener(ln, maxConns, s.log)
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(lln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("httpapi: server stopped", "err", err)
 		}
 	}()
-	s.log.Info("HTTP API listening", "addr", ln.Addr().String(), "restricted", restricted(&hc), "token", hc.AccessToken != "")
+	s.log.Info("HTTP API listening", "addr", ln.Addr().String(), "restricted", restricted(&hc), "token", hc.AccessToken != "", "max_connections", maxConns)
 	return nil
 }
 
@@ -98,4 +102,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("httpapi: shutdown: %w", err)
 	}
 	return nil
+}
+
+// orDefault is v, or d when v is not positive (a configuration that was
+// not normalized).
+func orDefault(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
 }

@@ -105,14 +105,17 @@ type ResultsResponse struct {
 // ConnectionsResponse counts miner connections accepted, refused and
 // closed by the proxy, since start.
 type ConnectionsResponse struct {
-	Total         uint64 `json:"total"`
-	Refused       uint64 `json:"refused"`
-	RateLimited   uint64 `json:"rate_limited"`
-	Banned        uint64 `json:"banned"`
-	SlowClosed    uint64 `json:"slow_closed"`
-	BadLines      uint64 `json:"bad_lines"`
-	LoginTimeouts uint64 `json:"login_timeouts"`
-	IdleTimeouts  uint64 `json:"idle_timeouts"`
+	Total       uint64 `json:"total"`
+	Refused     uint64 `json:"refused"`
+	RateLimited uint64 `json:"rate_limited"`
+	Banned      uint64 `json:"banned"`
+	// ProxyUntrusted: connections to a PROXY-protocol bind from outside
+	// proxy-protocol-from (also in Refused).
+	ProxyUntrusted uint64 `json:"proxy_untrusted"`
+	SlowClosed     uint64 `json:"slow_closed"`
+	BadLines       uint64 `json:"bad_lines"`
+	LoginTimeouts  uint64 `json:"login_timeouts"`
+	IdleTimeouts   uint64 `json:"idle_timeouts"`
 	// FloodClosed counts miners closed for flooding shares past the rate
 	// limit; Held the times a miner's input was paused while its pool
 	// connection drained; HeldClosed miners closed for buffering too much
@@ -177,7 +180,8 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config, res Resources, re
 		SV1Mode: cfg.SV1Mode,
 		Connections: ConnectionsResponse{
 			Total: s.Counters.Connections, Refused: s.Counters.Refused, RateLimited: s.Counters.RateLimited,
-			Banned: s.Counters.Banned, SlowClosed: s.Counters.SlowClosed, BadLines: s.Counters.BadLines,
+			Banned: s.Counters.Banned, ProxyUntrusted: s.Counters.ProxyUntrusted,
+			SlowClosed: s.Counters.SlowClosed, BadLines: s.Counters.BadLines,
 			LoginTimeouts: s.Counters.LoginTimeouts, IdleTimeouts: s.Counters.IdleTimeouts,
 			FloodClosed: s.Counters.FloodClosed, Held: s.Counters.Held, HeldClosed: s.Counters.HeldClosed,
 		},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -81,6 +82,13 @@ type Config struct {
 	RateLimit RateLimit `json:"rate-limit"`
 	// SubmitRateLimit limits the shares each miner may send.
 	SubmitRateLimit SubmitRateLimit `json:"submit-rate-limit"`
+	// ProxyProtocolFrom lists the networks (CIDRs, or single addresses)
+	// whose connections may send a PROXY protocol header on a bind with
+	// "proxy-protocol": the balancers. A connection from anywhere else on
+	// such a bind is closed at accept, so a forged header cannot choose the
+	// address the per-IP limits see. Default (empty): loopback and the
+	// private ranges (DefaultProxyProtocolFrom).
+	ProxyProtocolFrom []string `json:"proxy-protocol-from,omitempty"`
 	// MaxUpstreams caps pool connections process-wide; once reached,
 	// logins that need a new one get "Proxy is full". 0 (default) is
 	// automatic, derived from the connection cap and the modes (see
@@ -270,6 +278,16 @@ type HTTPConfig struct {
 	// OpenRegistration lets POST /api/v1/users through without any token
 	// (still limited per IP by RegisterPerMinute); nothing else opens.
 	OpenRegistration bool `json:"open-registration,omitempty"`
+	// MaxConnections caps the API's open connections (0 = 64): beyond it
+	// new ones are closed at accept. They are part of the process's
+	// descriptor budget, so a flood of idle API connections cannot take
+	// the descriptors miners need.
+	MaxConnections int `json:"max-connections,omitempty"`
+	// ReadHeaderTimeout bounds, in seconds, how long a new connection may
+	// take to send its request headers (0 = 5); IdleTimeout how long a
+	// kept-alive connection may wait for its next request (0 = 5).
+	ReadHeaderTimeout int `json:"read-header-timeout,omitempty"`
+	IdleTimeout       int `json:"idle-timeout,omitempty"`
 }
 
 // RateLimit is the per-IP connection limit: a token bucket of
@@ -382,6 +400,9 @@ const (
 	defaultSharesPerSecond = 50
 	defaultShareBurst      = 100
 	defaultFloodCloseAfter = 1000
+
+	defaultHTTPMaxConnections = 64
+	defaultHTTPTimeout        = 5
 )
 
 // Normalize fills in defaults. It is idempotent.
@@ -443,6 +464,9 @@ func (c *Config) Normalize() {
 	}
 	setDefault(&c.HTTP.MetricsWorkersMax, 1000)
 	setDefault(&c.HTTP.RegisterPerMinute, 10)
+	setDefault(&c.HTTP.MaxConnections, defaultHTTPMaxConnections)
+	setDefault(&c.HTTP.ReadHeaderTimeout, defaultHTTPTimeout)
+	setDefault(&c.HTTP.IdleTimeout, defaultHTTPTimeout)
 	setDefault(&c.Registry.Expire, 90)
 	setDefault(&c.Registry.Keep, 60)
 	if c.Registry.Path == "" && c.Registry.URL == "" {
@@ -455,6 +479,31 @@ func (c *Config) Normalize() {
 		c.LogLevel = "info"
 	}
 	c.PrintTime = min(c.PrintTime, 3600)
+	if len(c.ProxyProtocolFrom) == 0 {
+		c.ProxyProtocolFrom = append([]string(nil), DefaultProxyProtocolFrom...)
+	}
+}
+
+// DefaultProxyProtocolFrom is where PROXY protocol headers are accepted
+// from unless proxy-protocol-from says otherwise: loopback and the private
+// ranges (RFC 1918, IPv6 unique local), where balancers usually sit.
+var DefaultProxyProtocolFrom = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
+// proxyPrefixes parses proxy-protocol-from: CIDRs or single addresses.
+func proxyPrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for i, s := range list {
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			ip, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("proxy-protocol-from[%d]: %q is not a CIDR or an IP address", i, s)
+			}
+			pf = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		out = append(out, pf.Masked())
+	}
+	return out, nil
 }
 
 func setDefault(v *int, d int) {
@@ -525,6 +574,8 @@ func (c *Config) Validate() error {
 		"http.port":                             c.HTTP.Port, "registry.expire-days": c.Registry.Expire,
 		"registry.keep": c.Registry.Keep, "http.register-per-minute": c.HTTP.RegisterPerMinute,
 		"http.metrics-workers-max": c.HTTP.MetricsWorkersMax, "print-time": c.PrintTime,
+		"http.max-connections":     c.HTTP.MaxConnections,
+		"http.read-header-timeout": c.HTTP.ReadHeaderTimeout, "http.idle-timeout": c.HTTP.IdleTimeout,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", name, v)
@@ -582,6 +633,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := cipherSuites(c.TLS.Ciphers); err != nil {
 		return fmt.Errorf("tls.ciphers: %w", err)
+	}
+	if _, err := proxyPrefixes(c.ProxyProtocolFrom); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

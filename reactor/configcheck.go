@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 )
 
@@ -41,7 +42,13 @@ func (c *Config) Preflight() error {
 	}
 	if c.MaxConnections > 0 {
 		limit := openFilesLimit()
-		if cap := limit - fdReserve(limit); c.MaxConnections > cap {
+		loops := c.EventLoops
+		if loops == 0 {
+			loops = runtime.GOMAXPROCS(0)
+		}
+		uncapped := *c
+		uncapped.MaxConnections = 0
+		if cap := planDescriptors(&uncapped, limit, loops).Miners; c.MaxConnections > cap {
 			errs = append(errs, fmt.Errorf("max-connections: %d is more than the open-files limit allows (%d open files: at most %d miner connections, the rest is kept for pools, logs and the API); raise the limit (ulimit -n, systemd LimitNOFILE=) or lower max-connections",
 				c.MaxConnections, limit, cap))
 		}

@@ -27,6 +27,7 @@ var apiKeys = keySet(
 	"tls.enabled", "tls.protocols", "tls.ciphers",
 	"http.access-token", "http.restricted", "http.metrics-workers-max", "http.register-per-minute",
 	"http.register-token", "http.open-registration",
+	"http.max-connections", "http.read-header-timeout", "http.idle-timeout",
 	"access-password", "custom-diff", "custom-diff-stats", "algo-ext",
 	"workers", "workers-expire", "workers-max",
 	"reuse-timeout", "retries", "retry-pause", "watch",

@@ -28,6 +28,7 @@ func TestConfigKeys_DiskOnly_Good(t *testing.T) {
 		"http.enabled", "http.host", "http.port",
 		"log-file",
 		"pools[].redirect-hosts",
+		"proxy-protocol-from",
 		"registry.path", "registry.url",
 		"share-log-file", "syslog",
 		"tls.cert", "tls.cert_key", "tls.gen",

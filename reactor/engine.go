@@ -1,8 +1,6 @@
 package reactor
 
 import (
-	"net"
-	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -47,21 +45,17 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		v.conn = connRef{g: c}
 		v.attached()
 		return nil, gnet.None
+	case *accepted:
+		// Admitted at accept (acceptor.go); reapEnrolls checks opened.
+		v.opened.Store(true)
+		c.SetSafeContext(nil) // gnet set both; the miner replaces the other
+		m := v.s.addMiner(connRef{g: c}, v.addr, v.bind)
+		c.SetContext(m)
+		return nil, gnet.None
 	}
-	s := p.shardFor(c.EventLoop())
-	ra, _ := c.RemoteAddr().(*net.TCPAddr)
-	la, _ := c.LocalAddr().(*net.TCPAddr)
-	var addr netip.AddrPort
-	if ra != nil {
-		addr = ra.AddrPort()
-	}
-	b := p.bindFor(la)
-	if !p.admit(addr.Addr(), !b.proxyProtocol) {
-		return nil, gnet.Close
-	}
-	m := s.addMiner(connRef{g: c}, addr, b)
-	c.SetContext(m)
-	return nil, gnet.None
+	// Only gnet's internal listener could bring a connection without a
+	// context, and nothing can reach it (innerListener).
+	return nil, gnet.Close
 }
 
 func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {

@@ -165,20 +165,31 @@ func TestFailback_CNProbation_Ugly(t *testing.T) {
 }
 
 // sv1UntilJob is cnUntilJob for a stratum v1 miner (with XSub, so a new
-// pool session shows as a new extranonce1).
+// pool session shows as a new extranonce1). With submit, it sends one
+// share on each new session, once that session's first job has arrived
+// (a share sent between mining.set_extranonce and the job is answered
+// locally, never reaching the pool it is meant to test).
 func sv1UntilJob(t *testing.T, m *testminer.SV1, want string, submit bool) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(failbackBound)
 	var tried []byte
+	seen := append([]byte(nil), m.E1...)
+	jobSince := m.Job.JobID != ""
 	for m.Job.JobID != want {
 		require.True(t, time.Now().Before(deadline), "still not on job %s after %v", want, failbackBound)
-		if submit && m.Job.JobID != "" && !bytes.Equal(m.E1, tried) {
+		if !bytes.Equal(m.E1, seen) {
+			seen = append(seen[:0], m.E1...)
+			jobSince = false
+		}
+		if submit && jobSince && !bytes.Equal(m.E1, tried) {
 			tried = append(tried[:0], m.E1...)
 			r := m.Submit()
 			require.False(t, r.Accepted(), r.Raw)
 			continue
 		}
-		m.Read()
+		if l := m.Read(); l.Method == "mining.notify" && bytes.Equal(m.E1, seen) {
+			jobSince = true
+		}
 	}
 	return time.Now()
 }

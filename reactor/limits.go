@@ -4,35 +4,56 @@ import (
 	"syscall"
 )
 
-// fdFixedReserve is the part of the open-files limit kept for log files,
-// the HTTP API, listeners and dials in flight.
-const fdFixedReserve = 64
+// Descriptor budget. Every descriptor the process opens comes out of the
+// open-files limit (RLIMIT_NOFILE), and Start splits that limit once:
+//
+//   - a fixed reserve for everything that is neither a miner nor a pool
+//     session: fdBase (stdio, the Go runtime's poller, the access and share
+//     logs, config file reads, the account store, DNS lookups), fdPerLoop
+//     per event loop (gnet's epoll and wake descriptors and its internal
+//     listener), one listener per bind, the HTTP API (its listener, at most
+//     http.max-connections connections and one being refused), and the
+//     miner connections being handed to a loop (enrollBacklog and
+//     enrollReapers, plus one per bind), each of which holds two
+//     descriptors for a moment;
+//   - the rest, shared by miners (plain and TLS) and pool sessions: a new
+//     miner or pool session that would exceed it is refused (admit,
+//     overBudget, reserveUpstream);
+//   - of which miners may hold all but 1 % of the limit, kept for pool
+//     sessions (max-connections lowers it further).
+//
+// The split never changes while the proxy runs: settings it depends on
+// (binds, event-loops, max-connections, http.enabled and
+// http.max-connections) need a restart.
+const (
+	fdBase    = 48
+	fdPerLoop = 3
+)
 
-// fdReserve is the part of the open-files limit kept for everything that
-// is not a miner: the fixed reserve plus 1 % for pool connections (in
-// NiceHash and aggregate modes one serves up to 256 or more miners).
-func fdReserve(limit int) int { return fdFixedReserve + limit/100 }
+// fdPlan is the descriptor budget of one Start.
+type fdPlan struct {
+	Limit    int // RLIMIT_NOFILE
+	Reserved int // everything but miners and pool sessions
+	Shared   int // miners and pool sessions together
+	Miners   int // the connection cap
+}
 
-// fdBudget is what miners and pool sessions may hold together: the
-// open-files limit minus the fixed reserve. In NiceHash and aggregate modes
-// the miner cap (connectionCap) binds first; in simple mode and SV1
-// passthrough every miner has a pool connection of its own, and this
-// budget refuses logins ("Proxy is full") before descriptors run out.
-func fdBudget() int { return max(1, openFilesLimit()-fdFixedReserve) }
-
-// connectionCap is the most miner connections the process accepts. At the
-// cap new connections are refused (and counted) instead of running out of
-// file descriptors: EMFILE on accept would stop the whole gnet engine.
-func connectionCap(cfg *Config) int {
-	limit := openFilesLimit()
-	cap := limit - fdReserve(limit)
-	if cfg.MaxConnections > 0 && (cfg.MaxConnections < cap || limit <= 0) {
-		return cfg.MaxConnections
+// planDescriptors splits limit for cfg with the given number of event
+// loops. The shared part and the cap are at least 1 (a limit too low for
+// the reserve still serves one miner; Start warns).
+func planDescriptors(cfg *Config, limit, loops int) fdPlan {
+	binds := len(cfg.Bind)
+	reserved := fdBase + fdPerLoop*loops + binds + enrollBacklog + enrollReapers + binds
+	if cfg.HTTP.Enabled {
+		reserved += 2 + cfg.HTTP.MaxConnections
 	}
-	if cap < 1 {
-		return 1
+	pl := fdPlan{Limit: limit, Reserved: reserved}
+	pl.Shared = max(1, limit-reserved)
+	pl.Miners = max(1, pl.Shared-limit/100)
+	if cfg.MaxConnections > 0 && cfg.MaxConnections < pl.Miners {
+		pl.Miners = cfg.MaxConnections
 	}
-	return cap
+	return pl
 }
 
 // openFilesLimit returns RLIMIT_NOFILE's soft limit, raised to the hard

@@ -12,26 +12,30 @@ import (
 )
 
 // minerState extends MinerState with the states /1/miners does not show.
+// The order is the lifecycle: every state before stateClosing is an open
+// connection, which is what the `state >= stateClosing` tests rely on.
 type minerState uint8
 
 const (
-	stateWaitLogin minerState = iota
+	stateWaitProxy minerState = iota // a PROXY protocol header must come first
+	stateWaitLogin
 	stateWaitReady
 	stateReady
 	stateClosing
-	stateWaitProxy // a PROXY protocol header must come first
-	stateClosed    // cleaned up; nothing may touch the connection
+	stateClosed // cleaned up; nothing may touch the connection
 )
 
 // public maps the internal state to the reported one.
 func (s minerState) public() MinerState {
 	switch s {
-	case stateWaitProxy:
+	case stateWaitProxy, stateWaitLogin:
 		return StateWaitLogin
-	case stateClosed:
-		return StateClosing
+	case stateWaitReady:
+		return StateWaitReady
+	case stateReady:
+		return StateReady
 	}
-	return MinerState(s)
+	return StateClosing
 }
 
 // miner is one miner connection. It belongs to one shard and only that
@@ -201,6 +205,7 @@ func (m *miner) closed() {
 	}
 	s.removeMiner(m)
 	s.p.conns.Add(-1)
+	s.load.Add(-1)
 	if wasLoggedIn {
 		s.workerClosed(m)
 		if h := s.p.hooks.OnClose; h != nil {

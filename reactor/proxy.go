@@ -50,15 +50,22 @@ type Proxy struct {
 
 	binds     []*bindInfo
 	tlsConfig *tls.Config
-	tlsLns    []net.Listener
 	poolRoots *x509.CertPool
 	limiter   *RateLimiter
+	// quit is closed when Stop begins: accept back-offs end early.
+	quit chan struct{}
+	// enrolls carries accepted connections to reapEnrolls (acceptor.go).
+	enrolls chan enrollment
+	fds     fdPlan
+	inner   *innerListener // gnet's own listener, unreachable once started
 
 	// refused (the connection cap and shutdown), rateLimited, banned,
-	// badHeaders and tlsFailures count connections turned away before they
-	// reach a shard; Summary's Refused is the sum of the first three.
-	refused, rateLimited, banned, badHeaders, tlsFailures atomic.Uint64
-	tlsNext                                               atomic.Uint32
+	// proxyUntrusted, badHeaders and tlsFailures count connections turned
+	// away before they reach a shard; Summary's Refused is the sum of the
+	// first four.
+	refused, rateLimited, banned, proxyUntrusted, badHeaders, tlsFailures atomic.Uint64
+	// proxyFrom is proxy-protocol-from, parsed (replaced by reloads).
+	proxyFrom atomic.Pointer[[]netip.Prefix]
 
 	conns     atomic.Int64 // open miner connections, gnet and TLS
 	maxConns  int64
@@ -86,6 +93,7 @@ type bindInfo struct {
 	family        Family
 	proxyProtocol bool
 	tls           bool
+	ln            net.Listener // bound by Start (acceptor.go)
 }
 
 // Option customises a Proxy.
@@ -110,7 +118,8 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Proxy{log: slog.Default(), ready: make(chan struct{}), done: make(chan struct{})}
+	p := &Proxy{log: slog.Default(), ready: make(chan struct{}), done: make(chan struct{}),
+		quit: make(chan struct{}), enrolls: make(chan enrollment, enrollBacklog)}
 	for _, o := range opts {
 		o(p)
 	}
@@ -129,6 +138,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 	p.shards.Store(&empty)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.limiter = NewRateLimiter(c.RateLimit)
+	p.setProxyFrom(c)
 	p.agg.start = time.Now().Unix()
 	for _, b := range c.Bind {
 		bi := &bindInfo{cfg: b, port: b.Port, proxyProtocol: b.ProxyProtocol, tls: b.TLS}
@@ -158,8 +168,6 @@ func (p *Proxy) Start(ctx context.Context) error {
 	if cfg.SV1Mode == "passthrough" && p.accounts == nil {
 		return errors.New("reactor: sv1-mode passthrough needs an account store (WithAccounts)")
 	}
-	p.maxConns = int64(connectionCap(cfg))
-	p.fdBudget = int64(fdBudget())
 	p.loops = cfg.EventLoops
 	if p.loops == 0 {
 		p.loops = runtime.GOMAXPROCS(0)
@@ -167,22 +175,11 @@ func (p *Proxy) Start(ctx context.Context) error {
 	if cfg.MaxUpstreams > 0 && p.loops > cfg.MaxUpstreams {
 		p.loops = cfg.MaxUpstreams
 	}
-	var addrs []string
+	p.fds = planDescriptors(cfg, openFilesLimit(), p.loops)
+	p.maxConns, p.fdBudget = int64(p.fds.Miners), int64(p.fds.Shared)
 	hasTLS := false
 	for _, b := range p.binds {
-		if b.tls {
-			hasTLS = true
-			continue
-		}
-		addrs = append(addrs, "tcp://"+b.cfg.Address())
-	}
-	if len(addrs) == 0 {
-		// gnet needs a listener: an internal loopback one that no miner uses.
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		addrs = append(addrs, "tcp://127.0.0.1:"+strconv.Itoa(port))
+		hasTLS = hasTLS || b.tls
 	}
 	if hasTLS {
 		tc, fp, generated, err := serverTLS(&cfg.TLS)
@@ -196,11 +193,23 @@ func (p *Proxy) Start(ctx context.Context) error {
 			p.log.Info("tls: certificate loaded", "sha256", fp)
 		}
 	}
+	// Miners are accepted by go-proxy itself (acceptor.go); gnet only
+	// gets an internal listener nobody can reach.
+	if err := p.listenMiners(cfg); err != nil {
+		return err
+	}
+	inner, err := newInnerListener()
+	if err != nil {
+		p.closeListeners()
+		return fmt.Errorf("reactor: internal listener: %w", err)
+	}
+	p.inner = inner
 	p.launched.Store(true)
-	go p.run(addrs)
+	go p.run(inner)
 	select {
 	case <-p.ready:
 	case <-p.done:
+		p.closeListeners()
 		err := p.runErr
 		if e := p.startErr.Load(); e != nil {
 			err = *e
@@ -216,31 +225,52 @@ func (p *Proxy) Start(ctx context.Context) error {
 		_ = p.Stop(context.Background())
 		return ctx.Err()
 	}
-	for _, b := range p.binds {
-		if b.tls {
-			if err := p.listenTLS(b); err != nil {
-				_ = p.Stop(context.Background())
-				return err
-			}
-		}
-	}
+	inner.unlink()
+	p.serveMiners()
 	p.log.Info("proxy started", "binds", len(p.binds), "event_loops", p.loops, "max_connections", p.maxConns, "mode", cfg.Mode)
+	p.logBudget(cfg)
 	return nil
 }
 
+// logBudget reports the descriptor budget (limits.go) and where PROXY
+// headers are accepted from.
+func (p *Proxy) logBudget(cfg *Config) {
+	f := p.fds
+	p.log.Info("descriptor budget", "open_files_limit", f.Limit, "reserved", f.Reserved,
+		"miners_and_pool_sessions", f.Shared, "miners_max", f.Miners, "http_max_connections", httpConns(cfg))
+	if f.Limit-f.Reserved < 2 {
+		p.log.Warn("the open-files limit leaves no room for miners beyond the fixed reserve; raise it (ulimit -n, LimitNOFILE)", "open_files_limit", f.Limit, "reserved", f.Reserved)
+	}
+	for _, b := range p.binds {
+		if b.proxyProtocol {
+			p.log.Info("PROXY protocol headers accepted only from proxy-protocol-from", "networks", cfg.ProxyProtocolFrom)
+			break
+		}
+	}
+}
+
+// httpConns is the API's connection cap, 0 when the API is off.
+func httpConns(cfg *Config) int {
+	if !cfg.HTTP.Enabled {
+		return 0
+	}
+	return cfg.HTTP.MaxConnections
+}
+
 // run is the engine goroutine.
-func (p *Proxy) run(addrs []string) {
+func (p *Proxy) run(inner *innerListener) {
+	defer inner.cleanup()
 	cfg := p.cfg.Load()
-	err := gnet.Rotate(&engine{p: p}, addrs,
+	// Socket options of miner connections (keepalive, no-delay, send
+	// buffer) are set on go-proxy's own listeners (minerListenConfig):
+	// gnet's listener options would only reach its internal listener.
+	err := gnet.Rotate(&engine{p: p}, []string{inner.addr},
 		gnet.WithNumEventLoop(p.loops),
 		gnet.WithReusePort(true),
 		gnet.WithReuseAddr(true),
 		gnet.WithTicker(true),
-		gnet.WithTCPKeepAlive(60*time.Second),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithWriteBufferCap(16<<10),
 		gnet.WithReadBufferCap(32<<10),
-		gnet.WithSocketSendBuffer(cfg.SocketSendBuffer),
 		gnet.WithLogger(gnetLogger{p.log}),
 		gnet.WithLogLevel(gnetLogLevel(cfg.LogLevel)),
 	)
@@ -342,18 +372,6 @@ func (p *Proxy) shardFor(el gnet.EventLoop) *shard {
 	return s
 }
 
-// bindFor maps a connection's local address to its bind.
-func (p *Proxy) bindFor(la *net.TCPAddr) *bindInfo {
-	if la != nil {
-		for _, b := range p.binds {
-			if !b.tls && b.port == la.Port {
-				return b
-			}
-		}
-	}
-	return p.binds[0]
-}
-
 // admit applies the connection cap and the per-IP rate limit to a new
 // connection; checkIP is false when the real address comes later in a
 // PROXY header.
@@ -386,6 +404,28 @@ func (p *Proxy) allowIP(ip netip.Addr) bool {
 	default:
 		p.rateLimited.Add(1)
 	}
+	return false
+}
+
+// setProxyFrom installs cfg's proxy-protocol-from (already validated).
+func (p *Proxy) setProxyFrom(cfg *Config) {
+	pfs, _ := proxyPrefixes(cfg.ProxyProtocolFrom)
+	p.proxyFrom.Store(&pfs)
+}
+
+// trustedProxy reports whether a connection from ip may send a PROXY
+// header (proxy-protocol-from). A connection on a proxy-protocol bind from
+// anywhere else is closed and counted, so a forged header cannot choose
+// the address the per-IP limits see. Safe from any goroutine.
+func (p *Proxy) trustedProxy(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, pf := range *p.proxyFrom.Load() {
+		if pf.Contains(ip) {
+			return true
+		}
+	}
+	p.proxyUntrusted.Add(1)
+	p.warnLimited("PROXY protocol connection from outside proxy-protocol-from, closing", "addr", ip.String())
 	return false
 }
 
@@ -449,9 +489,8 @@ func (p *Proxy) Stop(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	for _, ln := range p.tlsLns {
-		ln.Close()
-	}
+	close(p.quit)
+	p.closeListeners()
 	drain, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for p.inFlight(drain) > 0 && drain.Err() == nil {

@@ -125,6 +125,10 @@ func parseProxyV2(buf []byte) (src netip.AddrPort, n int, done bool, err error) 
 }
 
 // readProxyHeader consumes the PROXY header of a gnet miner (loop-only).
+// The client address it carries is what the per-IP rate limit and bans
+// see. A header without one (v2 LOCAL, v1 UNKNOWN: the balancer's own
+// health check) counts toward neither: the balancer's address must never
+// be banned for checking that the proxy is up.
 func (m *miner) readProxyHeader(buf []byte) (used int, done bool, err error) {
 	src, n, done, err := parseProxyHeader(buf)
 	if err != nil || !done {
@@ -132,9 +136,9 @@ func (m *miner) readProxyHeader(buf []byte) (used int, done bool, err error) {
 	}
 	if src.IsValid() {
 		m.addr = src
-	}
-	if !m.s.p.allowIP(m.addr.Addr()) {
-		return 0, false, errRateLimited
+		if !m.s.p.allowIP(src.Addr()) {
+			return 0, false, errRateLimited
+		}
 	}
 	m.state = stateWaitLogin
 	return n, true, nil

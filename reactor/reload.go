@@ -18,15 +18,15 @@ const secretMask = "********"
 // is logged in), custom difficulty, access password, rate limits, workers
 // mode, timeouts, the failover settings (retries, retry-pause,
 // pool-stable-seconds, pool-probe-seconds: from the next pool event on),
-// the API's tokens, restricted and open-registration flags and limits.
-// Changed
-// binds, event-loop count, connection cap, TLS settings, sv1-mode and the
-// API's enabled/host/port need a restart: the running values are kept (for
-// the API, its whole section), and reported in the returned warnings. An
-// invalid configuration is rejected and the old one stays. Reload trusts
-// its caller (the configuration file): a configuration that comes from a
-// remote party must first pass DiskOnlyChanges, as the HTTP API's does.
-// Safe for concurrent use.
+// proxy-protocol-from, the API's tokens, restricted and open-registration
+// flags and limits. Changed binds, event-loop count, connection cap, TLS
+// settings, sv1-mode and the API's enabled/host/port (and its connection
+// cap and timeouts) need a restart: the running values are kept (for the
+// API's enabled/host/port, its whole section), and reported in the
+// returned warnings. An invalid configuration is rejected and the old one
+// stays. Reload trusts its caller (the configuration file): a
+// configuration that comes from a remote party must first pass
+// DiskOnlyChanges, as the HTTP API's does. Safe for concurrent use.
 func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	c := next.Clone()
 	old := p.cfg.Load()
@@ -56,6 +56,11 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 		warnings = append(warnings, "http enabled/host/port changes need a restart; keeping the running http section (access-token, restricted and limits included) until then")
 		c.HTTP = old.HTTP
 	}
+	if h, o := &c.HTTP, &old.HTTP; h.MaxConnections != o.MaxConnections || h.ReadHeaderTimeout != o.ReadHeaderTimeout || h.IdleTimeout != o.IdleTimeout {
+		// The API server and the descriptor budget are set up at start.
+		warnings = append(warnings, "http.max-connections, http.read-header-timeout and http.idle-timeout changes need a restart")
+		h.MaxConnections, h.ReadHeaderTimeout, h.IdleTimeout = o.MaxConnections, o.ReadHeaderTimeout, o.IdleTimeout
+	}
 	if c.SV1Mode != old.SV1Mode {
 		// Passthrough needs an account store wired at start.
 		warnings = append(warnings, "sv1-mode changes need a restart; keeping "+old.SV1Mode)
@@ -66,6 +71,7 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	}
 	p.cfg.Store(c)
 	p.limiter.SetConfig(c.RateLimit)
+	p.setProxyFrom(c)
 	// Only the sessions of a family whose pool list changed are touched:
 	// new CryptoNote pools must not restart the SV1 sessions (whose miners
 	// without extranonce updates would all be asked to reconnect).

@@ -58,6 +58,10 @@ type shard struct {
 	forgetFn func(*stats.Worker)
 	// poolErrs counts what the shard's pools sent wrong.
 	poolErrs poolErrors
+	// load counts the miners assigned to this loop, including those on
+	// their way to it (pickShard adds, miner.closed and unadmit remove).
+	// Atomic: the acceptors read it.
+	load atomic.Int64
 }
 
 // maxInterned bounds the interned string table of a shard.

@@ -86,10 +86,11 @@ func (p *Proxy) Summary() stats.Summary {
 	// refused counts only the cap (and shutdown) refusals: the total is
 	// built from one load of each counter, so every part of it, and the
 	// cap share /metrics derives from it, only ever grows.
-	rl, bn := p.rateLimited.Load(), p.banned.Load()
-	sum.Counters.Refused += p.refused.Load() + rl + bn
+	rl, bn, un := p.rateLimited.Load(), p.banned.Load(), p.proxyUntrusted.Load()
+	sum.Counters.Refused += p.refused.Load() + rl + bn + un
 	sum.Counters.RateLimited += rl
 	sum.Counters.Banned += bn
+	sum.Counters.ProxyUntrusted += un
 	sum.Counters.BadLines += p.badHeaders.Load()
 	now := time.Now().Unix()
 	a := &p.agg

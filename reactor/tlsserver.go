@@ -3,49 +3,16 @@ package reactor
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"time"
 )
 
-// listenTLS serves a TLS bind. gnet has no TLS, so TLS miners are accepted
-// here and each runs as a stream (a reader and a writer goroutine) that
-// feeds a shard's loop: same miner code, same nonce tables, same counters
-// and the same connection cap as plain miners.
-func (p *Proxy) listenTLS(b *bindInfo) error {
-	ln, err := net.Listen("tcp", b.cfg.Address())
-	if err != nil {
-		return fmt.Errorf("reactor: listen %s (tls): %w", b.cfg.Address(), err)
-	}
-	p.tlsLns = append(p.tlsLns, ln)
-	p.wg.Add(1)
-	go p.acceptTLS(ln, b)
-	return nil
-}
-
-func (p *Proxy) acceptTLS(ln net.Listener, b *bindInfo) {
-	defer p.wg.Done()
-	backoff := 5 * time.Millisecond
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if p.stopping.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of file descriptors or similar: wait and retry rather
-			// than spin or give up.
-			p.warnLimited("tls accept failed", "bind", b.cfg.Address(), "err", err)
-			time.Sleep(backoff)
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		backoff = 5 * time.Millisecond
-		go p.serveTLS(nc, b)
-	}
-}
+// TLS binds: gnet has no TLS, so TLS miners are accepted by the bind's
+// accept loop (acceptor.go) and each runs as a stream (a reader and a
+// writer goroutine) that feeds a shard's loop: same miner code, same nonce
+// tables, same counters and the same connection cap as plain miners.
 
 // serveTLS admits one TLS connection, reads a PROXY header when the bind
 // requires one, completes the handshake within the login timeout and hands
@@ -58,6 +25,10 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 	}
 	shards := p.shardList()
 	if len(shards) == 0 || p.stopping.Load() {
+		nc.Close()
+		return
+	}
+	if b.proxyProtocol && !p.trustedProxy(addr.Addr()) {
 		nc.Close()
 		return
 	}
@@ -80,18 +51,22 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 	deadline := time.Now().Add(cfg.loginTimeout())
 	_ = nc.SetDeadline(deadline)
 	conn := nc
+	checkIP := true
 	if b.proxyProtocol {
 		src, rest, err := readProxyHeaderConn(nc)
 		if err != nil {
 			p.badHeaders.Add(1)
 			return
 		}
+		// A header without a client address is the balancer's own health
+		// check: no rate limit, no ban (see readProxyHeader).
+		checkIP = src.IsValid()
 		if src.IsValid() {
 			addr = src
 		}
 		conn = rest
 	}
-	if !p.allowIP(addr.Addr()) {
+	if checkIP && !p.allowIP(addr.Addr()) {
 		return
 	}
 	tc := tls.Server(conn, p.tlsConfig)
@@ -103,7 +78,10 @@ func (p *Proxy) serveTLS(nc net.Conn, b *bindInfo) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
-	s := shards[int(p.tlsNext.Add(1))%len(shards)]
+	s := p.pickShard()
+	if s == nil {
+		return
+	}
 	st := newStream(tc, s, nil)
 	admitted = true
 	s.exec(func() {

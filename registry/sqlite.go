@@ -24,6 +24,10 @@ const DefaultBusyTimeout = 5 * time.Second
 // companions: they hold pool passwords, so only the owner may read them.
 const fileMode os.FileMode = 0o600
 
+// MaxOpenConns bounds the SQLite store's database connections (three open
+// files each: the database, its -wal and its -shm); calls beyond it wait.
+const MaxOpenConns = 4
+
 // Open opens the embedded SQLite store at path, creating the file with mode
 // 0600 if it does not exist, and migrates its schema to the latest version.
 // An existing file (or -wal/-shm file) readable by group or others is
@@ -51,6 +55,10 @@ func Open(path string, opts ...Option) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: open: %w", err)
 	}
+	// Each connection holds the database, -wal and -shm files open; a
+	// burst of lookups (miners authorizing at once) must not open them
+	// without bound: they come out of the proxy's descriptor budget.
+	db.SetMaxOpenConns(MaxOpenConns)
 	s := &sqlStore{db: db, d: sqliteDialect{}, now: o.now}
 	if err := s.migrate(context.Background(), o.targetVersion); err != nil {
 		_ = db.Close()

@@ -34,10 +34,12 @@ type Counters struct {
 	// Connections counts miner connections accepted, ever.
 	Connections uint64
 	// Refused counts connections refused at accept: connection cap,
-	// rate limit, ban, shutting down.
-	Refused     uint64
-	RateLimited uint64
-	Banned      uint64
+	// rate limit, ban, a PROXY-protocol bind reached from outside
+	// proxy-protocol-from (ProxyUntrusted), shutting down.
+	Refused        uint64
+	RateLimited    uint64
+	Banned         uint64
+	ProxyUntrusted uint64
 	// SlowClosed counts miners closed because they stopped reading.
 	SlowClosed uint64
 	// BadLines counts connections closed for oversize or non-JSON lines.
@@ -79,6 +81,7 @@ func (c *Counters) Merge(o *Counters) {
 	c.Refused += o.Refused
 	c.RateLimited += o.RateLimited
 	c.Banned += o.Banned
+	c.ProxyUntrusted += o.ProxyUntrusted
 	c.SlowClosed += o.SlowClosed
 	c.BadLines += o.BadLines
 	c.LoginTimeouts += o.LoginTimeouts

@@ -133,7 +133,7 @@ func TestCmdline_API_Good(t *testing.T) {
 	cfg, _ := loadArgs(t, "-o", "p:1", "--http-host", "0.0.0.0", "--http-port", "8081", "--http-access-token", "T",
 		"--http-no-restricted", "--api-id", "proxy-1", "--api-worker-id", "edge")
 	require.Equal(t, reactor.HTTPConfig{Enabled: true, Host: "0.0.0.0", Port: 8081, AccessToken: "T", Restricted: new(false),
-		MetricsWorkersMax: 1000, RegisterPerMinute: 10}, cfg.HTTP)
+		MetricsWorkersMax: 1000, RegisterPerMinute: 10, MaxConnections: 64, ReadHeaderTimeout: 5, IdleTimeout: 5}, cfg.HTTP)
 	require.Equal(t, reactor.APIConfig{ID: "proxy-1", WorkerID: "edge"}, cfg.API)
 	cfg, _ = loadArgs(t, "-o", "p:1", "--http-port", "8081")
 	require.True(t, cfg.HTTP.Enabled)
