@@ -276,6 +276,6 @@ func (m *miner) sv1ReconnectDecided(ok bool) {
 		m.sv1Reconnect()
 		return
 	}
-	m.s.p.log.Debug("passthrough miner disconnected without client.reconnect: one was sent within the reconnect window", "miner", m.id)
+	m.s.p.log.Debug("passthrough miner disconnected without client.reconnect: one was sent within the reconnect window, or its session is not recorded", "miner", m.id)
 	m.close()
 }
