@@ -226,6 +226,7 @@ func TestHAProxyConfig(t *testing.T) {
 	front, stats := haproxytest.FreePort(t), haproxytest.FreePort(t)
 	h := haproxytest.Start(t, haproxytest.Config(t, "haproxy.cfg",
 		"log /dev/log local0 notice", "log stdout format raw local0 notice",
+		"    stats socket /run/haproxy/admin.sock mode 660 level admin\n", "", // the helper has its own
 		"maxconn 200000", "maxconn 2000",
 		"maxconn 190000", "maxconn 1900",
 		"bind :3333", fmt.Sprintf("bind 127.0.0.1:%d", front),

@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -21,25 +22,61 @@ import (
 // same account (credentials from the entry) and answers the subscribe once
 // that session is up, with its extranonce — the miner needs no further
 // client.reconnect, and the authorize that follows finds its session.
+//
+// Behind a balancer the miner may come back on another go-proxy instance.
+// With a shared store (NewStoreKeptSessions over registry.Store) every
+// authorized passthrough miner's subscription id is recorded with its
+// account before the miner can be asked to reconnect, so the instance
+// that receives the resuming subscribe looks the account up, opens a pool
+// session for it and answers once it is up, as above. And a miner is
+// asked to reconnect at most once per ReconnectWindow per subscription id
+// (the mark is in the store, so it holds across instances): a miner whose
+// session's extranonce changes again within the window is disconnected
+// without client.reconnect instead. No balancer can make the proxy send
+// reconnects in a loop.
 
 // KeptSessions is the proxy-wide index of kept passthrough sessions, by
-// subscription id. The in-memory one (NewMemKeptSessions) serves one
-// process; a store shared by several processes can implement it too.
+// subscription id, and the record of which account a subscription id
+// belongs to. The in-memory one (NewMemKeptSessions) serves one process;
+// NewStoreKeptSessions shares the records through the account store
+// between the instances behind a balancer.
 //
 // Keep and Forget are called on event loops and must not block (an
 // in-memory map, or a write-behind queue in front of a shared store);
-// Claim is called from a goroutine of its own and may block until ctx
-// ends. All three must be safe for concurrent use.
+// Claim, Record and Reconnect are called from goroutines of their own and
+// may block until ctx ends. All must be safe for concurrent use.
 type KeptSessions interface {
 	// Keep records the kept session subscribed as sub.
 	Keep(sub string, k KeptSession)
 	// Claim removes sub's entry and returns it; ok is false when there is
-	// none or it has expired. Two claims of one entry: one wins.
+	// none or it has expired. Two claims of one entry: one wins. An entry
+	// recorded by another process names the account only: its Owner.Shard
+	// is -1 and its Credentials are empty (the claimer resolves them).
 	Claim(ctx context.Context, sub string) (k KeptSession, ok bool, err error)
 	// Forget removes sub's entry if owner still holds it (a session
 	// resumed or closed by its loop).
 	Forget(sub string, owner KeptOwner)
+	// Record notes that the miner subscribed as sub authorized (or
+	// resumed) with account, so that a resume of sub finds the account on
+	// any instance. It is called before the miner can be asked to
+	// reconnect; an error matching registry.ErrNotFound means the account
+	// is gone, another error fails the authorize (the store is
+	// unavailable).
+	Record(ctx context.Context, sub, account string) error
+	// Reconnect reports whether the miner subscribed as sub may be sent
+	// client.reconnect now, and if so records it: at most once per
+	// ReconnectWindow per sub. A store that cannot tell answers false.
+	Reconnect(ctx context.Context, sub string) (bool, error)
 }
+
+// ReconnectWindow is the shortest interval between two client.reconnect
+// sent to a passthrough miner with the same subscription id.
+const ReconnectWindow = 10 * time.Minute
+
+// SessionRecordTTL is how long a recorded subscription id stays valid in
+// a shared store; the records of connected miners are renewed (hourly, by
+// go-proxy's expiry run) so they outlive an instance that dies.
+const SessionRecordTTL = 24 * time.Hour
 
 // KeptOwner names the pool session holding a kept entry: the event loop
 // (shard index, as in UpstreamView.Shard) and its session id
@@ -67,10 +104,20 @@ func WithKeptSessions(k KeptSessions) Option { return func(p *Proxy) { p.keptIdx
 type memKept struct {
 	mu sync.Mutex
 	m  map[string]KeptSession
+	// reconnected is when each subscription id was last sent
+	// client.reconnect (entries older than ReconnectWindow are dropped).
+	reconnected map[string]time.Time
+	// pruneKept and pruneRec are the sizes at which the next Keep or
+	// Reconnect drops expired entries (doubling, so a burst stays linear).
+	pruneKept, pruneRec int
 }
 
 // NewMemKeptSessions returns the in-memory index a Proxy uses by default.
-func NewMemKeptSessions() KeptSessions { return &memKept{m: map[string]KeptSession{}} }
+// It records no accounts (Record does nothing: a resume in this process
+// finds the kept session itself) and bounds reconnects in memory.
+func NewMemKeptSessions() KeptSessions {
+	return &memKept{m: map[string]KeptSession{}, reconnected: map[string]time.Time{}, pruneKept: memKeptPrune, pruneRec: memKeptPrune}
+}
 
 // memKeptPrune is the size at which Keep first drops expired entries
 // (every kept session is forgotten when it closes; this only bounds what
@@ -80,13 +127,14 @@ const memKeptPrune = 4096
 func (k *memKept) Keep(sub string, e KeptSession) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if len(k.m) >= memKeptPrune {
+	if len(k.m) >= k.pruneKept {
 		now := time.Now()
 		for s, x := range k.m {
 			if now.After(x.Expires) {
 				delete(k.m, s)
 			}
 		}
+		k.pruneKept = max(memKeptPrune, 2*len(k.m))
 	}
 	k.m[sub] = e
 }
@@ -111,6 +159,78 @@ func (k *memKept) Forget(sub string, owner KeptOwner) {
 	if e, ok := k.m[sub]; ok && e.Owner == owner {
 		delete(k.m, sub)
 	}
+}
+
+func (k *memKept) Record(context.Context, string, string) error { return nil }
+
+func (k *memKept) Reconnect(_ context.Context, sub string) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := time.Now()
+	if last, ok := k.reconnected[sub]; ok && now.Sub(last) < ReconnectWindow {
+		return false, nil
+	}
+	if len(k.reconnected) >= k.pruneRec {
+		for s, t := range k.reconnected {
+			if now.Sub(t) >= ReconnectWindow {
+				delete(k.reconnected, s)
+			}
+		}
+		k.pruneRec = max(memKeptPrune, 2*len(k.reconnected))
+	}
+	k.reconnected[sub] = now
+	return true, nil
+}
+
+// SessionStore is what NewStoreKeptSessions needs from the account store;
+// registry.Store implements it (SQLite for one instance, PostgreSQL for
+// several).
+type SessionStore interface {
+	PutSession(ctx context.Context, subID, account string, ttl time.Duration) error
+	LookupSession(ctx context.Context, subID string) (string, error)
+	MarkReconnect(ctx context.Context, subID string, window time.Duration) (bool, error)
+}
+
+// storeKept is the KeptSessions of instances sharing a store: kept
+// sessions are indexed in memory (they live in this process), the
+// subscription ids' accounts and reconnect marks in the store.
+type storeKept struct {
+	*memKept
+	st SessionStore
+}
+
+// NewStoreKeptSessions returns a KeptSessions that records subscription
+// ids and reconnects in st, so that a miner resuming on another instance
+// (behind a balancer) finds its account there, and that the reconnect
+// bound holds across instances. Sessions kept by this process are still
+// found in memory first.
+func NewStoreKeptSessions(st SessionStore) KeptSessions {
+	return &storeKept{memKept: NewMemKeptSessions().(*memKept), st: st}
+}
+
+// Claim finds sub's kept session in this process, else its account in the
+// store (Owner.Shard -1, no credentials). A session another instance still
+// keeps is not released there: it closes when its registry.keep ends.
+func (k *storeKept) Claim(ctx context.Context, sub string) (KeptSession, bool, error) {
+	if e, ok, _ := k.memKept.Claim(ctx, sub); ok {
+		return e, true, nil
+	}
+	acct, err := k.st.LookupSession(ctx, sub)
+	if errors.Is(err, registry.ErrNotFound) {
+		return KeptSession{}, false, nil
+	}
+	if err != nil {
+		return KeptSession{}, false, err
+	}
+	return KeptSession{Owner: KeptOwner{Shard: -1}, Account: acct}, true, nil
+}
+
+func (k *storeKept) Record(ctx context.Context, sub, account string) error {
+	return k.st.PutSession(ctx, sub, account, SessionRecordTTL)
+}
+
+func (k *storeKept) Reconnect(ctx context.Context, sub string) (bool, error) {
+	return k.st.MarkReconnect(ctx, sub, ReconnectWindow)
 }
 
 // keptTimeout bounds one Claim.
@@ -166,10 +286,15 @@ func (m *miner) sv1ClaimKept(sub string) {
 		defer p.wg.Done()
 		ctx, cancel := context.WithTimeout(p.ctx, keptTimeout)
 		k, ok, err := p.keptIdx.Claim(ctx, sub)
-		cancel()
 		if err != nil {
 			p.warnLimited("kept session lookup failed", "err", err)
 		}
+		if ok && k.Credentials.Pool == "" {
+			// Recorded by another instance: the account's credentials
+			// come from the account store.
+			k, ok = p.keptCredentials(ctx, k)
+		}
+		cancel()
 		owner := p.shardByIndex(k.Owner.Shard)
 		if !ok || owner == nil || owner == s {
 			s.exec(func() { m.sv1KeptClaimed(sub, k, ok) })
@@ -181,6 +306,46 @@ func (m *miner) sv1ClaimKept(sub string) {
 			owner.releaseKept(sub, k.Owner.Mapper)
 			s.exec(func() { m.sv1KeptClaimed(sub, k, true) })
 		})
+	}()
+}
+
+// keptCredentials fills in the credentials of an entry that names only
+// its account; ok is false when they cannot be had (the failure is
+// logged, rate-limited, unless the account is simply gone).
+func (p *Proxy) keptCredentials(ctx context.Context, k KeptSession) (KeptSession, bool) {
+	if p.accounts == nil {
+		return k, false
+	}
+	cred, err := p.accounts.Credentials(ctx, k.Account)
+	if err != nil {
+		if !errors.Is(err, registry.ErrNotFound) {
+			p.warnLimited("account lookup for a resuming miner failed", "err", err)
+		}
+		return k, false
+	}
+	if cred.Family != registry.FamilySV1 {
+		return k, false
+	}
+	k.Credentials = cred
+	return k, true
+}
+
+// recordSession renews, in the background, the record of the miner
+// subscribed as sub using account (a resume; see KeptSessions.Record).
+// A failure only shortens how long a resume elsewhere finds it.
+func (p *Proxy) recordSession(sub, account string) {
+	if _, mem := p.keptIdx.(*memKept); mem {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(p.ctx, accountTimeout)
+		err := p.keptIdx.Record(ctx, sub, account)
+		cancel()
+		if err != nil && !errors.Is(err, registry.ErrNotFound) && p.ctx.Err() == nil {
+			p.warnLimited("recording a resumed passthrough session failed", "err", err)
+		}
 	}()
 }
 
@@ -226,6 +391,11 @@ func (m *miner) sv1KeptClaimed(sub string, k KeptSession, ok bool) {
 	m.mp, m.fixed = mp, 0
 	if id, err := uuid.Parse(sub); err == nil {
 		m.session = id // the same subscription id, as on the loop that kept it
+	}
+	s.p.recordSession(sub, k.Account)
+	if k.Owner.Shard < 0 {
+		s.p.log.Debug("passthrough session resumed from the shared store", "shard", s.idx, "mapper", mp.id)
+		return
 	}
 	s.p.log.Debug("passthrough session resumed on another event loop", "shard", s.idx, "from", k.Owner.Shard, "mapper", mp.id)
 }

@@ -29,6 +29,7 @@ type sv1Miner struct {
 	session                string     // subscribe's session id (passthrough resume)
 	worker                 string     // worker name, until the login completes
 	resume                 *sv1Resume // passthrough resume under way (kept.go)
+	realign                bool       // passthrough: a reconnect is being decided; no jobs meanwhile
 }
 
 // errSV1Gateway answers shares while no pool session can take them.
@@ -190,6 +191,10 @@ func (m *miner) sv1Align(mp *mapper, slot uint32) {
 // asks it to reconnect when it cannot be told.
 func (m *miner) sv1NewExtranonce(mp *mapper, slot uint32) {
 	if !m.sv.xsub {
+		if mp.kind == kindSV1Pass {
+			m.sv1AskReconnect() // bounded per subscription id (passthrough.go)
+			return
+		}
 		m.sv1Reconnect()
 		return
 	}
@@ -341,6 +346,9 @@ func (m *miner) sv1Difficulty(mp *mapper) float64 {
 
 // sv1SendJob sends the session's newest job to the miner (fan-out).
 func (m *miner) sv1SendJob(mp *mapper) {
+	if m.sv.realign {
+		return // its extranonce is dead: a reconnect is being decided
+	}
 	switch m.state {
 	case stateWaitReady:
 		if m.sv.authorized && !m.sv.subPending {

@@ -2,10 +2,11 @@ package reactor
 
 import (
 	"context"
-
 	"errors"
-	"github.com/google/uuid"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"forge.lthn.ai/core/go-proxy/registry"
 	"forge.lthn.ai/core/go-proxy/stratum"
@@ -28,8 +29,19 @@ func WithAccounts(a Accounts) Option { return func(p *Proxy) { p.accounts = a } 
 // connection's first one is still being looked up.
 var errSV1AuthorizeInProgress = &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: "Authorization in progress"}
 
+// errSV1StoreUnavailable answers an authorize whose account could not be
+// looked up because the account store did not answer (the miner should
+// try again; its account may well exist).
+var errSV1StoreUnavailable = &stratum.SV1Error{Code: stratum.SV1CodeOther, Message: "Account store unavailable, try again later"}
+
 // accountTimeout bounds one account lookup.
 const accountTimeout = 5 * time.Second
+
+// accountWait bounds how long a passthrough authorize keeps retrying an
+// account store that fails (a database restarting, a broken connection
+// being replaced) before the miner gets errSV1StoreUnavailable. A
+// variable for the tests only.
+var accountWait = 20 * time.Second
 
 // sv1AuthorizePassthrough resolves the account off the loop, then opens
 // (or resumes) the miner's own pool session with the account's
@@ -39,7 +51,7 @@ func (m *miner) sv1AuthorizePassthrough(req *stratum.SV1Request, name []byte) {
 	if m.sv1HoldAuthorize(req.ID, name) {
 		return // answered after the resuming subscribe (see kept.go)
 	}
-	if mp := m.mp; mp != nil && mp.account == string(name) {
+	if mp := m.mp; mp != nil && strings.EqualFold(mp.account, string(name)) {
 		m.sv1Authorized(req.ID) // resumed session of the same account
 		return
 	}
@@ -59,20 +71,48 @@ func (m *miner) sv1AuthorizePassthrough(req *stratum.SV1Request, name []byte) {
 		return
 	}
 	m.sv.authorizing = true
-	id, acct, p := req.ID, string(name), s.p
+	if m.session == ([16]byte{}) {
+		m.newSession() // an authorize before the subscribe
+	}
+	id, acct, sub, p := req.ID, string(name), string(m.sessionID()), s.p
 	m.state = stateWaitReady
-	m.deadline = s.now + int64(s.cfg.LoginTimeout)
+	m.deadline = s.now + int64(s.cfg.LoginTimeout) + int64((accountWait+accountTimeout)/time.Second)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		ctx, cancel := context.WithTimeout(p.ctx, accountTimeout)
-		cred, err := p.accounts.Credentials(ctx, acct)
-		if err == nil {
-			_ = p.accounts.Touch(ctx, acct, time.Now())
-		}
-		cancel()
+		cred, err := p.resolveAccount(acct, sub)
 		s.exec(func() { m.sv1AccountResolved(id, acct, cred, err) })
 	}()
+}
+
+// resolveAccount looks up the credentials of account name and records that
+// the miner subscribed as sub uses it (KeptSessions.Record: before the
+// miner can be asked to reconnect, so its resume finds the account on any
+// instance), retrying while the store fails for up to accountWait. An
+// unknown account fails at once with registry.ErrNotFound.
+func (p *Proxy) resolveAccount(name, sub string) (registry.Credentials, error) {
+	deadline := time.Now().Add(accountWait)
+	pause := 250 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, accountTimeout)
+		cred, err := p.accounts.Credentials(ctx, name)
+		if err == nil && cred.Family == registry.FamilySV1 {
+			err = p.keptIdx.Record(ctx, sub, name)
+			if err == nil {
+				_ = p.accounts.Touch(ctx, name, time.Now())
+			}
+		}
+		cancel()
+		if err == nil || errors.Is(err, registry.ErrNotFound) || p.ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			return cred, err
+		}
+		select {
+		case <-p.ctx.Done():
+			return cred, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 4*time.Second)
+	}
 }
 
 // sv1AccountResolved continues an authorize on the loop.
@@ -82,10 +122,13 @@ func (m *miner) sv1AccountResolved(id stratum.RequestID, name string, cred regis
 	if m.state >= stateClosing || m.sv.authorized || m.mp != nil {
 		return
 	}
+	if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		s.p.warnLimited("account lookup failed", "err", err)
+		m.replySV1Error(&id, errSV1StoreUnavailable)
+		m.close()
+		return
+	}
 	if err != nil || cred.Family != registry.FamilySV1 {
-		if err != nil && !errors.Is(err, registry.ErrNotFound) {
-			s.p.warnLimited("account lookup failed", "err", err)
-		}
 		m.replySV1Error(&id, stratum.ErrSV1Unauthorized)
 		m.close()
 		return
@@ -114,7 +157,7 @@ func (m *miner) sv1Authorized(id stratum.RequestID) {
 	mp := m.mp
 	if mp.sv.hasSession {
 		m.sv1Align(mp, 0)
-		if m.state < stateClosing {
+		if m.state < stateClosing && !m.sv.realign {
 			m.sv1Start()
 		}
 		return
@@ -147,7 +190,7 @@ func (s *shard) newPassthroughMapper(name string, cred registry.Credentials) *ma
 // the account's pool answers).
 func (m *miner) sv1PassthroughSubscribe() {
 	s, sv := m.s, m.sv
-	if sv.session != "" {
+	if sv.session != "" && m.mp == nil && !sv.authorizing && !sv.authorized {
 		if mp := s.kept[sv.session]; mp != nil && mp.state != mapperClosed {
 			mp.forgetKept()
 			mp.table.Release()
@@ -157,6 +200,7 @@ func (m *miner) sv1PassthroughSubscribe() {
 				if id, err := uuid.Parse(mp.subID); err == nil {
 					m.session = id
 				}
+				s.p.recordSession(mp.subID, mp.account)
 			}
 		} else if s.p.keptIdx != nil {
 			m.sv1ClaimKept(sv.session)
@@ -192,4 +236,46 @@ func (mp *mapper) keepPassthrough(m *miner) {
 			cancel()
 		}()
 	}
+}
+
+// sv1AskReconnect asks a passthrough miner that cannot be told its new
+// extranonce (no mining.extranonce.subscribe) to reconnect, if the
+// reconnect bound allows (KeptSessions.Reconnect: once per
+// ReconnectWindow per subscription id, across instances with a shared
+// store); otherwise the miner is disconnected without client.reconnect and
+// comes back at its own pace. Until the answer the miner gets no job: its
+// extranonce is dead.
+func (m *miner) sv1AskReconnect() {
+	if m.sv.realign {
+		return
+	}
+	m.sv.realign = true
+	s, p := m.s, m.s.p
+	sub := string(m.sessionID())
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(p.ctx, keptTimeout)
+		ok, err := p.keptIdx.Reconnect(ctx, sub)
+		cancel()
+		if err != nil && p.ctx.Err() == nil {
+			p.warnLimited("recording a passthrough reconnect failed", "err", err)
+		}
+		s.exec(func() { m.sv1ReconnectDecided(ok) })
+	}()
+}
+
+// sv1ReconnectDecided sends the reconnect sv1AskReconnect asked for, or
+// closes the miner without one.
+func (m *miner) sv1ReconnectDecided(ok bool) {
+	m.sv.realign = false
+	if m.state >= stateClosing {
+		return
+	}
+	if ok {
+		m.sv1Reconnect()
+		return
+	}
+	m.s.p.log.Debug("passthrough miner disconnected without client.reconnect: one was sent within the reconnect window, or its session is not recorded", "miner", m.id)
+	m.close()
 }

@@ -28,6 +28,11 @@ type MinerView struct {
 	// Shard is the event loop serving the miner (0-based, as in
 	// UpstreamView).
 	Shard int
+	// Session is the subscription id of an authorized SV1 passthrough
+	// miner ("" for others), for renewing its record in a shared store
+	// (KeptSessions.Record). It lets the miner resume its account's
+	// session: the API never shows it.
+	Session string
 }
 
 // UpstreamView is one pool session.
@@ -69,6 +74,9 @@ func (p *Proxy) Miners(ctx context.Context) ([]MinerView, error) {
 					Account: m.isAccount() && m.loggedIn, Shard: s.idx}
 				if m.mp != nil {
 					mv.Upstream = m.mp.id
+				}
+				if mv.Account && m.sv != nil {
+					mv.Session = string(m.sessionID())
 				}
 				v = append(v, mv)
 			}

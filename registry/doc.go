@@ -30,7 +30,7 @@
 // nothing and returns errors prefixed "registry: " that match the package's
 // sentinel errors.
 //
-// # Schema (version 3)
+// # Schema (version 4)
 //
 // SQLite keeps the version in PRAGMA user_version, PostgreSQL in the
 // one-row table registry_schema. Times are unix seconds (INTEGER in SQLite,
@@ -47,12 +47,14 @@
 //	         last_seen INTEGER)                -- unix seconds, NULL until Touch
 //	sessions(id TEXT PRIMARY KEY,              -- SV1 subscription id
 //	         account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
-//	         written_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)
+//	         written_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+//	         reconnected_at INTEGER)           -- last MarkReconnect, NULL before
 //
 // Version 1 creates the first three tables (STRICT in SQLite, foreign keys
 // enforced). Version 2 adds an index on coalesce(last_seen, created_at) for
 // expiry, indexes on the foreign-key columns, and seeds sha256d and scrypt.
-// Version 3 adds sessions, with indexes on expires_at and account. Opening
+// Version 3 adds sessions, with indexes on expires_at and account; version
+// 4 adds sessions.reconnected_at (MarkReconnect). Opening
 // applies the missing migrations, each in its own transaction together with
 // the version bump, and refuses a database written by a newer version of
 // this package.

@@ -17,7 +17,7 @@ type migration struct {
 // SchemaVersion is the schema version this package creates and expects:
 // SQLite keeps it in PRAGMA user_version, PostgreSQL in the one-row table
 // registry_schema.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // sqliteMigrations returns the SQLite schema history, oldest first. Versions
 // are 1, 2, ... without gaps; never edit a released migration, append a new
@@ -70,6 +70,12 @@ func sqliteMigrations() []migration {
 			`CREATE INDEX sessions_expiry ON sessions (expires_at)`,
 			`CREATE INDEX sessions_account ON sessions (account)`,
 		}},
+		{version: 4, stmts: []string{
+			// When a miner was last asked to reconnect (MarkReconnect):
+			// at most one client.reconnect per subscription id per
+			// window, whichever instance sends it.
+			`ALTER TABLE sessions ADD COLUMN reconnected_at INTEGER`,
+		}},
 	}
 }
 
@@ -115,6 +121,9 @@ func postgresMigrations() []migration {
 			)`,
 			`CREATE INDEX sessions_expiry ON sessions (expires_at)`,
 			`CREATE INDEX sessions_account ON sessions (account)`,
+		}},
+		{version: 4, stmts: []string{
+			`ALTER TABLE sessions ADD COLUMN reconnected_at BIGINT`,
 		}},
 	}
 }

@@ -251,6 +251,21 @@ func (d postgresDialect) markSeen(ctx context.Context, tx *sql.Tx, now int64, ke
 	return err
 }
 
+func (postgresDialect) putSessions(ctx context.Context, tx *sql.Tx, now, expires int64, ids, accounts []string) (int64, error) {
+	// One statement for the whole list (an instance refreshes all its
+	// miners' sessions at once); sessions of deleted accounts are skipped.
+	res, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, account, written_at, expires_at)
+		SELECT u.id, a.name, $3, $4 FROM unnest($1::text[], $2::text[]) AS u(id, account)
+		JOIN accounts a ON a.name = u.account
+		ON CONFLICT (id) DO UPDATE SET
+			account = excluded.account, written_at = excluded.written_at, expires_at = excluded.expires_at`,
+		ids, accounts, now, expires)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (postgresDialect) serverNow(ctx context.Context, q queryer) (int64, bool, error) {
 	var now int64
 	err := q.QueryRowContext(ctx, `SELECT CAST(floor(extract(epoch FROM now())) AS BIGINT)`).Scan(&now)

@@ -112,3 +112,137 @@ func testSessionsRejectBadInput(t *testing.T, open opener) {
 		requireField(t, s.PutSession(ctx, "ok", a.Name, ttl), "ttl")
 	}
 }
+
+// A miner may be asked to reconnect once per window, whichever instance
+// asks: the mark is in the session's row, by the store's clock.
+func TestSessionsReconnectMarks(t *testing.T) { eachStore(t, testSessionsReconnectMarks) }
+
+func testSessionsReconnectMarks(t *testing.T, open opener) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	s := withPool(t, open, WithClock(func() time.Time { return now }))
+	a, err := s.CreateAccount(ctx, testPool, "wallet", "pw")
+	require.NoError(t, err)
+
+	ok, err := s.MarkReconnect(ctx, "unknown", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "no session: no reconnect (its resume could not find the account)")
+
+	require.NoError(t, s.PutSession(ctx, "s1", a.Name, time.Hour))
+	ok, err = s.MarkReconnect(ctx, "s1", 10*time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok, "the first one")
+	ok, err = s.MarkReconnect(ctx, "s1", 10*time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "a second one within the window")
+
+	// Writing the session again (a resume) keeps the mark.
+	require.NoError(t, s.PutSession(ctx, "s1", a.Name, time.Hour))
+	now = t0.Add(10*time.Minute - time.Second)
+	ok, err = s.MarkReconnect(ctx, "s1", 10*time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "still within the window after a rewrite")
+	now = t0.Add(10 * time.Minute)
+	ok, err = s.MarkReconnect(ctx, "s1", 10*time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok, "the window has passed")
+
+	// An expired session cannot be marked.
+	require.NoError(t, s.PutSession(ctx, "s2", a.Name, time.Second))
+	now = now.Add(time.Second)
+	ok, err = s.MarkReconnect(ctx, "s2", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// Bad input.
+	ok, err = s.MarkReconnect(ctx, "a b", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok)
+	_, err = s.MarkReconnect(ctx, "s1", 999*time.Millisecond)
+	requireField(t, err, "window")
+}
+
+// Many instances mark one session at once: exactly one gets it.
+func TestSessionsReconnectMarkOnce(t *testing.T) { eachStore(t, testSessionsReconnectMarkOnce) }
+
+func testSessionsReconnectMarkOnce(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := withPool(t, open)
+	a, err := s.CreateAccount(ctx, testPool, "wallet", "pw")
+	require.NoError(t, err)
+	require.NoError(t, s.PutSession(ctx, "s1", a.Name, time.Hour))
+	const n = 8
+	results := make(chan bool, n)
+	for range n {
+		go func() {
+			ok, err := s.MarkReconnect(ctx, "s1", time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ok
+		}()
+	}
+	granted := 0
+	for range n {
+		if <-results {
+			granted++
+		}
+	}
+	require.Equal(t, 1, granted)
+}
+
+// PutSessions writes (or renews) many sessions in one call, skipping the
+// ones it cannot keep.
+func TestPutSessions(t *testing.T) { eachStore(t, testPutSessions) }
+
+func testPutSessions(t *testing.T, open opener) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	s := withPool(t, open, WithClock(func() time.Time { return now }))
+	a, err := s.CreateAccount(ctx, testPool, "wallet-a", "pw")
+	require.NoError(t, err)
+	b, err := s.CreateAccount(ctx, testPool, "wallet-b", "pw")
+	require.NoError(t, err)
+	gone, err := s.CreateAccount(ctx, testPool, "wallet-c", "pw")
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteAccount(ctx, gone.Name))
+
+	require.NoError(t, s.PutSession(ctx, "old", a.Name, time.Minute))
+	ok, err := s.MarkReconnect(ctx, "old", time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	n, err := s.PutSessions(ctx, []SessionEntry{
+		{ID: "old", Account: a.Name},                  // renewed
+		{ID: "new", Account: strings.ToUpper(b.Name)}, // written, canonical name
+		{ID: "dup", Account: a.Name},
+		{ID: "dup", Account: b.Name},        // the last one counts
+		{ID: "orphan", Account: gone.Name},  // deleted account: skipped
+		{ID: "bad id", Account: a.Name},     // malformed id: skipped
+		{ID: "noacct", Account: "not-name"}, // malformed name: skipped
+	}, 2*time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	now = t0.Add(2*time.Hour - time.Second)
+	for id, want := range map[string]string{"old": a.Name, "new": b.Name, "dup": b.Name} {
+		got, err := s.LookupSession(ctx, id)
+		require.NoError(t, err, id)
+		require.Equal(t, want, got, id)
+	}
+	_, err = s.LookupSession(ctx, "orphan")
+	requireKind(t, err, ErrNotFound)
+	ok, err = s.MarkReconnect(ctx, "old", 3*time.Hour)
+	require.NoError(t, err)
+	require.False(t, ok, "the reconnect mark survives a renewal")
+	now = t0.Add(2 * time.Hour)
+	_, err = s.LookupSession(ctx, "new")
+	requireKind(t, err, ErrNotFound)
+
+	n, err = s.PutSessions(ctx, nil, time.Hour)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	_, err = s.PutSessions(ctx, []SessionEntry{{ID: "x", Account: a.Name}}, 0)
+	requireField(t, err, "ttl")
+}

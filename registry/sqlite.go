@@ -173,6 +173,27 @@ func (d sqliteDialect) markSeen(ctx context.Context, tx *sql.Tx, now int64, keys
 	return nil
 }
 
+func (d sqliteDialect) putSessions(ctx context.Context, tx *sql.Tx, now, expires int64, ids, accounts []string) (int64, error) {
+	stmt, err := tx.PrepareContext(ctx, d.rebind(putSessionsQuery))
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	var n int64
+	for i, id := range ids {
+		res, err := stmt.ExecContext(ctx, id, accounts[i], now, expires)
+		if err != nil {
+			return n, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return n, err
+		}
+		n += k
+	}
+	return n, nil
+}
+
 func (sqliteDialect) serverNow(context.Context, queryer) (int64, bool, error) {
 	return 0, false, nil
 }

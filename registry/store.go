@@ -113,6 +113,22 @@ type Store interface {
 	// or an error matching ErrNotFound when the id is unknown, malformed or
 	// expired by the store's clock.
 	LookupSession(ctx context.Context, subID string) (account string, err error)
+	// PutSessions is PutSession for many sessions at once, in one
+	// transaction (an instance renews the sessions of all its connected
+	// miners this way): entries with a malformed id or account name, or
+	// whose account does not exist, are skipped; of two entries with the
+	// same id the last one counts. It returns how many sessions it wrote
+	// and fails with a *FieldError ("ttl") for a ttl under a second.
+	PutSessions(ctx context.Context, entries []SessionEntry, ttl time.Duration) (int, error)
+	// MarkReconnect records, atomically, that the miner subscribed as
+	// subID is being asked to reconnect (client.reconnect) now, by the
+	// store's clock, unless it was less than window ago: it reports true
+	// when it recorded it, false when the last mark is more recent than
+	// window or the session is unknown, malformed or expired. Of several
+	// instances marking one id at once, one gets true. window must be at
+	// least a second (whole seconds, rounded down), else a *FieldError
+	// ("window"). The mark survives PutSession of the same id.
+	MarkReconnect(ctx context.Context, subID string, window time.Duration) (bool, error)
 	// DeleteSession forgets a subscription id, or fails with ErrNotFound.
 	DeleteSession(ctx context.Context, subID string) error
 	// ExpireSessions deletes the sessions expired by the store's clock and
@@ -204,6 +220,11 @@ type dialect interface {
 	// markSeen sets last_seen to at least now for the accounts keys
 	// (canonical names, sorted) inside tx.
 	markSeen(ctx context.Context, tx *sql.Tx, now int64, keys []string) error
+	// putSessions writes the sessions ids[i] → accounts[i] (canonical
+	// names; ids unique and sorted) with written_at now and expires_at
+	// expires inside tx, skipping those whose account does not exist, and
+	// returns how many it wrote.
+	putSessions(ctx context.Context, tx *sql.Tx, now, expires int64, ids, accounts []string) (int64, error)
 	// serverNow reads the database server's clock in unix seconds, or
 	// reports ok false when the store uses the process clock.
 	serverNow(ctx context.Context, q queryer) (now int64, ok bool, err error)

@@ -132,7 +132,9 @@ func (a *accounts) startExpiry(live liveMiners, every time.Duration) {
 // expire is one expiry run: the accounts the connected miners use are
 // marked as seen now (last_seen is otherwise written only when a miner
 // authorizes or leaves), then the accounts idle for longer than a.idle
-// are deleted, then the expired sessions. Without the list of connected
+// are deleted, then the connected miners' sessions are renewed for
+// reactor.SessionRecordTTL (so they outlive this instance if it dies),
+// then the expired sessions are deleted. Without the list of connected
 // miners nothing is deleted. With a PostgreSQL store every instance runs
 // it on its own miners; each one's marks keep its accounts (see
 // registry.Store.ExpireUnusedAccounts).
@@ -146,6 +148,9 @@ func (a *accounts) expire(ctx context.Context, live liveMiners) (int, error) {
 	n, err := a.store.ExpireUnusedAccounts(ctx, a.idle, liveAccounts(views))
 	if err != nil {
 		return n, err
+	}
+	if _, err := a.store.PutSessions(ctx, liveSessions(views), reactor.SessionRecordTTL); err != nil {
+		return n, fmt.Errorf("renewing the connected miners' sessions: %w", err)
 	}
 	if _, err := a.store.ExpireSessions(ctx); err != nil {
 		return n, fmt.Errorf("sweeping expired sessions: %w", err)
@@ -165,12 +170,27 @@ func liveAccounts(views []reactor.MinerView) []string {
 	return names
 }
 
-// proxyOptions are the reactor options that hand the proxy the store.
+// liveSessions returns the subscription ids of the authorized passthrough
+// miners among views with their accounts (MinerView.Session).
+func liveSessions(views []reactor.MinerView) []registry.SessionEntry {
+	var out []registry.SessionEntry
+	for i := range views {
+		if v := &views[i]; v.Account && v.Session != "" && v.User != "" {
+			out = append(out, registry.SessionEntry{ID: v.Session, Account: v.User})
+		}
+	}
+	return out
+}
+
+// proxyOptions are the reactor options that hand the proxy the store: for
+// the accounts, and for the subscription ids of passthrough miners, so a
+// miner resumes its account's session on any instance sharing the store
+// and the reconnect bound holds across them (reactor.NewStoreKeptSessions).
 func (a *accounts) proxyOptions() []reactor.Option {
 	if a == nil {
 		return nil
 	}
-	return []reactor.Option{reactor.WithAccounts(a.store)}
+	return []reactor.Option{reactor.WithAccounts(a.store), reactor.WithKeptSessions(reactor.NewStoreKeptSessions(a.store))}
 }
 
 // api returns the store for httpapi.Options.Accounts: a nil interface

@@ -49,10 +49,10 @@ func TestAccounts_Expire_Good(t *testing.T) {
 
 	live := func(context.Context) ([]reactor.MinerView, error) {
 		return []reactor.MinerView{
-			{ID: 1, Family: reactor.FamilySV1, User: accts[0].Name, Upstream: 7, Account: true},
-			{ID: 2, Family: reactor.FamilySV1, User: strings.ToUpper(accts[1].Name), Upstream: 8, Account: true},
+			{ID: 1, Family: reactor.FamilySV1, User: accts[0].Name, Upstream: 7, Account: true, Session: "sub-1"},
+			{ID: 2, Family: reactor.FamilySV1, User: strings.ToUpper(accts[1].Name), Upstream: 8, Account: true, Session: "sub-2"},
 			{ID: 3, Family: reactor.FamilyCryptoNote, User: accts[2].Name, Upstream: 1}, // a wallet, not an account
-			{ID: 4, Family: reactor.FamilySV1, User: accts[3].Name},                     // authorize still pending
+			{ID: 4, Family: reactor.FamilySV1, User: accts[3].Name, Session: "sub-4"},   // authorize still pending
 		}, nil
 	}
 	n, err = a.expire(ctx, live)
@@ -67,6 +67,15 @@ func TestAccounts_Expire_Good(t *testing.T) {
 		require.NoError(t, err, i)
 		require.WithinDuration(t, time.Now(), acct.LastSeen, time.Minute, "marked as seen now")
 	}
+	// The connected miners' sessions are (re)written, so a resume on
+	// another instance finds them even if this one dies.
+	for sub, want := range map[string]string{"sub-1": accts[0].Name, "sub-2": accts[1].Name} {
+		got, err := store.LookupSession(ctx, sub)
+		require.NoError(t, err, sub)
+		require.Equal(t, want, got)
+	}
+	_, err = store.LookupSession(ctx, "sub-4")
+	require.ErrorIs(t, err, registry.ErrNotFound, "not authorized: not recorded")
 	for _, acct := range accts {
 		require.NotContains(t, logOut.String(), acct.Name)
 	}

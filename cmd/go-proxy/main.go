@@ -92,7 +92,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	return serve(ctx, cfg, logs.log, serveOptions{path: path, parse: parse, hup: hup, level: logs.level, mainLog: logs})
+	drain := make(chan os.Signal, 1)
+	signal.Notify(drain, syscall.SIGUSR1)
+	defer signal.Stop(drain)
+	return serve(ctx, cfg, logs.log, serveOptions{path: path, parse: parse, hup: hup, drain: drain, level: logs.level, mainLog: logs})
 }
 
 // warnIgnored names, in one warning, the xmrig-proxy settings go-proxy

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -97,4 +98,43 @@ func TestServe_Postgres_Unreachable_Bad(t *testing.T) {
 	require.Equal(t, exitFailed, run([]string{"-c", cfgPath}, &out, &errOut))
 	require.NotContains(t, errOut.String(), "Db-s3cret")
 	require.Contains(t, errOut.String(), "connect")
+}
+
+// The database goes away under a running instance: connected passthrough
+// miners keep mining, a new miner's authorize waits for the store instead
+// of being refused, and once the server is back (without a restart of
+// go-proxy) the miner is logged in and the API works again.
+func TestServe_Postgres_StoreGoesAway_Ugly(t *testing.T) {
+	srv := pgtest.Private(t)
+	pool := startSV1Pool(t, nil)
+	minerPort := testPort(t)
+	rs := startServe(t, postgresConfig(minerPort, testPort(t), srv.URL("postgres")))
+	code, body := rs.call("POST", "/api/v1/pools", "application/json", `{"address":"`+pool.Addr()+`","algorithm":"sha256d"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	code, body = rs.call("POST", "/api/v1/users", "application/json", `{"pool":"`+pool.Addr()+`","user":"farm.rig1","password":"pool-pass"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	var reg struct{ Name string }
+	require.NoError(t, json.Unmarshal([]byte(body), &reg))
+	addr := fmt.Sprintf("127.0.0.1:%d", minerPort)
+	connected := testminer.DialSV1(t, addr)
+	connected.XSub = true
+	connected.Login(reg.Name, 0)
+	require.True(t, connected.Submit().Accepted())
+
+	srv.Stop()
+	require.True(t, connected.Submit().Accepted(), "a connected miner does not need the store")
+	m := testminer.DialSV1(t, addr, testminer.WithTimeout(60*time.Second))
+	m.XSub = true
+	m.Reply(m.Send(`"method":"mining.subscribe","params":["cpuminer/2.5.1"]}`))
+	m.Reply(m.Send(`"method":"mining.extranonce.subscribe","params":[]}`))
+	auth := m.Send(`"method":"mining.authorize","params":[%q,"x"]}`, reg.Name)
+	require.NoError(t, srv.Start())
+	r := m.Reply(auth)
+	require.True(t, r.Accepted(), "the authorize waited for the store: %s", r.Raw)
+	m.WaitJob()
+	require.True(t, m.Submit().Accepted())
+	code, body = rs.call("GET", "/api/v1/users/"+reg.Name, "", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, exitOK, rs.shutdown())
+	require.NotContains(t, rs.log.String(), srv.Password())
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"forge.lthn.ai/core/go-proxy/httpapi"
@@ -33,6 +34,13 @@ type serveOptions struct {
 	// hup delivers SIGHUP: reopen the log files and, with a path, reload
 	// the configuration file.
 	hup <-chan os.Signal
+	// drain delivers SIGUSR1: release the miners gradually (over
+	// drainOver) so the instance can be stopped without dropping them all
+	// at once (see reactor.Proxy.Drain).
+	drain <-chan os.Signal
+	// drainOver is the period a drain spreads the miners over (default
+	// drainPeriod).
+	drainOver time.Duration
 	// ready, when set, is called once the proxy and the API are up, with
 	// the API's address (nil without the API).
 	ready func(api net.Addr)
@@ -114,9 +122,31 @@ func serve(ctx context.Context, cfg *reactor.Config, log *slog.Logger, opts serv
 	}()
 
 	code := exitOK
+	var draining atomic.Bool
 wait:
 	for {
 		select {
+		case <-opts.drain:
+			if !draining.CompareAndSwap(false, true) {
+				log.Info("SIGUSR1: already draining")
+				continue
+			}
+			over := cmp.Or(opts.drainOver, drainPeriod)
+			log.Info("SIGUSR1: draining: the miners are asked to reconnect (stratum v1) or closed (CryptoNote), spread over the period; take this instance out of the balancer first",
+				"miners", p.Summary().MinersNow, "period", over.String())
+			watching.Add(1)
+			go func() {
+				defer watching.Done()
+				defer draining.Store(false)
+				err := p.Drain(watchCtx, over)
+				switch {
+				case watchCtx.Err() != nil:
+				case err != nil:
+					log.Warn("drain stopped", "err", err)
+				default:
+					log.Info("drained: no miner connected; this instance can be stopped")
+				}
+			}()
 		case <-ctx.Done():
 			log.Info("stopping: waiting up to 5 s for submits in flight")
 			break wait
@@ -168,6 +198,11 @@ wait:
 	log.Info("stopped")
 	return code
 }
+
+// drainPeriod is how long a drain (SIGUSR1) spreads the miners of a full
+// instance over: a balancer's other instances take about 300 reconnecting
+// miners a second from one with 18,000.
+const drainPeriod = time.Minute
 
 // logStatus logs a status line every print-time seconds (xmrig-proxy's
 // periodic speed line) until ctx ends; print-time 0 prints nothing. It

@@ -207,6 +207,22 @@ func (h *HAProxy) Stats() ([]map[string]string, error) {
 	}
 }
 
+// Command sends one command to haproxy's admin socket (the runtime API,
+// e.g. "set server go-proxy/proxy-a state drain") and returns its answer.
+func (h *HAProxy) Command(cmd string) (string, error) {
+	c, err := net.DialTimeout("unix", h.socket, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(c)
+	return strings.TrimSpace(string(b)), err
+}
+
 // ServerStatus returns the status column ("UP", "DOWN", "UP 1/2", "no
 // check", ...) of server in backend.
 func (h *HAProxy) ServerStatus(backend, server string) (string, error) {

@@ -120,6 +120,16 @@ backend proxies
 
 	check.Close()
 	testutil.Eventually(t, func() bool { s, err := h.ServerStatus("proxies", "a"); return err == nil && s == "DOWN" }, "health check marks the backend down")
+
+	info, err := h.Command("show info")
+	require.NoError(t, err)
+	require.Contains(t, info, "Name: HAProxy")
+	out, err := h.Command("set server proxies/a state maint")
+	require.NoError(t, err)
+	require.Empty(t, out)
+	s, err := h.ServerStatus("proxies", "a")
+	require.NoError(t, err)
+	require.Equal(t, "MAINT", s)
 }
 
 // Config applies old, new pairs to a configuration file.
