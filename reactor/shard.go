@@ -127,58 +127,6 @@ func (s *shard) removeMiner(m *miner) {
 	s.count--
 }
 
-// routeCN finds the pool session for a CryptoNote miner, opening a new
-// one when needed and allowed; nil means the proxy is full.
-func (s *shard) routeCN(m *miner) *mapper {
-	if s.cnKind() == kindSimple {
-		for _, mp := range s.mappers {
-			if mp.family == FamilyCryptoNote && mp.kind == kindSimple && mp.reusable() && mp.addMiner(m) {
-				return mp
-			}
-		}
-		for _, mp := range s.mappers {
-			// The first session of the shard is kept for the first miner.
-			if mp.family == FamilyCryptoNote && mp.kind == kindSimple && mp.single == nil && mp.state != mapperIdle && mp.state != mapperClosed && mp.addMiner(m) {
-				return mp
-			}
-		}
-	} else {
-		// Active sessions first, then ones still connecting.
-		for pass := 0; pass < 2; pass++ {
-			for _, mp := range s.mappers {
-				if mp.family != FamilyCryptoNote || mp.kind != kindNiceHash || mp.state == mapperClosed {
-					continue
-				}
-				if (pass == 0) != (mp.state == mapperActive) {
-					continue
-				}
-				if mp.addMiner(m) {
-					return mp
-				}
-			}
-		}
-	}
-	if len(s.p.enabledPools(s.cfg, FamilyCryptoNote)) == 0 || !s.p.reserveUpstream() {
-		return nil
-	}
-	mp := s.newMapper(FamilyCryptoNote, s.cnKind())
-	if !mp.addMiner(m) {
-		return nil
-	}
-	return mp
-}
-
-// firstMapper returns the shard's oldest open nicehash session of a
-// family (never garbage-collected).
-func (s *shard) firstMapper(f Family) *mapper {
-	for _, mp := range s.mappers {
-		if mp.family == f && (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.state != mapperClosed {
-			return mp
-		}
-	}
-	return nil
-}
-
 // removeMapper forgets a closed mapper.
 func (s *shard) removeMapper(mp *mapper) {
 	for i, x := range s.mappers {
