@@ -39,8 +39,13 @@ type mapper struct {
 	family Family
 	kind   mapperKind
 	state  mapperState
-	pools  []upstream.PoolConfig // enabled pools of the family, in order
+	pools  []upstream.PoolConfig // the target's chain: its enabled pools, in order
 	fo     *upstream.Failover
+	// tgt is the routing target the session serves (nil: not routed —
+	// SV1 passthrough); orphan marks a session whose target a reload
+	// removed: it takes no miner and closes once empty.
+	tgt    *target
+	orphan bool
 	conn   *poolConn // current connection, nil while none
 	gen    uint32    // bumped for every dial; stale events carry old values
 	retry  *time.Timer
@@ -106,13 +111,20 @@ type submitTag struct {
 // maxPendingSubmits bounds the submits in flight per pool connection.
 const maxPendingSubmits = 256
 
-func (s *shard) newMapper(fam Family, kind mapperKind) *mapper {
+// newMapper opens a pool session of target t (nil: the enabled pools of
+// the family, for shards without a route table).
+func (s *shard) newMapper(fam Family, kind mapperKind, t *target) *mapper {
 	mp := &mapper{
 		s:      s,
 		id:     s.p.mapperSeq.Add(1),
 		family: fam,
 		kind:   kind,
-		pools:  s.p.enabledPools(s.cfg, fam),
+		tgt:    t,
+	}
+	if t != nil {
+		mp.pools = t.pools
+	} else {
+		mp.pools = s.p.enabledPools(s.cfg, fam)
 	}
 	mp.init()
 	s.mappers = append(s.mappers, mp)
@@ -207,7 +219,7 @@ func (mp *mapper) tick() {
 	mp.resumeIfDrained()
 	switch {
 	case (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.table != nil && mp.table.Len() == 0 &&
-		mp != s.firstMapper(mp.family) && s.now-mp.emptySince >= mapperGCAfter:
+		(mp.orphan || mp != s.firstMapper(mp.family, mp.tgt)) && s.now-mp.emptySince >= mapperGCAfter:
 		mp.close()
 	case mp.kind == kindSimple && mp.state == mapperIdle && s.now-mp.idleSince >= int64(cfg.ReuseTimeout):
 		mp.close()

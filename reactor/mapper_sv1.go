@@ -259,6 +259,7 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 		}
 		lat := mono() - ev.Pending.Sent
 		s.recordAccept(m, t.diff, t.hashes, t.actual, durationNs(lat))
+		s.credit(m, mp, t.hashes)
 		if alive {
 			s.out = stratum.AppendSV1BoolReply(s.out[:0], &t.id, true)
 			m.send(s.out)

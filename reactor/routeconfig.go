@@ -60,7 +60,7 @@ func (p *Ports) UnmarshalJSON(b []byte) error {
 // TargetConfig is one target of a route: an ordered failover chain of
 // pools (by name) and its share of the route's hashrate.
 type TargetConfig struct {
-	// Name names the target (default: its pool names joined by ">").
+	// Name names the target (default: its pool names joined by ",").
 	Name string `json:"name,omitempty"`
 	// Pools is the failover chain, primary first, by pool name (a pool's
 	// "name", or its url when it has none). Disabled pools are skipped.
@@ -87,7 +87,7 @@ func (t *TargetConfig) targetName() string {
 	if t.Name != "" {
 		return t.Name
 	}
-	return strings.Join(t.Pools, ">")
+	return strings.Join(t.Pools, ",")
 }
 
 // rebalanceSeconds is the route's rebalance interval under cfg.

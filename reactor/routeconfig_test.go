@@ -34,7 +34,7 @@ func TestRouteConfig_Parse_Good(t *testing.T) {
 	r := cfg.Routes[0]
 	require.Equal(t, Ports{3334}, r.Match.Port, "one port as a number")
 	require.Equal(t, `^rack1\.`, r.Match.Worker)
-	require.Equal(t, "a>a2", r.Targets[0].targetName(), "a target is named by its chain")
+	require.Equal(t, "a,a2", r.Targets[0].targetName(), "a target is named by its chain")
 	require.Equal(t, 30, r.rebalanceSeconds(cfg))
 	require.Equal(t, Ports{3333, 3334}, cfg.Routes[1].Match.Port, "or a list")
 	require.Equal(t, 10, cfg.Routes[1].rebalanceSeconds(cfg), "a route may set its own interval")

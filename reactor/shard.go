@@ -44,6 +44,12 @@ type shard struct {
 	count   int
 	mappers []*mapper
 
+	// table is the route table in force here (replaced by reloads on the
+	// loop); tl is this loop's side of each of its targets, by target idx
+	// (route_shard.go).
+	table *routeTable
+	tl    []targetLocal
+	rt    routeScratch
 	// fc holds the counters per Family: index 0 (FamilyUnknown) collects
 	// connection-level counts, 1 CryptoNote, 2 SV1.
 	fc      [3]stats.Counters
@@ -66,6 +72,7 @@ const maxInterned = 1 << 16
 func newShard(p *Proxy, el gnet.EventLoop, idx int, cfg *Config) *shard {
 	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}, kept: map[string]*mapper{}, places: map[stats.Placement]*stats.Placement{}}
 	s.st.workers = stats.NewWorkers(max(1, cfg.WorkersMax/max(1, p.loops)))
+	s.setTable(p.router.table.Load())
 	s.tickRun = gnet.RunnableFunc(func(context.Context) error { s.tick(); return nil })
 	s.forgetFn = s.workerForgotten
 	return s
@@ -79,12 +86,15 @@ func (s *shard) exec(fn func()) {
 
 // start creates the shard's first pool session for each configured family
 // so the first miners find work waiting.
+// The first sessions are those of the implicit routes (all the family's
+// enabled pools); the targets of configured routes open theirs when their
+// first miner comes.
 func (s *shard) start() {
-	if len(s.p.enabledPools(s.cfg, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
-		s.newMapper(FamilyCryptoNote, s.cnKind())
+	if t := s.table.implicitTarget(FamilyCryptoNote); t != nil && s.p.reserveUpstream() {
+		s.newMapper(FamilyCryptoNote, s.cnKind(), t)
 	}
-	if s.cfg.SV1Mode == "aggregate" && len(s.p.enabledPools(s.cfg, FamilySV1)) > 0 && s.p.reserveUpstream() {
-		s.newMapper(FamilySV1, kindSV1Agg)
+	if t := s.table.implicitTarget(FamilySV1); s.cfg.SV1Mode == "aggregate" && t != nil && s.p.reserveUpstream() {
+		s.newMapper(FamilySV1, kindSV1Agg, t)
 	}
 }
 
@@ -181,6 +191,7 @@ func (s *shard) tick() {
 			i-- // mp closed itself and was removed
 		}
 	}
+	s.routesTick()
 	if newMinute {
 		s.minute = s.now / 60
 		s.st.workers.Tick(s.now)
