@@ -209,5 +209,10 @@ func (m *miner) sv1Reroute() {
 	}
 	if s.moveMiner(m, dest) {
 		r.moves.Add(1)
+		return
 	}
+	// No session of dest has room yet (one is opening): the sweep moves m
+	// once there is.
+	s.setTarget(m, dest)
+	s.rt.fix = true
 }

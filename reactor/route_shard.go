@@ -60,12 +60,13 @@ const (
 )
 
 // meterWindow is the time constant, in seconds, of the hashrate meters of
-// a route's miners: twice its rebalance interval, within 10 s … 10 min.
+// a route's miners: twice its rebalance interval, within 20 s … 10 min
+// (a window of a few seconds would be mostly noise).
 func meterWindow(r *route) float64 {
 	if r == nil {
 		return meterDefaultWindow
 	}
-	return float64(min(max(2*r.rebalance, 10), 600))
+	return float64(min(max(2*r.rebalance, 20), 600))
 }
 
 // setTable installs a route table (a new shard, a reload) with fresh
@@ -331,29 +332,38 @@ func (s *shard) recountTargets() (downWithMiners bool) {
 
 // replaceMiners moves the miners that cannot stay where they are: on a
 // target that is down (its whole chain failed), on a session a reload
-// left without a target, or in a route that no longer takes them. A move
-// that finds no room is tried again at the next sweep.
+// left without a target, in a route that no longer takes them, or
+// assigned a target whose session had no room when they were (a worker
+// route decided at authorize). A move that finds no room is tried again
+// at the next sweep.
 func (s *shard) replaceMiners() {
 	for _, m := range s.miners {
 		if m == nil || !m.routable() {
 			continue
 		}
 		t := m.tgt
-		var r *route
+		orphan := m.mp != nil && m.mp.orphan
+		var dest *target
 		switch {
-		case t == nil || (m.mp != nil && m.mp.orphan):
-			r = s.table.match(m.family, m.bind.port, m.routeWorker(""), m.family != FamilySV1 || m.sv.authorized)
+		case t == nil || orphan:
+			r := s.table.match(m.family, m.bind.port, m.routeWorker(""), m.family != FamilySV1 || m.sv.authorized)
+			if dest = s.place(r); dest == t && !orphan {
+				continue
+			}
 		case !s.targetUp(t):
-			r = t.route
+			if dest = s.place(t.route); dest == t {
+				continue
+			}
+		case m.mp != nil && m.mp.tgt != t:
+			dest = t
 		default:
 			continue
 		}
-		dest := s.place(r)
-		if dest == nil || (dest == t && !(m.mp != nil && m.mp.orphan)) {
+		if dest == nil {
 			continue
 		}
 		if s.moveMiner(m, dest) {
-			r.moves.Add(1)
+			dest.route.moves.Add(1)
 		} else {
 			s.rt.fix = true
 		}

@@ -116,7 +116,7 @@ func (ps *routePlans) expireLocked(now int64) {
 // rebalanceTolerance is the deviation from the weights (a fraction of the
 // route's hashrate) a route is left alone within: the hysteresis that
 // keeps miners from moving back and forth on measurement noise.
-const rebalanceTolerance = 0.03
+const rebalanceTolerance = 0.02
 
 // tick runs once a second on the ticker goroutine after the loops'
 // sweeps were posted: it adds up what they published into a snapshot,

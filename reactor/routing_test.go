@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
+	"forge.lthn.ai/core/go-proxy/bench/sv1swarm"
 	"forge.lthn.ai/core/go-proxy/bench/swarm"
 	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/upstream"
@@ -195,5 +197,87 @@ func TestRouting_CN_Ugly(t *testing.T) {
 	}
 	for _, pool := range []*mockpool.Pool{pa, pb} {
 		require.Zero(t, pool.Stats().Duplicates)
+	}
+}
+
+// startSV1Swarm connects n stratum v1 miners that ask for extranonce
+// updates and mine (for real) rate shares/s each.
+func startSV1Swarm(t *testing.T, addr, worker string, n int, rate float64) *sv1swarm.Swarm {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	sw, err := sv1swarm.Start(ctx, sv1swarm.Config{ProxyAddr: addr, Miners: n, User: "farm", WorkerPrefix: worker,
+		ExtranonceSubscribe: true, SharesPerSecond: float64(n) * rate, Workers: 1, Loops: 1, Timeout: 30 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { cancel(); sw.Close() })
+	return sw
+}
+
+// TestRouting_SV1_Ugly is TestRouting_CN_Ugly for stratum v1 miners that
+// subscribed to extranonce changes (aggregate mode, real sha256d shares):
+// they move by mining.set_extranonce and a clean job, without
+// reconnecting.
+func TestRouting_SV1_Ugly(t *testing.T) {
+	const diff = 1.0 / (1 << 22) // ~1000 hashes a share
+	pa := startSV1Pool(t, sv1pool.Config{Seed: 21, Difficulty: diff, JobInterval: 2 * time.Second})
+	pb := startSV1Pool(t, sv1pool.Config{Seed: 22, Difficulty: diff, JobInterval: 2 * time.Second})
+	cfg := sv1Config()
+	cfg.EventLoops, cfg.Rebalance = 2, rebalanceEvery
+	cfg.Pools = []upstream.PoolConfig{
+		{Name: "a", URL: pa.Addr(), User: "proxyacct", Pass: "x", Family: upstream.SV1},
+		{Name: "b", URL: pb.Addr(), User: "proxyacct", Pass: "x", Family: upstream.SV1}}
+	cfg.Routes = []RouteConfig{{Name: "btc", Targets: []TargetConfig{
+		{Pools: []string{"a"}, Weight: 70}, {Pools: []string{"b"}, Weight: 30}}}}
+	logs, withLog := logBuffer()
+	p, addr := startProxy(t, cfg, withLog)
+	fast := startSV1Swarm(t, addr, "fast", 10, 8)
+	slow := startSV1Swarm(t, addr, "slow", 10, 2)
+	swarms := []*sv1swarm.Swarm{fast, slow}
+	for _, sw := range swarms {
+		require.NoError(t, sw.WaitFor(waitCtx(t), func(s sv1swarm.Stats) bool { return s.Authorized == 10 }))
+	}
+	pools := []acceptedDiff{func() float64 { return pa.Stats().AcceptedDiff }, func() float64 { return pb.Stats().AcceptedDiff }}
+	window := 500 * diff // 500 shares: ~5 s
+
+	reached, held := waitSplit(t, pools, window, 0.70, 0.05)
+	t.Logf("70/30: pool a took %.3f, then %.3f", reached, held)
+
+	setWeights(t, p, 50, 50)
+	waitRebalances(t, p, "btc", FamilySV1, 2)
+	after := windowSplit(t, pools, window)
+	t.Logf("50/50 after two rebalances: pool a took %.3f", after)
+	require.InDelta(t, 0.50, after, 0.05, "50/50 within two rebalance intervals")
+
+	pb.SetBehavior(sv1pool.Behavior{RejectAuthorize: true})
+	pb.DropConnections()
+	testutil.Eventually(t, func() bool {
+		v := routeView(t, p, "btc", FamilySV1)
+		return !v.Targets[1].Up && v.Targets[1].Miners == 0
+	}, "target b down and empty")
+	require.Equal(t, 1.0, windowSplit(t, pools, window), "pool a takes everything while b is down")
+
+	pb.SetBehavior(sv1pool.Behavior{})
+	reached, held = waitSplit(t, pools, window, 0.50, 0.05)
+	t.Logf("b back: pool a took %.3f, then %.3f", reached, held)
+
+	v := routeView(t, p, "btc", FamilySV1)
+	require.Greater(t, v.Moves, uint64(0))
+	require.Equal(t, 20, v.Miners)
+	require.Contains(t, logs.String(), "msg=rebalance route=btc family=sv1 moved=")
+	var extranonces int64
+	for _, sw := range swarms {
+		require.NoError(t, sw.WaitFor(waitCtx(t), func(s sv1swarm.Stats) bool { return s.SharesSent == s.Accepted+s.Rejected }),
+			"every share sent is answered")
+		st := sw.Stats()
+		require.Zero(t, st.Closed, "no miner disconnected: %v", st.Errors)
+		require.Zero(t, st.Reconnects, "miners with extranonce updates never reconnect")
+		extranonces += st.ExtranonceChanges
+		for kind := range st.Errors {
+			require.True(t, strings.HasPrefix(kind, "reject: "), "only rejections (b's shares when it died): %v", st.Errors)
+		}
+	}
+	require.Greater(t, extranonces, int64(0), "moved by mining.set_extranonce")
+	for _, pool := range []*sv1pool.Pool{pa, pb} {
+		st := pool.Stats()
+		require.Zero(t, st.Duplicates+st.Overlaps, "no share twice, no two miners on one extranonce")
 	}
 }
