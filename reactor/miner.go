@@ -49,14 +49,14 @@ type miner struct {
 	// loggedIn: the login completed (OnLogin ran), so OnClose will too.
 	loggedIn bool
 	// fixed is the NiceHash byte (or SV1 prefix) on mp; valid while mp != nil.
-	fixed uint32
-	mp    *mapper
 	// prevFixed and prev are the slot and session the miner left at its
 	// last move between routing targets: a share for that session's job
 	// still in flight goes to its pool (move.go). tgt is the target the
 	// miner is placed on (nil: not routed); meter estimates its hashrate
 	// from its accepted shares; movedAt is the unix second of its last move.
+	fixed     uint32
 	prevFixed uint32
+	mp        *mapper
 	prev      *mapper
 	tgt       *target
 	meter     stats.Meter

@@ -75,7 +75,7 @@ func (s *shard) moveSV1(m *miner, t *target) bool {
 		return false
 	}
 	if !sv.xsub {
-		s.p.router.plans.put(string(m.sessionID()), routePlan{family: FamilySV1, route: t.route.name, target: t.name, meter: m.meter}, s.now)
+		s.p.router.plans.put(planKey(m.sessionID()), routePlan{family: FamilySV1, route: t.route.name, target: t.name, meter: m.meter}, s.now)
 		s.setTarget(m, t)
 		m.movedAt = s.now
 		m.sv1Reconnect()
@@ -163,6 +163,11 @@ func (m *miner) sv1ShareSession(jobID []byte) (mp *mapper, job *sv1Job, expired 
 	return p, pj, pexp, b, up.n - up.k
 }
 
+// planKey is the key of a session's plan. The control character keeps it
+// apart from the reroute markers (a miner's session id is a token, which
+// has none).
+func planKey(session []byte) string { return "s\x00" + string(session) }
+
 // sv1Planned returns the target planned for a miner that resubscribes
 // with the session id a rebalance gave it before asking it to reconnect
 // (nil: none), and gives it back its measured hashrate.
@@ -170,7 +175,7 @@ func (s *shard) sv1Planned(m *miner, session []byte) *target {
 	if len(session) == 0 {
 		return nil
 	}
-	pl, ok := s.p.router.plans.take(string(session), s.now)
+	pl, ok := s.p.router.plans.take(planKey(session), s.now)
 	if !ok {
 		return nil
 	}
@@ -201,7 +206,7 @@ func (m *miner) sv1Reroute() {
 		return
 	}
 	if !sv.xsub && !sv.queued {
-		key := "reroute/" + m.addr.Addr().String() + "/" + m.routeWorker(sv.worker)
+		key := "w\x00" + m.addr.Addr().String() + "\x00" + m.routeWorker(sv.worker)
 		if _, again := s.p.router.plans.take(key, s.now); again {
 			return
 		}

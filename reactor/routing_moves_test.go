@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -189,10 +190,15 @@ func TestRouting_SV1Reconnect_Good(t *testing.T) {
 	next.Routes[0].Targets = []TargetConfig{{Pools: []string{"a"}, Weight: 1}, {Pools: []string{"b"}, Weight: 1000}}
 	_, err := p.Reload(next)
 	require.NoError(t, err)
-	p.router.plans.put("resume-me", routePlan{family: FamilySV1, route: "r", target: "a"}, mono()/1e9+2e9)
+	p.router.plans.put(planKey([]byte("resume-me")), routePlan{family: FamilySV1, route: "r", target: "a"}, time.Now().Unix())
 	m3 := testminer.DialSV1(t, addr)
 	e1, _ = sv1Subscribe(t, m3, "resume-me")
 	require.True(t, onPool(pa, e1))
+	// A plan serves once: the same id again (another miner claiming it)
+	// is placed by the weights.
+	m4 := testminer.DialSV1(t, addr)
+	e1, _ = sv1Subscribe(t, m4, "resume-me")
+	require.True(t, onPool(pb, e1))
 }
 
 // SV1 routes that match by worker are decided at mining.authorize: a
