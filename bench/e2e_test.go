@@ -114,3 +114,32 @@ func TestBench_Usage_Bad(t *testing.T) {
 	require.Equal(t, exitOK, run([]string{"-h"}, &out, &errb))
 	require.Empty(t, out.String())
 }
+
+// TestBench_Routing_Good runs the routing scenario small and fast (20
+// miners, whole intervals of 1 s: a fast miner is 8 % of the route, so
+// the split is coarser than at the sizes the README reports): the split
+// follows the weights before and after the change through the API, and
+// nobody is disconnected.
+func TestBench_Routing_Good(t *testing.T) {
+	rep, code, stderr := benchJSON(t, "-scenario", "routing", "-miners", "20", "-shares", "200", "-rebalance", "1s",
+		"-hold", "3s", "-jobs", "1s")
+	require.Contains(t, []int{exitOK, exitProblem}, code, stderr)
+	require.Equal(t, "go-proxy-bench-routing/1", rep["schema"])
+	require.InDelta(t, 0.7, rep["split_a_hold"].(float64), 0.1, rep["problems"])
+	require.InDelta(t, 0.5, rep["split_a_hold_next"].(float64), 0.1, rep["problems"])
+	require.Len(t, rep["split_a_per_interval_after_change"], 6)
+	require.Equal(t, 0.0, rep["disconnects"])
+	require.Equal(t, 0.0, rep["pool_duplicates"])
+	require.Greater(t, rep["moves"].(float64), 0.0)
+	require.NotEmpty(t, rep["timeline"])
+}
+
+func TestBench_Routing_Bad(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, exitUsage, run([]string{"-scenario", "failover"}, &out, &errb))
+	require.Contains(t, errb.String(), "-scenario")
+	require.Equal(t, exitUsage, run([]string{"-scenario", "routing", "-weight-a", "100"}, &out, &errb))
+	require.Contains(t, errb.String(), "-weight-a")
+	require.Equal(t, exitUsage, run([]string{"-scenario", "routing", "-rebalance", "1500ms"}, &out, &errb))
+	require.Equal(t, exitUsage, run([]string{"-scenario", "routing", "-target", "127.0.0.1:3333"}, &out, &errb))
+}

@@ -68,6 +68,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.Quiet {
 		progress = nil
 	}
+	if o.Scenario == "routing" {
+		code, err := runRouting(ctx, &o, stdout, progress)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+		}
+		return code
+	}
 	rep, err := execute(ctx, &o, progress)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)

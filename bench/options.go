@@ -35,6 +35,14 @@ type Options struct {
 	// Relay, when set, is the segrelay mode of the relays put between the
 	// miners and the proxy and between the proxy and the mock pool.
 	Relay string `json:"relay,omitempty"`
+	// Scenario is "" (the load run) or "routing" (routing.go): two pools, a
+	// route over them with pool a's weight WeightA (of 100), changed to
+	// WeightANext after a Hold; the route rebalances every Rebalance.
+	Scenario    string        `json:"scenario,omitempty"`
+	Rebalance   time.Duration `json:"-"`
+	Hold        time.Duration `json:"-"`
+	WeightA     float64       `json:"weight_a,omitempty"`
+	WeightANext float64       `json:"weight_a_next,omitempty"`
 
 	JSONOnly bool   `json:"-"`
 	HTML     string `json:"-"`
@@ -85,6 +93,10 @@ func defaultOptions() Options {
 		SV1Workers:   1,
 		Settle:       time.Second,
 		SwarmTimeout: 30 * time.Second,
+		Rebalance:    10 * time.Second,
+		Hold:         60 * time.Second,
+		WeightA:      70,
+		WeightANext:  50,
 	}
 }
 
@@ -119,6 +131,11 @@ func parseOptions(args []string, w io.Writer) (Options, error) {
 	fs.DurationVar(&o.Timeout, "timeout", 0, "hard limit for the whole invocation (0 = derived from the run length)")
 	fs.DurationVar(&o.SwarmTimeout, "swarm-timeout", o.SwarmTimeout, "miners' connect/login/submit timeout")
 	fs.StringVar(&o.Relay, "relay", "", "re-cut every stream as a real network does: a segmenting relay (mixed, random, byte-by-byte, segments, coalesce) between miners and proxy and between proxy and pool; 2 descriptors per miner in the harness, so at most "+strconv.Itoa(maxRelayMiners)+" miners")
+	fs.StringVar(&o.Scenario, "scenario", "", "routing: two mock pools, a route split -weight-a/100-(-weight-a), miners of two speeds (1:4), then a weight change to -weight-a-next through the API; reports the split from the pools' accepted difficulty")
+	fs.DurationVar(&o.Rebalance, "rebalance", o.Rebalance, "routing: the route's rebalance interval (whole seconds)")
+	fs.DurationVar(&o.Hold, "hold", o.Hold, "routing: how long the split is measured at each weight")
+	fs.Float64Var(&o.WeightA, "weight-a", o.WeightA, "routing: pool a's weight of 100 at start")
+	fs.Float64Var(&o.WeightANext, "weight-a-next", o.WeightANext, "routing: pool a's weight of 100 after the change")
 	fs.BoolVar(&o.Quiet, "q", false, "no progress lines on stderr")
 	fs.DurationVar(&o.WaitQuiet, "wait-quiet", 0, "before each run, wait up to this long until other processes leave the CPU alone")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause before the idle sample and after the ramp")
@@ -181,6 +198,14 @@ func (o *Options) validate() error {
 		return errors.New("-profile needs a proxy the harness starts (not -target)")
 	case o.PID != 0 && o.Target == "":
 		return errors.New("-pid only applies with -target")
+	case o.Scenario != "" && o.Scenario != "routing":
+		return fmt.Errorf("-scenario: only \"routing\" (or none), got %q", o.Scenario)
+	case o.Scenario == "routing" && (o.Target != "" || o.Relay != "" || o.Runs != 1 || o.Profile != ""):
+		return errors.New("-scenario routing starts its own proxy and pools: no -target, -relay, -runs or -profile")
+	case o.Scenario == "routing" && (o.Rebalance < time.Second || o.Rebalance%time.Second != 0 || o.Hold < time.Second):
+		return errors.New("-rebalance: whole seconds, at least 1; -hold at least 1s")
+	case o.Scenario == "routing" && (o.WeightA <= 0 || o.WeightA >= 100 || o.WeightANext <= 0 || o.WeightANext >= 100):
+		return errors.New("-weight-a and -weight-a-next: between 0 and 100 (pool b gets the rest)")
 	case o.Relay != "" && o.Miners > maxRelayMiners:
 		return fmt.Errorf("-relay: at most %d miners (each costs the harness three descriptors)", maxRelayMiners)
 	}

@@ -19,6 +19,7 @@ type fakeSource struct {
 	workers   []stats.WorkerView
 	miners    []reactor.MinerView
 	ups       []reactor.UpstreamView
+	routes    []reactor.RouteView
 	loopErr   error // returned by Workers, Miners, Upstreams
 	reloadErr error
 	reloaded  []*reactor.Config
@@ -46,6 +47,12 @@ func (f *fakeSource) Upstreams(context.Context) ([]reactor.UpstreamView, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]reactor.UpstreamView(nil), f.ups...), f.loopErr
+}
+
+func (f *fakeSource) Routes() []reactor.RouteView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]reactor.RouteView(nil), f.routes...)
 }
 
 func (f *fakeSource) Config() *reactor.Config {
@@ -135,7 +142,8 @@ func newFake() *fakeSource {
 			{Name: "rig-alpha", LastIP: netip.MustParseAddr("10.0.0.1"), Connections: 2, Accepted: 1240, Rejected: 1,
 				Hashes: 124000000000, LastShare: 1712232000, Hashrate: [5]float64{4321, 4200, 4100.126, 4050, 4000},
 				Submitted: 1242, SubmittedOne: 124100000000, OneAccepted: 124000000000, Speed: 4300, Family: 1,
-				User: "WALLET", Pool: "stratum+tcp://pool.example.com:3333", Algo: "rx/0", Divider: 1, Difficulty: 100000},
+				User: "WALLET", Pool: "stratum+tcp://pool.example.com:3333", Algo: "rx/0", Divider: 1, Difficulty: 100000,
+				Route: "rack1", Target: "a,a2"},
 			{Name: "rig-beta", LastIP: netip.MustParseAddr("10.0.0.2"), Accepted: 3, Invalid: 2, Hashes: 300000,
 				LastShare: 1712231000, Submitted: 5, SubmittedOne: 500000, OneAccepted: 300000, Family: 1,
 				User: "WALLET", Pool: "stratum+tcp://pool.example.com:3333", Algo: "rx/0", Divider: 1, Difficulty: 100000},
@@ -146,6 +154,21 @@ func newFake() *fakeSource {
 				User: "WALLET", RigID: "rig-beta", Agent: "XMRig/6.21.0"},
 			{ID: 1, Addr: netip.MustParseAddrPort("10.0.0.1:49152"), Family: reactor.FamilyCryptoNote, State: reactor.StateReady,
 				Diff: 100000, Tx: 4096, Rx: 512, User: "WALLET", RigID: "rig-alpha", Agent: "XMRig/6.21.0", Upstream: 1},
+		},
+		routes: []reactor.RouteView{
+			{Name: "rack1", Family: reactor.FamilyCryptoNote, Rebalance: 60, Hashrate: [2]float64{10000, 9800.5}, Deviation: 0.0123,
+				Miners: 120, Moves: 34, Rebalances: 12, Targets: []reactor.TargetView{
+					{Name: "a,a2", Pools: []string{"a", "a2"}, Pool: "a", Weight: 70, Goal: 0.7, Hashrate: [2]float64{6900, 6800},
+						Share: 0.69, Estimate: 7012.25, Miners: 80, Up: true},
+					{Name: "b", Pools: []string{"b"}, Pool: "b", Weight: 30, Goal: 0.3, Hashrate: [2]float64{3100, 3000.5},
+						Share: 0.31, Estimate: 2987.75, Miners: 40, Up: true},
+				}},
+			{Name: "default", Family: reactor.FamilyCryptoNote, Implicit: true, Rebalance: 60, Hashrate: [2]float64{2345.68, 2100},
+				Miners: 22, Targets: []reactor.TargetView{
+					{Name: "default", Pools: []string{"stratum+tcp://pool.example.com:3333", "backup.example.com:5555"},
+						Pool: "stratum+tcp://pool.example.com:3333", Weight: 1, Goal: 1, Hashrate: [2]float64{2345.68, 2100},
+						Share: 1, Estimate: 2300, Miners: 22, Up: true},
+				}},
 		},
 		ups: []reactor.UpstreamView{
 			{ID: 1, Family: reactor.FamilyCryptoNote, Mode: "nicehash", State: "active", Pool: "stratum+tcp://pool.example.com:3333", Miners: 141},

@@ -89,6 +89,8 @@ func lookup(path string) (route, bool) {
 		return route{"GET", (*Handler).serveWorkers}, true
 	case "/1/miners":
 		return route{"GET", (*Handler).serveMiners}, true
+	case "/1/routes":
+		return route{"GET", (*Handler).serveRoutes}, true
 	case "/1/config", "/2/config":
 		return route{"GET PUT POST", (*Handler).serveConfig}, true
 	case "/metrics":
@@ -188,7 +190,9 @@ func (h *Handler) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 func (h *Handler) serveSummary(w http.ResponseWriter, _ *http.Request) {
 	s := h.src.Summary()
 	cfg := h.src.Config()
-	writeJSON(w, http.StatusOK, NewSummaryResponse(&s, cfg, h.res(), restricted(&cfg.HTTP)))
+	r := NewSummaryResponse(&s, cfg, h.res(), restricted(&cfg.HTTP))
+	r.Routes = newRouteSummaries(h.src.Routes())
+	writeJSON(w, http.StatusOK, r)
 }
 
 func (h *Handler) serveWorkers(w http.ResponseWriter, r *http.Request) {

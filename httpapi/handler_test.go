@@ -49,11 +49,11 @@ func do(h http.Handler, method, path string, header map[string]string, body stri
 
 var bearer = map[string]string{"Authorization": "Bearer s3cret"}
 
-// The three JSON endpoints match their golden files byte for byte (after
+// The JSON endpoints match their golden files byte for byte (after
 // indentation), which pins key order, column order and number formats.
 func TestAPI_Golden_Good(t *testing.T) {
 	h := newTestHandler(newFake())
-	for _, name := range []string{"summary", "workers", "miners"} {
+	for _, name := range []string{"summary", "workers", "miners", "routes"} {
 		t.Run(name, func(t *testing.T) {
 			w := do(h, "GET", "/1/"+name, bearer, "")
 			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -160,7 +160,9 @@ func TestAPI_Workers_Good(t *testing.T) {
 	require.Equal(t, "rig_id", r.Mode, "xmrig-proxy's name")
 	require.Equal(t, 12.34, r.Hashrate["total"][0])
 	require.Equal(t, []any{"rig-alpha", "10.0.0.1", 2.0, 1240.0, 1.0, 0.0, 124000000000.0, 1712232000000.0,
-		4.32, 4.2, 4.1, 4.05, 4.0, 4321.0, 4200.0, 4100.13, 4050.0, 4000.0}, r.Workers[0])
+		4.32, 4.2, 4.1, 4.05, 4.0, 4321.0, 4200.0, 4100.13, 4050.0, 4000.0, "rack1", "a,a2"}, r.Workers[0])
+	require.Equal(t, []string{"route", "target"}, r.Format[18:], "where it mines: route and target")
+	require.Equal(t, "", r.Workers[1][18], "not routed yet")
 	require.Len(t, r.Format, len(r.Workers[0]))
 	for mode, name := range map[reactor.WorkersMode]string{reactor.WorkersDisabled: "none", reactor.WorkersByUser: "user",
 		reactor.WorkersByIP: "ip", reactor.WorkersByAgent: "agent", reactor.WorkersByPassword: "password"} {
@@ -489,4 +491,32 @@ func TestAPI_Config_DiskOnly_Ugly(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
 	require.Len(t, src.reloaded, 1)
 	require.Equal(t, uint64(5000), src.reloaded[0].CustomDiff)
+}
+
+// GET /1/routes: every route with its targets, from the source's view;
+// /1/summary carries the short form.
+func TestAPI_Routes_Good(t *testing.T) {
+	h := newTestHandler(newFake())
+	w := do(h, "GET", "/1/routes", bearer, "")
+	require.Equal(t, http.StatusOK, w.Code)
+	var r RoutesResponse
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
+	require.Len(t, r.Routes, 2)
+	rack := r.Routes[0]
+	require.Equal(t, "rack1", rack.Name)
+	require.Equal(t, "cryptonote", rack.Family)
+	require.Equal(t, []string{"a", "a2"}, rack.Targets[0].Pools)
+	require.Equal(t, 0.69, rack.Targets[0].Share)
+	require.Equal(t, 80, rack.Targets[0].Miners)
+	require.True(t, r.Routes[1].Implicit)
+	require.Equal(t, http.StatusMethodNotAllowed, do(h, "PUT", "/1/routes", bearer, "").Code)
+	require.Equal(t, http.StatusUnauthorized, do(h, "GET", "/1/routes", nil, "").Code, "the API's authentication applies")
+
+	var sum struct {
+		Routes []RouteSummary `json:"routes"`
+	}
+	w = do(h, "GET", "/1/summary", bearer, "")
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &sum))
+	require.Len(t, sum.Routes, 2)
+	require.Equal(t, TargetSummary{Name: "b", Goal: 0.3, Share: 0.31, Miners: 40, Pool: "b"}, sum.Routes[0].Targets[1])
 }

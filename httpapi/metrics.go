@@ -82,6 +82,8 @@ type collector struct {
 	workerAccepted, workerOneAccepted         *prometheus.Desc
 	workerSpeed, workerDifficulty             *prometheus.Desc
 	holds                                     *prometheus.Desc
+	routeHashrate, routeWeight, routeMiners   *prometheus.Desc
+	routeMoves                                *prometheus.Desc
 }
 
 func newCollector(src Source, timeout time.Duration) *collector {
@@ -116,6 +118,10 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		workersOmitted:  d("goproxy_metrics_workers_omitted", "Workers left out of the per-worker series of this scrape (http.metrics-workers-max)."),
 		scrapeErrors:    d("goproxy_metrics_scrape_errors_total", "Scrapes that could not read the per-worker or per-pool snapshots."),
 		holds:           d("goproxy_miner_holds_total", "Times a miner's input was paused because its pool connection was slow to drain."),
+		routeHashrate:   d("goproxy_route_hashrate", "Hashrate a routing target's pools accepted over the last 60 s, H/s (route default: the miners no route takes).", "route", "target"),
+		routeWeight:     d("goproxy_route_weight", "A routing target's weight as a fraction of its route's weights (0..1): the share of the route's hashrate it should get.", "route", "target"),
+		routeMiners:     d("goproxy_route_miners", "Miners placed on a routing target.", "route", "target"),
+		routeMoves:      d("goproxy_route_moves_total", "Miners moved between a route's targets (rebalancing, a target down, a reload).", "route"),
 
 		workerUp:          d("proxy_worker_up", "1 while the worker has a miner connected, 0 while it is idle (series vanish when the worker expires).", "proxy", "worker", "user"),
 		poolUp:            d("proxy_pool_up", "1 when the proxy has a logged-in session to the pool.", "proxy", "hash", "pool"),
@@ -137,7 +143,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.submitLatency, c.latencyMedian, c.poolSessions, c.poolMiners, c.poolErrors, c.workers, c.workersEvicted,
 		c.workersDropped, c.workersOmitted, c.scrapeErrors, c.workerUp, c.poolUp, c.poolDivider,
 		c.workerSended, c.workerOneSended, c.workerAccepted, c.workerOneAccepted, c.workerSpeed, c.workerDifficulty,
-		c.holds,
+		c.holds, c.routeHashrate, c.routeWeight, c.routeMiners, c.routeMoves,
 	} {
 		ch <- d
 	}
@@ -149,6 +155,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.src.Summary()
 	cfg := c.src.Config()
 	c.collectSummary(ch, &s)
+	c.collectRoutes(ch, c.src.Routes())
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
@@ -248,6 +255,38 @@ func (c *collector) collectSummary(ch chan<- prometheus.Metric, s *stats.Summary
 		} {
 			emit(ch, c.poolErrors, counter, float64(r.n), pool, r.reason)
 		}
+	}
+}
+
+// collectRoutes emits the per-route and per-target series. A route with
+// targets of both families has both in its series (target names differ:
+// their pools do); its move counter is one.
+func (c *collector) collectRoutes(ch chan<- prometheus.Metric, views []reactor.RouteView) {
+	const gauge = prometheus.GaugeValue
+	moves := map[string]uint64{}
+	var order []string
+	for i := range views {
+		v := &views[i]
+		if _, ok := moves[v.Name]; !ok {
+			order = append(order, v.Name)
+		}
+		moves[v.Name] = v.Moves
+		var weights float64
+		for _, t := range v.Targets {
+			weights += t.Weight
+		}
+		for _, t := range v.Targets {
+			emit(ch, c.routeHashrate, gauge, t.Hashrate[0], v.Name, t.Name)
+			w := 0.0
+			if weights > 0 {
+				w = t.Weight / weights
+			}
+			emit(ch, c.routeWeight, gauge, w, v.Name, t.Name)
+			emit(ch, c.routeMiners, gauge, float64(t.Miners), v.Name, t.Name)
+		}
+	}
+	for _, name := range order {
+		emit(ch, c.routeMoves, prometheus.CounterValue, float64(moves[name]), name)
 	}
 }
 

@@ -18,6 +18,9 @@ type Source interface {
 	Workers(ctx context.Context) ([]stats.WorkerView, error)
 	Miners(ctx context.Context) ([]reactor.MinerView, error)
 	Upstreams(ctx context.Context) ([]reactor.UpstreamView, error)
+	// Routes returns the routes and their targets as of the last second,
+	// without blocking.
+	Routes() []reactor.RouteView
 	// Config returns the configuration in force; callers do not modify it.
 	Config() *reactor.Config
 	// Reload applies a new configuration, or rejects it and keeps the old.

@@ -38,6 +38,9 @@ type SummaryResponse struct {
 	// PoolErrors counts what each pool (host:port) sent wrong, by reason;
 	// {} while nothing did.
 	PoolErrors map[string]stats.PoolErrors `json:"pool_errors"`
+	// Routes is each route's hashrate and, per target, its goal, measured
+	// share, miners and pool in use (GET /1/routes has the detail).
+	Routes []RouteSummary `json:"routes"`
 }
 
 // ResourcesResponse is the host's memory (bytes), load average and CPU
@@ -194,6 +197,7 @@ func NewSummaryResponse(s *stats.Summary, cfg *reactor.Config, res Resources, re
 	if r.PoolErrors == nil {
 		r.PoolErrors = map[string]stats.PoolErrors{}
 	}
+	r.Routes = []RouteSummary{}
 	for i, l := range res.LoadAverage {
 		r.Resources.LoadAverage[i] = round2(l)
 	}

@@ -18,7 +18,7 @@ type WorkersResponse struct {
 	Hashrate HashrateResponse `json:"hashrate"`
 	Mode     string           `json:"mode"`
 	Workers  []WorkerRow      `json:"workers"`
-	Format   [18]string       `json:"format"`
+	Format   [20]string       `json:"format"`
 	Limit    int              `json:"limit"`
 	Expire   int              `json:"expire"`
 	Evicted  uint64           `json:"evicted"`
@@ -27,11 +27,13 @@ type WorkersResponse struct {
 
 // WorkersFormat names the columns of a /1/workers row: xmrig-proxy's 13
 // (hashrates in kH/s, last_hash in milliseconds since the epoch), then
-// go-proxy's hashrates in H/s.
-func WorkersFormat() [18]string {
-	return [18]string{"name", "ip", "connections", "accepted", "rejected", "invalid", "hashes", "last_hash",
+// go-proxy's hashrates in H/s and the route and target the worker mines
+// on ("" when not routed).
+func WorkersFormat() [20]string {
+	return [20]string{"name", "ip", "connections", "accepted", "rejected", "invalid", "hashes", "last_hash",
 		"hashrate_1m", "hashrate_10m", "hashrate_1h", "hashrate_12h", "hashrate_24h",
-		"hashrate_1m_hs", "hashrate_10m_hs", "hashrate_1h_hs", "hashrate_12h_hs", "hashrate_24h_hs"}
+		"hashrate_1m_hs", "hashrate_10m_hs", "hashrate_1h_hs", "hashrate_12h_hs", "hashrate_24h_hs",
+		"route", "target"}
 }
 
 // WorkerRow is one worker, encoded as an array in WorkersFormat's order
@@ -46,11 +48,13 @@ type WorkerRow struct {
 	Hashes      uint64
 	LastHashMs  int64
 	Hashrate    [stats.NumWindows - 1]float64 // H/s
+	Route       string
+	Target      string
 }
 
 // MarshalJSON encodes the row as an array.
 func (w WorkerRow) MarshalJSON() ([]byte, error) {
-	row := make([]any, 0, 18)
+	row := make([]any, 0, 20)
 	row = append(row, w.Name, w.LastIP, w.Connections, w.Accepted, w.Rejected, w.Invalid, w.Hashes, w.LastHashMs)
 	for _, h := range w.Hashrate {
 		row = append(row, kilo(h))
@@ -58,6 +62,7 @@ func (w WorkerRow) MarshalJSON() ([]byte, error) {
 	for _, h := range w.Hashrate {
 		row = append(row, round2(h))
 	}
+	row = append(row, w.Route, w.Target)
 	return json.Marshal(row)
 }
 
@@ -84,6 +89,7 @@ func NewWorkersResponse(views []stats.WorkerView, s *stats.Summary, cfg *reactor
 		row := WorkerRow{
 			Name: v.Name, Connections: v.Connections, Accepted: v.Accepted, Rejected: v.Rejected,
 			Invalid: v.Invalid, Hashes: roundU64(v.Hashes), LastHashMs: v.LastShare * 1000,
+			Route: v.Route, Target: v.Target,
 		}
 		if v.LastIP.IsValid() {
 			row.LastIP = v.LastIP.String()

@@ -24,6 +24,21 @@ func TestAllocs_SubmitRoundTrip(t *testing.T) {
 	require.Greater(t, ms.s.fc[FamilyCryptoNote].Accepted, uint64(1000))
 }
 
+// With routing, the share path also credits the miner's meter and its
+// target's accepted hashes: still nothing allocated.
+func TestAllocs_SubmitRoundTrip_Routed(t *testing.T) {
+	ms := newMemShard(t, nil)
+	ms.s.setTable(buildRoutes(ms.s.cfg, nil))
+	ms.mp.tgt = ms.s.table.targets[0]
+	m, sink := ms.addMiner(t, "WALLET")
+	require.Same(t, ms.mp, m.mp)
+	require.Same(t, ms.mp.tgt, m.tgt)
+	allocs := testing.AllocsPerRun(2000, ms.shareRound(t, m))
+	require.Zero(t, allocs)
+	require.Contains(t, string(sink.last), `"status":"OK"`)
+	require.Greater(t, ms.s.tl[0].accepted, 1000*1000.0, "credited to the target")
+}
+
 func TestAllocs_JobFanOut(t *testing.T) {
 	ms := newMemShard(t, nil)
 	sinks := make([]*memSink, 256)

@@ -32,6 +32,14 @@ type Config struct {
 	Bind []BindConfig `json:"bind,omitempty"`
 	// Pools is the ordered pool list (primary first) of every family.
 	Pools []upstream.PoolConfig `json:"pools"`
+	// Routes split miners over pools by rules and hashrate weights (see
+	// RouteConfig). Without routes every miner of a family uses all the
+	// enabled pools of its family, in order; so do the miners no route
+	// takes.
+	Routes []RouteConfig `json:"routes,omitempty"`
+	// Rebalance is how often, in seconds, a route moves miners between its
+	// targets to keep their weights (default 60; a route may set its own).
+	Rebalance int `json:"rebalance,omitempty"`
 	// TLS is the miner-facing certificate for binds with "tls": true.
 	TLS TLSConfig `json:"tls"`
 	// HTTP configures the monitoring and management API.
@@ -437,6 +445,7 @@ func (c *Config) Normalize() {
 	setDefault(&c.WorkersExpire, defaultWorkersExpire)
 	setDefault(&c.WorkersMax, defaultWorkersMax)
 	setDefault(&c.Retries, defaultRetries)
+	setDefault(&c.Rebalance, defaultRebalance)
 	setDefault(&c.RetryPause, defaultRetryPause)
 	setDefault(&c.PoolStableSeconds, defaultPoolStable)
 	if c.PoolProbeSeconds == nil {
@@ -558,6 +567,9 @@ func (c *Config) Validate() error {
 	}
 	if enabled == 0 && len(c.Pools) > 0 {
 		return errors.New("pools: no pool is enabled")
+	}
+	if err := c.validateRoutes(); err != nil {
+		return err
 	}
 	if c.CustomDiff != 0 && c.CustomDiff < 100 {
 		return fmt.Errorf("custom-diff: must be 0 or at least 100, got %d", c.CustomDiff)

@@ -171,6 +171,7 @@ func (mp *mapper) onResult(ev *upstream.CNEvent[submitTag]) {
 		}
 		lat := time.Duration(mono() - ev.Pending.Sent)
 		s.recordAccept(m, t.diff, t.hashes, t.actual, lat)
+		s.credit(m, mp, t.hashes)
 		if alive {
 			s.out = stratum.AppendStatusReply(s.out[:0], &t.id, "OK")
 			m.send(s.out)

@@ -259,6 +259,7 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 		}
 		lat := mono() - ev.Pending.Sent
 		s.recordAccept(m, t.diff, t.hashes, t.actual, durationNs(lat))
+		s.credit(m, mp, t.hashes)
 		if alive {
 			s.out = stratum.AppendSV1BoolReply(s.out[:0], &t.id, true)
 			m.send(s.out)
@@ -291,89 +292,4 @@ func (mp *mapper) onResultSV1(ev *upstream.SV1Event[submitTag]) {
 		e.Reason = string(ev.Message)
 		h(e)
 	}
-}
-
-// routeSV1 places an SV1 miner on a session with a free prefix. It returns
-// false when the miner must wait for a session that is still connecting
-// (it is queued and answered when one is ready) and refuses it when the
-// proxy is full.
-func (s *shard) routeSV1(m *miner) (placed, full bool) {
-	for _, mp := range s.mappers {
-		if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state == mapperActive && mp.table != nil && mp.sv.hasSession {
-			if mp.addSV1Miner(m) {
-				return true, false
-			}
-		}
-	}
-	s.sv1Wait = append(s.sv1Wait, m)
-	m.sv.queued = true
-	for _, mp := range s.mappers {
-		if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state != mapperActive && mp.state != mapperClosed {
-			return false, false // one is connecting: it will take the queue
-		}
-	}
-	if len(s.p.enabledPools(s.cfg, FamilySV1)) == 0 || !s.p.reserveUpstream() {
-		s.dequeueSV1(m)
-		return false, true
-	}
-	s.newMapper(FamilySV1, kindSV1Agg)
-	return false, false
-}
-
-// addSV1Miner gives m a prefix on the session.
-func (mp *mapper) addSV1Miner(m *miner) bool {
-	slot, ok := mp.table.Add(m)
-	if !ok {
-		return false
-	}
-	m.fixed, m.mp = slot, mp
-	m.sv1SetExtranonce(mp, slot)
-	return true
-}
-
-// sv1Drain places queued miners on sessions that have room, opening
-// another session when every ready one is full.
-func (s *shard) sv1Drain() {
-	for len(s.sv1Wait) > 0 {
-		m := s.sv1Wait[0]
-		placed := false
-		for _, mp := range s.mappers {
-			if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state == mapperActive && mp.table != nil && mp.addSV1Miner(m) {
-				placed = true
-				break
-			}
-		}
-		if !placed {
-			for _, mp := range s.mappers {
-				if mp.family == FamilySV1 && mp.kind == kindSV1Agg && mp.state != mapperActive && mp.state != mapperClosed {
-					return // wait for it
-				}
-			}
-			if !s.p.reserveUpstream() {
-				for _, w := range s.sv1Wait {
-					w.sv.queued = false
-					w.sv1Refuse(stratum.MsgProxyFull)
-				}
-				s.sv1Wait = s.sv1Wait[:0]
-				return
-			}
-			s.newMapper(FamilySV1, kindSV1Agg)
-			return
-		}
-		s.dequeueSV1(m)
-		m.sv1Placed()
-	}
-}
-
-// dequeueSV1 removes m from the wait queue.
-func (s *shard) dequeueSV1(m *miner) {
-	for i, w := range s.sv1Wait {
-		if w == m {
-			copy(s.sv1Wait[i:], s.sv1Wait[i+1:])
-			s.sv1Wait[len(s.sv1Wait)-1] = nil
-			s.sv1Wait = s.sv1Wait[:len(s.sv1Wait)-1]
-			break
-		}
-	}
-	m.sv.queued = false
 }

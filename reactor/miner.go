@@ -53,8 +53,18 @@ type miner struct {
 	// loggedIn: the login completed (OnLogin ran), so OnClose will too.
 	loggedIn bool
 	// fixed is the NiceHash byte (or SV1 prefix) on mp; valid while mp != nil.
-	fixed uint32
-	mp    *mapper
+	// prevFixed and prev are the slot and session the miner left at its
+	// last move between routing targets: a share for that session's job
+	// still in flight goes to its pool (move.go). tgt is the target the
+	// miner is placed on (nil: not routed); meter estimates its hashrate
+	// from its accepted shares; movedAt is the unix second of its last move.
+	fixed     uint32
+	prevFixed uint32
+	mp        *mapper
+	prev      *mapper
+	tgt       *target
+	meter     stats.Meter
+	movedAt   int64
 	// deadline is the unix second at which WaitProxy/WaitLogin/WaitReady
 	// times out; lastSeen the unix second of the last share or keepalived
 	// (what resets the CryptoNote idle timeout).
@@ -203,6 +213,8 @@ func (m *miner) closed() {
 	if m.mp != nil {
 		m.mp.removeMiner(m)
 	}
+	s.setTarget(m, nil)
+	m.prev = nil
 	s.removeMiner(m)
 	s.p.conns.Add(-1)
 	s.load.Add(-1)

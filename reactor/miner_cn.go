@@ -68,11 +68,13 @@ func (m *miner) loginCN(req *stratum.Request) {
 	m.extAlgo = p.NumAlgos > 0
 	worker := s.workerName(m, p.Pass)
 	m.newSession()
-	mp := s.routeCN(m)
+	t := s.routeFor(m, FamilyCryptoNote, m.routeWorker(worker), true)
+	mp := s.routeCN(m, t)
 	if mp == nil {
 		m.refuse(&req.ID, stratum.MsgProxyFull)
 		return
 	}
+	s.setTarget(m, t)
 	m.state = stateWaitReady
 	m.lastSeen = s.now
 	m.deadline = s.now + int64(cfg.IdleTimeout)
@@ -140,13 +142,12 @@ func (m *miner) submitCN(req *stratum.Request) {
 		m.invalidShare(&req.ID, string(err.(stratum.ProtocolError)))
 		return
 	}
-	mp := m.mp
-	if mp.kind == kindNiceHash && stratum.NonceFixedByte(p.Nonce) != byte(m.fixed) {
+	mp, fixed, js := m.cnShareSession(p.JobID, p.Nonce) // the session the miner left, for a share of its job
+	if mp.kind == kindNiceHash && stratum.NonceFixedByte(p.Nonce) != byte(fixed) {
 		m.invalidShare(&req.ID, stratum.MsgNiceHashNonce)
 		return
 	}
 	var poolDiff uint64
-	js := mp.jobs.Check(p.JobID)
 	switch js {
 	case nonce.JobCurrent:
 		poolDiff = mp.jobDiff
@@ -179,7 +180,7 @@ func (m *miner) submitCN(req *stratum.Request) {
 			m.invalidShare(&req.ID, msgTooManyShares)
 			return
 		}
-		m.localAccept(&req.ID, minerDiff, actual)
+		m.localAccept(mp, &req.ID, minerDiff, actual)
 		return
 	}
 	if !mp.canSubmit() {
@@ -209,10 +210,11 @@ func (m *miner) invalidShare(id *stratum.RequestID, msg string) {
 
 // localAccept answers OK for a share below the pool's difficulty but at or
 // above the miner's custom difficulty.
-func (m *miner) localAccept(id *stratum.RequestID, diff, actual uint64) {
+func (m *miner) localAccept(mp *mapper, id *stratum.RequestID, diff, actual uint64) {
 	s := m.s
 	s.fc[m.family].CustomAccepted++
 	s.fc[m.family].CustomHashes += float64(diff)
+	s.credit(m, mp, float64(diff))
 	if s.cfg.CustomDiffStats {
 		s.recordAccept(m, float64(diff), float64(diff), actual, 0)
 	}

@@ -112,6 +112,13 @@ func (m *miner) sv1Subscribe(req *stratum.SV1Request) {
 		m.sv1PassthroughSubscribe()
 		return
 	}
+	// The route by port (the worker is not known before authorize), or
+	// the plan of a miner a rebalance asked to reconnect.
+	t := s.sv1Planned(m, sub.SessionID)
+	if t == nil {
+		t = s.routeFor(m, FamilySV1, "", false)
+	}
+	s.setTarget(m, t)
 	placed, full := s.routeSV1(m)
 	switch {
 	case full:
@@ -306,6 +313,10 @@ func (m *miner) sv1Authorize(req *stratum.SV1Request) {
 		h(m.event())
 	}
 	m.replySV1Bool(&req.ID, true)
+	m.sv1Reroute()
+	if m.state >= stateClosing {
+		return // asked to reconnect to land on its route
+	}
 	if sv.subscribed && !sv.subPending && m.mp != nil {
 		m.sv1Start()
 	} else {
@@ -389,25 +400,25 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
 	}
-	mp := m.mp
 	m.lastSeen = s.now
 	s.workerSubmitted(m, sv.diff)
-	if err := sub.Validate(sv.e2size, sv.mask); err != nil {
+	// The session the miner left at a move, for a share of its job.
+	mp, job, expired, e1, e2size := m.sv1ShareSession(sub.JobID)
+	if err := sub.Validate(e2size, sv.mask); err != nil {
 		m.sv1Invalid(&req.ID, err.(*stratum.SV1Error))
 		return
 	}
-	job, expired := mp.sv1FindJob(sub.JobID)
 	if job == nil {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
 	}
-	if int(sv.e1n) < len(mp.sv.e1) || string(sv.e1[:len(mp.sv.e1)]) != string(mp.sv.e1) {
+	if len(e1) < len(mp.sv.e1) || string(e1[:len(mp.sv.e1)]) != string(mp.sv.e1) {
 		// Work for an extranonce the session no longer has (a change the
 		// miner has not applied yet): nobody could verify it.
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
 	}
-	prefix := sv.e1[len(mp.sv.e1):sv.e1n]
+	prefix := e1[len(mp.sv.e1):]
 	key := sv1ShareKey{job: job.seq, ntime: sub.NTimeValue, nonce: sub.NonceValue,
 		version: stratum.SV1RollVersion(job.bin.Version, sub.VersionBitsValue, sv.mask)}
 	n := copy(key.e2[:], prefix)
@@ -418,7 +429,7 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	}
 	var actual float64
 	if mp.sv.hashable {
-		h := s.hasher.ShareHash(job.bin, sv.e1[:sv.e1n], e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
+		h := s.hasher.ShareHash(job.bin, e1, e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
 		actual = stratum.SV1HashDifficulty(&h)
 		if !job.target.Meets(&h) {
 			if sv.custom > 0 && sv.custom < job.diff && sv.target.Meets(&h) {
@@ -426,7 +437,7 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 					m.sv1Invalid(&req.ID, errSV1TooManyShares)
 					return
 				}
-				m.sv1LocalAccept(&req.ID, sv.custom, actual)
+				m.sv1LocalAccept(mp, &req.ID, sv.custom, actual)
 				return
 			}
 			m.sv1Invalid(&req.ID, stratum.ErrSV1LowDifficulty)
@@ -471,12 +482,13 @@ func (m *miner) sv1Invalid(id *stratum.RequestID, e *stratum.SV1Error) {
 
 // sv1LocalAccept answers true for a share meeting the miner's difficulty
 // but not the pool's; it is not forwarded.
-func (m *miner) sv1LocalAccept(id *stratum.RequestID, diff, actual float64) {
+func (m *miner) sv1LocalAccept(mp *mapper, id *stratum.RequestID, diff, actual float64) {
 	s := m.s
 	c := &s.fc[m.family]
 	c.CustomAccepted++
-	hashes := diff * hashesPerDiff / m.mp.sv.divider
+	hashes := diff * hashesPerDiff / mp.sv.divider
 	c.CustomHashes += hashes
+	s.credit(m, mp, hashes)
 	if s.cfg.CustomDiffStats {
 		s.recordAccept(m, diff, hashes, uint64(actual), 0)
 	}

@@ -84,6 +84,8 @@ type Proxy struct {
 	accounts Accounts
 	// keptIdx indexes kept passthrough sessions proxy-wide (kept.go).
 	keptIdx KeptSessions
+	// router is the proxy-wide side of routing (router.go).
+	router router
 }
 
 // bindInfo is what a listener's connections need to know about it.
@@ -133,6 +135,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		p.keptIdx = NewMemKeptSessions()
 	}
 	p.cfg.Store(c)
+	p.router.table.Store(buildRoutes(c, nil))
 	p.dial = p.dialPool
 	empty := []*shard{}
 	p.shards.Store(&empty)
@@ -561,6 +564,7 @@ func (p *Proxy) afterTick() {
 	now := time.Now()
 	p.limiter.Tick(now)
 	p.aggregate(now.Unix())
+	p.router.tick(p, now.Unix())
 }
 
 // epoch anchors mono.

@@ -94,6 +94,9 @@ func (s *shard) workerMapper(m *miner, mp *mapper) {
 	if mp.conn != nil {
 		p.Pool = mp.conn.addr
 	}
+	if t := mp.tgt; t != nil {
+		p.Route, p.Target = t.route.name, t.name
+	}
 	wk.Difficulty = float64(m.diff)
 	if mp.sv != nil {
 		p.Algo, p.Divider, wk.Difficulty = mp.sv.algo, mp.sv.divider, m.sv.diff
@@ -175,6 +178,10 @@ type published struct {
 	dropped   uint64
 	evicted   uint64
 	poolErrs  map[string]stats.PoolErrors // shared, read-only
+	// table and targets are the loop's routing figures (route_shard.go)
+	// for that route table.
+	table   *routeTable
+	targets []targetLocal
 }
 
 // publish stores a copy of the shard's statistics and evicts idle workers.
@@ -189,6 +196,8 @@ func (s *shard) publish() {
 		dropped:  s.st.workers.Dropped,
 		evicted:  s.st.workers.Evicted,
 		poolErrs: s.poolErrs.published(),
+		table:    s.table,
+		targets:  append([]targetLocal(nil), s.tl...),
 	}
 	for _, m := range s.miners {
 		if m != nil {

@@ -69,9 +69,16 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	if !p.started.Load() {
 		return warnings, errors.New("reactor: not started")
 	}
+	p.router.reload.Lock()
+	defer p.router.reload.Unlock()
 	p.cfg.Store(c)
 	p.limiter.SetConfig(c.RateLimit)
 	p.setProxyFrom(c)
+	// The new route table, and where each target of the old one goes.
+	oldTable := p.router.table.Load()
+	table := buildRoutes(c, oldTable)
+	moves := remap(oldTable, table)
+	p.router.table.Store(table)
 	// Only the sessions of a family whose pool list changed are touched:
 	// new CryptoNote pools must not restart the SV1 sessions (whose miners
 	// without extranonce updates would all be asked to reconnect).
@@ -81,7 +88,7 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	}
 	poolsChanged := changed[FamilyCryptoNote] || changed[FamilySV1]
 	for _, s := range p.shardList() {
-		s.exec(func() { s.reload(c, changed) })
+		s.exec(func() { s.reload(c, changed, oldTable, table, moves) })
 	}
 	for _, w := range warnings {
 		p.log.Warn("reload: " + w)
@@ -128,29 +135,80 @@ func restoreSecrets(c, old *Config) error {
 type familySet [3]bool
 
 // reload applies a new configuration on the shard's loop; changed says
-// which families' enabled pool lists changed.
-func (s *shard) reload(c *Config, changed familySet) {
+// which families' enabled pool lists changed; next is the new route table
+// and moves maps the targets of old onto it (routes.go: remap).
+func (s *shard) reload(c *Config, changed familySet, old, next *routeTable, moves map[*target]*target) {
 	s.cfg = c
 	s.st.workers.SetMax(max(1, c.WorkersMax/max(1, s.p.loops)))
 	for _, mp := range s.mappers {
 		mp.fo.SetPolicy(c.failoverPolicy()) // retries, pauses, stability, probes
 	}
-	for _, mp := range append([]*mapper(nil), s.mappers...) {
-		if mp.kind == kindSV1Pass || !changed[mp.family] {
-			continue // passthrough: its pool comes from the account, not the config
-		}
-		pools := s.p.enabledPools(c, mp.family)
-		if len(pools) == 0 {
-			s.p.log.Warn("reload: no enabled pool left for a family; keeping its sessions as they are", "family", mp.family.String())
-			continue
-		}
-		mp.reload(pools)
+	if s.table == old {
+		s.remapTargets(next, moves)
 	}
 	// NiceHash keeps a session ready for the next miners; simple mode opens
 	// one per miner at login, so a reload must not leave spare ones.
-	if changed[FamilyCryptoNote] && s.cnKind() == kindNiceHash && s.firstMapper(FamilyCryptoNote) == nil && len(s.p.enabledPools(c, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
-		s.newMapper(FamilyCryptoNote, s.cnKind())
+	if t := next.implicitTarget(FamilyCryptoNote); changed[FamilyCryptoNote] && s.cnKind() == kindNiceHash && t != nil &&
+		s.firstMapper(FamilyCryptoNote, t) == nil && s.p.reserveUpstream() {
+		s.newMapper(FamilyCryptoNote, s.cnKind(), t)
 	}
+}
+
+// remapTargets moves the shard onto a new route table. A session whose
+// target's chain changed moves to the new pools as a reload always did
+// (mapper.reload: the new connection takes over once logged in, miners
+// stay); a session whose target is gone takes no more miners and closes
+// once empty. Miners follow their target; those whose target is gone, or
+// whose route no longer takes them, are placed again (at once when they
+// wait for a session, else by the next sweep: shard.replaceMiners). The
+// accepted-hashes counters carry over, so the measured rates go on.
+func (s *shard) remapTargets(next *routeTable, moves map[*target]*target) {
+	oldTL := s.tl
+	s.setTable(next)
+	for o, n := range moves {
+		if o.idx < len(oldTL) {
+			s.tl[n.idx].accepted += oldTL[o.idx].accepted
+		}
+	}
+	for _, mp := range append([]*mapper(nil), s.mappers...) {
+		if mp.kind == kindSV1Pass || mp.tgt == nil {
+			continue // passthrough: its pool comes from the account, not the config
+		}
+		n := moves[mp.tgt]
+		mp.tgt = n
+		switch {
+		case n == nil || len(n.pools) == 0:
+			mp.tgt, mp.orphan = nil, true
+			if next.implicitTarget(mp.family) == nil && len(s.p.enabledPools(s.cfg, mp.family)) == 0 {
+				s.p.log.Warn("reload: no enabled pool left for a family; keeping its sessions as they are", "family", mp.family.String())
+			} else {
+				s.p.log.Info("reload: a pool session's target is gone; its miners move to their routes' targets", "mapper", mp.id)
+			}
+		case !samePools(mp.pools, n.pools):
+			mp.reload(n.pools)
+		}
+	}
+	for _, m := range s.miners {
+		if m == nil || m.tgt == nil {
+			if m != nil && m.routable() {
+				s.rt.fix = true
+			}
+			continue
+		}
+		n := moves[m.tgt]
+		known := m.family != FamilySV1 || m.sv.authorized
+		want := next.match(m.family, m.bind.port, m.routeWorker(""), known)
+		m.tgt = nil
+		switch {
+		case n != nil && n.route == want:
+			m.tgt = n
+		case m.sv != nil && m.sv.queued:
+			m.tgt = s.place(want) // not on a session yet: wait for the new one
+		default:
+			s.rt.fix = true
+		}
+	}
+	s.recountTargets()
 }
 
 // reload points the mapper at a new pool list. Without a working

@@ -44,6 +44,12 @@ type shard struct {
 	count   int
 	mappers []*mapper
 
+	// table is the route table in force here (replaced by reloads on the
+	// loop); tl is this loop's side of each of its targets, by target idx
+	// (route_shard.go).
+	table *routeTable
+	tl    []targetLocal
+	rt    routeScratch
 	// fc holds the counters per Family: index 0 (FamilyUnknown) collects
 	// connection-level counts, 1 CryptoNote, 2 SV1.
 	fc      [3]stats.Counters
@@ -70,6 +76,7 @@ const maxInterned = 1 << 16
 func newShard(p *Proxy, el gnet.EventLoop, idx int, cfg *Config) *shard {
 	s := &shard{p: p, el: el, idx: idx, cfg: cfg, now: time.Now().Unix(), out: make([]byte, 0, 4096), strs: map[string]string{}, kept: map[string]*mapper{}, places: map[stats.Placement]*stats.Placement{}}
 	s.st.workers = stats.NewWorkers(max(1, cfg.WorkersMax/max(1, p.loops)))
+	s.setTable(p.router.table.Load())
 	s.tickRun = gnet.RunnableFunc(func(context.Context) error { s.tick(); return nil })
 	s.forgetFn = s.workerForgotten
 	return s
@@ -83,12 +90,15 @@ func (s *shard) exec(fn func()) {
 
 // start creates the shard's first pool session for each configured family
 // so the first miners find work waiting.
+// The first sessions are those of the implicit routes (all the family's
+// enabled pools); the targets of configured routes open theirs when their
+// first miner comes.
 func (s *shard) start() {
-	if len(s.p.enabledPools(s.cfg, FamilyCryptoNote)) > 0 && s.p.reserveUpstream() {
-		s.newMapper(FamilyCryptoNote, s.cnKind())
+	if t := s.table.implicitTarget(FamilyCryptoNote); t != nil && s.p.reserveUpstream() {
+		s.newMapper(FamilyCryptoNote, s.cnKind(), t)
 	}
-	if s.cfg.SV1Mode == "aggregate" && len(s.p.enabledPools(s.cfg, FamilySV1)) > 0 && s.p.reserveUpstream() {
-		s.newMapper(FamilySV1, kindSV1Agg)
+	if t := s.table.implicitTarget(FamilySV1); s.cfg.SV1Mode == "aggregate" && t != nil && s.p.reserveUpstream() {
+		s.newMapper(FamilySV1, kindSV1Agg, t)
 	}
 }
 
@@ -129,58 +139,6 @@ func (s *shard) removeMiner(m *miner) {
 	s.free = append(s.free, m.slab)
 	m.slab = -1
 	s.count--
-}
-
-// routeCN finds the pool session for a CryptoNote miner, opening a new
-// one when needed and allowed; nil means the proxy is full.
-func (s *shard) routeCN(m *miner) *mapper {
-	if s.cnKind() == kindSimple {
-		for _, mp := range s.mappers {
-			if mp.family == FamilyCryptoNote && mp.kind == kindSimple && mp.reusable() && mp.addMiner(m) {
-				return mp
-			}
-		}
-		for _, mp := range s.mappers {
-			// The first session of the shard is kept for the first miner.
-			if mp.family == FamilyCryptoNote && mp.kind == kindSimple && mp.single == nil && mp.state != mapperIdle && mp.state != mapperClosed && mp.addMiner(m) {
-				return mp
-			}
-		}
-	} else {
-		// Active sessions first, then ones still connecting.
-		for pass := 0; pass < 2; pass++ {
-			for _, mp := range s.mappers {
-				if mp.family != FamilyCryptoNote || mp.kind != kindNiceHash || mp.state == mapperClosed {
-					continue
-				}
-				if (pass == 0) != (mp.state == mapperActive) {
-					continue
-				}
-				if mp.addMiner(m) {
-					return mp
-				}
-			}
-		}
-	}
-	if len(s.p.enabledPools(s.cfg, FamilyCryptoNote)) == 0 || !s.p.reserveUpstream() {
-		return nil
-	}
-	mp := s.newMapper(FamilyCryptoNote, s.cnKind())
-	if !mp.addMiner(m) {
-		return nil
-	}
-	return mp
-}
-
-// firstMapper returns the shard's oldest open nicehash session of a
-// family (never garbage-collected).
-func (s *shard) firstMapper(f Family) *mapper {
-	for _, mp := range s.mappers {
-		if mp.family == f && (mp.kind == kindNiceHash || mp.kind == kindSV1Agg) && mp.state != mapperClosed {
-			return mp
-		}
-	}
-	return nil
 }
 
 // removeMapper forgets a closed mapper.
@@ -237,6 +195,7 @@ func (s *shard) tick() {
 			i-- // mp closed itself and was removed
 		}
 	}
+	s.routesTick()
 	if newMinute {
 		s.minute = s.now / 60
 		s.st.workers.Tick(s.now)

@@ -75,7 +75,7 @@ func TestMapper_GCEmptyExtra_Good(t *testing.T) {
 	ms := newMemShard(t, nil)
 	s := ms.s
 	require.True(t, s.p.reserveUpstream())
-	extra := s.newMapper(FamilyCryptoNote, kindNiceHash)
+	extra := s.newMapper(FamilyCryptoNote, kindNiceHash, nil)
 	m, _ := ms.addMiner(t, "W") // fills the first session: the extra stays empty
 	require.Same(t, ms.mp, m.mp)
 	// The mappers' duties at the shard's clock (shard.tick would read the

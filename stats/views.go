@@ -29,7 +29,9 @@ type WorkerView struct {
 	Algo         string
 	Divider      float64
 	Difficulty   float64
-	lastSeen     int64
+	// Route and Target are the routing target of its latest placement.
+	Route, Target string
+	lastSeen      int64
 }
 
 // View returns the worker as seen at unix second now.
@@ -42,7 +44,7 @@ func (w *Worker) View(now int64) WorkerView {
 		Family: w.Family, Difficulty: w.Difficulty,
 	}
 	if p := w.Where; p != nil {
-		v.User, v.Pool, v.Algo, v.Divider = p.User, p.Pool, p.Algo, p.Divider
+		v.User, v.Pool, v.Algo, v.Divider, v.Route, v.Target = p.User, p.Pool, p.Algo, p.Divider, p.Route, p.Target
 	}
 	return v
 }
@@ -77,6 +79,7 @@ func MergeWorkers(parts ...[]WorkerView) []WorkerView {
 			if v.lastSeen > o.lastSeen {
 				o.lastSeen, o.LastIP = v.lastSeen, v.LastIP
 				o.User, o.Pool, o.Algo, o.Divider, o.Difficulty = v.User, v.Pool, v.Algo, v.Divider, v.Difficulty
+				o.Route, o.Target = v.Route, v.Target
 			}
 		}
 	}

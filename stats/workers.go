@@ -43,6 +43,9 @@ type Placement struct {
 	Pool    string // host:port
 	Algo    string
 	Divider float64
+	// Route and Target name the routing target the worker mines on ("" when
+	// not routed).
+	Route, Target string
 }
 
 // SetLastIP records the worker's latest address.

@@ -67,6 +67,9 @@ type Failover struct {
 
 	current  int // pool in use or being tried
 	failures int // failures of current in a row
+	// exhausted: every pool of the list failed its retries since the
+	// last login (a whole round without a session).
+	exhausted bool
 	// Session on current: up once logged in; stable once it has been
 	// healthy for policy.Stable; healthySince starts the current run of
 	// healthy observations (valid while healthy is set).
@@ -117,6 +120,12 @@ func (f *Failover) Next() int { return f.current }
 // Current returns the pool index in use or being tried.
 func (f *Failover) Current() int { return f.current }
 
+// Exhausted reports whether every pool of the list has failed its
+// retries since the session last logged in: a whole round without a
+// working pool. It turns false at the next login. (A router reads it to
+// give the session's miners to another failover chain meanwhile.)
+func (f *Failover) Exhausted() bool { return f.exhausted }
+
 // Probing returns the pool being probed, or -1.
 func (f *Failover) Probing() int { return f.probing }
 
@@ -127,6 +136,7 @@ func (f *Failover) OnProbation() bool { return f.probation }
 // LoggedIn records that the pool accepted the session's login.
 func (f *Failover) LoggedIn(now time.Duration) {
 	f.up, f.stable, f.healthy = true, false, false
+	f.exhausted = false
 	f.failuresAtLogin = f.failures
 	if f.probing < 0 {
 		f.scheduleProbe(now)
@@ -186,7 +196,7 @@ func (f *Failover) Failed(stalled bool) (pool int, wait time.Duration) {
 	f.failures = 0
 	f.current++
 	if f.current >= f.pools {
-		f.current = 0
+		f.current, f.exhausted = 0, true
 		return 0, f.policy.Pause
 	}
 	return f.current, 0

@@ -205,3 +205,27 @@ func TestFailover_Reset_Ugly(t *testing.T) {
 	require.Equal(t, 1, pool, "three tries now")
 	require.Equal(t, time.Minute, wait)
 }
+
+// Exhausted marks a whole round of the list without a session (what a
+// router reads to take the chain's miners elsewhere) and clears at the
+// next login; a failure short of a round, or a probation return, is not
+// one.
+func TestFailover_Exhausted_Good(t *testing.T) {
+	f := NewFailover(2, FailoverPolicy{Retries: 2, Pause: time.Second})
+	require.False(t, f.Exhausted())
+	f.Failed(false)
+	f.Failed(false) // pool 0 done
+	require.False(t, f.Exhausted(), "the backup is still to be tried")
+	f.Failed(false)
+	pool, _ := f.Failed(false)
+	require.Zero(t, pool)
+	require.True(t, f.Exhausted(), "both pools failed their retries")
+	f.Failed(false)
+	require.True(t, f.Exhausted(), "still no session")
+	f.LoggedIn(time.Second)
+	require.False(t, f.Exhausted())
+	f.Failed(false)
+	require.False(t, f.Exhausted())
+	f.Reset(2)
+	require.False(t, f.Exhausted())
+}

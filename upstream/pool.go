@@ -23,6 +23,9 @@ const (
 
 // PoolConfig is one pool entry of the configuration.
 type PoolConfig struct {
+	// Name names the pool in routes (a target's failover chain lists pool
+	// names); default: its URL. Names are unique within a configuration.
+	Name string `json:"name,omitempty"`
 	// URL is "host:port", "stratum+tcp://host:port", or
 	// "stratum+ssl://host:port" / "stratum+tls://host:port" (TLS).
 	URL  string `json:"url"`
@@ -125,6 +128,35 @@ func validRedirectHost(s string) bool {
 	}
 	return true
 }
+
+// Key is the name routes use for the pool: Name, or URL when it has none.
+func (p *PoolConfig) Key() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.URL
+}
+
+// maxNameLen bounds a pool name (it is a metric label and a log field).
+const maxNameLen = 64
+
+// validName reports whether s is a usable pool or route name: 1 to
+// maxNameLen printable ASCII characters, no space or quote.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidName reports whether s may name a pool, a route or a target: 1 to
+// 64 printable ASCII characters without space, quote or backslash.
+func ValidName(s string) bool { return validName(s) }
 
 // IsEnabled reports whether the pool takes part in failover.
 func (p *PoolConfig) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
@@ -242,6 +274,9 @@ func (p *PoolConfig) Fingerprint() ([]byte, error) {
 func (p *PoolConfig) Validate() error {
 	if p.URL == "" {
 		return errors.New("url is empty")
+	}
+	if p.Name != "" && !validName(p.Name) {
+		return fmt.Errorf("name: %q must be 1 to %d printable characters without space, quote or backslash", p.Name, maxNameLen)
 	}
 	if _, err := p.Endpoint(); err != nil {
 		return fmt.Errorf("url: %w", err)

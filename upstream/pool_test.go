@@ -97,3 +97,20 @@ func TestPoolConfig_RedirectHosts_Bad(t *testing.T) {
 	p = PoolConfig{URL: "pool:1", RedirectHosts: []string{"*", "pool.example", "*.pool.example", "10.0.0.1", "[::1]", "Pool-1.example."}}
 	require.NoError(t, p.Validate())
 }
+
+func TestPoolConfig_Name_Good(t *testing.T) {
+	p := PoolConfig{URL: "pool.example.com:3333"}
+	require.Equal(t, "pool.example.com:3333", p.Key(), "a pool without a name is known by its url")
+	p.Name = "a-1.main"
+	require.Equal(t, "a-1.main", p.Key())
+	require.NoError(t, p.Validate())
+}
+
+func TestPoolConfig_Name_Bad(t *testing.T) {
+	for _, name := range []string{"has space", `q"uote`, `back\slash`, "tab\t", "\x00", "é", strings.Repeat("n", 65)} {
+		p := PoolConfig{URL: "pool.example.com:3333", Name: name}
+		err := p.Validate()
+		require.Error(t, err, "%q", name)
+		require.True(t, strings.HasPrefix(err.Error(), "name: "), err.Error())
+	}
+}

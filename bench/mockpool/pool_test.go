@@ -83,6 +83,7 @@ func TestPool_Submit_Good(t *testing.T) {
 	st := p.Stats()
 	require.Equal(t, int64(2), st.Submits)
 	require.Equal(t, int64(2), st.Accepted)
+	require.Equal(t, 10000.0, st.AcceptedDiff, "credited at the job's difficulty, whatever the result meets")
 	require.Zero(t, st.Rejected)
 	require.Equal(t, int64(2), p.Sessions()[0].Accepted)
 	mu.Lock()

@@ -35,7 +35,7 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.Request) error {
 	}
 
 	s.Lock()
-	v, msg := s.judgeLocked(&req.Params)
+	v, msg, diff := s.judgeLocked(&req.Params)
 	s.submits++
 	if v == vAccepted {
 		s.accepted++
@@ -50,6 +50,7 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.Request) error {
 		switch v {
 		case vAccepted:
 			st.Accepted++
+			st.AcceptedDiff += float64(diff)
 			return
 		case vBadFormat:
 			st.BadFormat++
@@ -78,13 +79,13 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.Request) error {
 // judgeLocked checks a submit like a pool: session, field shapes, job id
 // (current or previous job of this session), claimed difficulty, duplicate,
 // then the RejectRatio lottery. An accepted share is recorded for duplicate
-// detection. Caller holds the session lock.
-func (s *session) judgeLocked(pp *stratum.Params) (verdict, string) {
+// detection; diff is its job's difficulty. Caller holds the session lock.
+func (s *session) judgeLocked(pp *stratum.Params) (v verdict, msg string, diff uint64) {
 	if s.id == "" || string(pp.SessionID) != s.id {
-		return vRejected, stratum.MsgUnauthenticated
+		return vRejected, stratum.MsgUnauthenticated, 0
 	}
 	if err := pp.ValidateSubmit(); err != nil {
-		return vBadFormat, err.Error()
+		return vBadFormat, err.Error(), 0
 	}
 	var rec *jobRecord
 	var seen map[uint32]struct{}
@@ -94,20 +95,20 @@ func (s *session) judgeLocked(pp *stratum.Params) (verdict, string) {
 	case s.prev != nil && string(pp.JobID) == s.prev.job.JobID:
 		rec, seen = s.prev, s.prevSeen
 	default:
-		return vRejected, stratum.MsgInvalidJobID
+		return vRejected, stratum.MsgInvalidJobID, 0
 	}
 	if stratum.ResultDifficulty(pp.Result) < rec.diff {
-		return vLowDiff, stratum.MsgLowDifficulty
+		return vLowDiff, stratum.MsgLowDifficulty, 0
 	}
 	var nb [4]byte
 	stratum.DecodeHex(nb[:0], pp.Nonce) // validated: 8 lowercase hex
 	nonce := binary.LittleEndian.Uint32(nb[:])
 	if _, dup := seen[nonce]; dup {
-		return vDuplicate, stratum.MsgDuplicateShare
+		return vDuplicate, stratum.MsgDuplicateShare, 0
 	}
 	seen[nonce] = struct{}{}
 	if r := s.p.cfg.RejectRatio; r > 0 && poolserver.RejectLottery(s.p.cfg.Seed, nonce, []byte(s.id), rec.job.JobID) < r {
-		return vRejected, MsgRandomReject
+		return vRejected, MsgRandomReject, 0
 	}
-	return vAccepted, ""
+	return vAccepted, "", rec.diff
 }

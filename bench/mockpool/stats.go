@@ -20,6 +20,9 @@ type Stats struct {
 	// submit failing stratum.Params.ValidateSubmit. Unauthenticated, stale
 	// job ids and RejectRatio rejections count in Rejected only.
 	Submits, Accepted, Rejected, Duplicates, LowDiff, BadFormat int64
+	// AcceptedDiff sums the difficulty of the accepted shares' jobs: the
+	// work the pool credits (hashes, for CryptoNote).
+	AcceptedDiff float64
 	// Requests counts every non-blank line received, whatever the
 	// behaviour (a Silent pool counts what it ignores).
 	Requests int64

@@ -150,6 +150,7 @@ func TestPool_Submit_Good(t *testing.T) {
 	st := p.Stats()
 	require.Equal(t, int64(2), st.Submits)
 	require.Equal(t, int64(2), st.Accepted)
+	require.Equal(t, 2*DefaultDifficulty, st.AcceptedDiff, "credited at the share target's difficulty")
 	require.Zero(t, st.Rejected)
 	require.Equal(t, int64(2), p.Sessions()[0].Accepted)
 	mu.Lock()

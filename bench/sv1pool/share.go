@@ -91,6 +91,7 @@ func (s *session) handleSubmit(b *Behavior, req *stratum.SV1Request) error {
 		switch v.outcome {
 		case oAccepted:
 			st.Accepted++
+			st.AcceptedDiff += out.Target
 			return
 		case oStale:
 			st.Stale++

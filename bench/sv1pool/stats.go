@@ -19,7 +19,10 @@ type Stats struct {
 	// BadFormat (20: malformed fields, version bits outside the mask, ntime
 	// out of range) and Unauthorized (24, 25) break the rejections down;
 	// RejectRatio rejections count in Rejected only.
-	Submits, Accepted, Rejected                         int64
+	Submits, Accepted, Rejected int64
+	// AcceptedDiff sums the share difficulty (the target in force) of the
+	// accepted shares: the work the pool credits, in difficulty-1 shares.
+	AcceptedDiff                                        float64
 	Stale, Duplicates, LowDiff, BadFormat, Unauthorized int64
 	// Overlaps counts shares that met their target on a coinbase (job and
 	// full extranonce) a different miner had already used; see
