@@ -92,6 +92,7 @@ func fakeABReport() *Report {
 	b[1].Errors, b[1].ErrorKinds = 4, map[string]int64{"closed by peer": 4}
 	b[1].Notes = []string{"peer /1/summary: GET: 404"}
 	b[1].Problems = []string{"job reached 10 of the 15000 miners"}
+	b[1].ListenOverflows = 247
 	rep.Runs = a
 	rep.Peer = &peerReport{Bin: "/opt/xmrig-proxy", Args: xmrigProxyArgs, Order: orderABBA, Runs: b}
 	rep.finish()
@@ -162,7 +163,8 @@ func TestWriteTable_Peer_Good(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{"A = go-proxy, B = xmrig-proxy", "1 go-proxy", "1 xmrig-proxy", "2 A/B",
 		"median A/B", "RSS per miner (bytes)", "0.50", "0.65", "order in the pair", "AB", "BA",
-		"run 2 peer errors by kind", "run 2 peer note: peer /1/summary", "verdict: OK"} {
+		"run 2 peer errors by kind", "run 2 peer note: peer /1/summary", "verdict: OK",
+		"run 2 peer ramp: 247 connects dropped by a full accept queue"} {
 		require.Contains(t, out, want)
 	}
 	require.NotContains(t, out, "budget", "no DESIGN budget column in the A/B table")

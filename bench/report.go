@@ -123,9 +123,14 @@ type RunResult struct {
 	// at the idle and after-ramp samples.
 	KernelIdle kernelMem `json:"kernel_idle"`
 	KernelRamp kernelMem `json:"kernel_after_ramp"`
-	Timeline   []sample  `json:"timeline"`
-	Profiles   []string  `json:"profiles,omitempty"`
-	Problems   []string  `json:"problems,omitempty"`
+	// ListenOverflows is the machine's TcpExt ListenOverflows growth from
+	// the idle sample to the after-ramp one: connects the proxy's accept
+	// queue (or another listener's) dropped, each retried a second or
+	// more later, which lengthens the ramp.
+	ListenOverflows int64    `json:"listen_overflows_ramp"`
+	Timeline        []sample `json:"timeline"`
+	Profiles        []string `json:"profiles,omitempty"`
+	Problems        []string `json:"problems,omitempty"`
 	// Notes are figures a peer could not give (its API is optional); they
 	// do not make the run a problem.
 	Notes []string `json:"notes,omitempty"`

@@ -424,6 +424,7 @@ func fillResult(res *RunResult, o *Options, idle, ramp, end proxyReading, rampSw
 	}
 	res.NeighboursWindow = neighbours(c0, c1, onlineCPUs(), selfPID, pid)
 
+	res.ListenOverflows = res.KernelRamp.ListenOverflows - res.KernelIdle.ListenOverflows
 	if dn := res.KernelRamp.TCPInUse - res.KernelIdle.TCPInUse; dn > 0 {
 		s.KernelPerSocket = round3(float64(res.KernelRamp.Slab-res.KernelIdle.Slab) / float64(dn))
 	}

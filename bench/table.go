@@ -88,6 +88,9 @@ func writeTable(w io.Writer, r *Report) error {
 		if len(run.Profiles) > 0 {
 			fmt.Fprintf(&b, "%s profiles: %s (go tool pprof -top FILE)\n", name, strings.Join(run.Profiles, " "))
 		}
+		if run.ListenOverflows > 0 {
+			fmt.Fprintf(&b, "%s ramp: %d connects dropped by a full accept queue (TcpExt ListenOverflows, machine-wide), retried after >= 1 s\n", name, run.ListenOverflows)
+		}
 		for _, n := range run.Notes {
 			fmt.Fprintf(&b, "%s note: %s\n", name, n)
 		}
