@@ -143,3 +143,69 @@ func TestBench_Routing_Bad(t *testing.T) {
 	require.Equal(t, exitUsage, run([]string{"-scenario", "routing", "-rebalance", "1500ms"}, &out, &errb))
 	require.Equal(t, exitUsage, run([]string{"-scenario", "routing", "-target", "127.0.0.1:3333"}, &out, &errb))
 }
+
+// TestBench_AB_EndToEnd_Good runs two A/B pairs at a tiny size with
+// go-proxy itself as the peer, started through the xmrig-proxy template
+// (go-proxy takes xmrig-proxy's command line): four fresh processes in
+// ABBA order, both sides measured, ratios per pair and their medians.
+func TestBench_AB_EndToEnd_Good(t *testing.T) {
+	rep, code, stderr := benchJSON(t, "-miners", "30", "-runs", "2", "-duration", "1s", "-jobs", "400ms", "-shares", "60",
+		"-peer-bin", proxyBin, "-peer-args", xmrigProxyArgs)
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, true, rep["ok"])
+	peer := rep["peer"].(map[string]any)
+	require.Equal(t, proxyBin, peer["bin"])
+	require.Equal(t, "abba", peer["order"])
+	goRuns, peerRuns := rep["runs"].([]any), peer["runs"].([]any)
+	require.Len(t, goRuns, 2)
+	require.Len(t, peerRuns, 2)
+	seq := func(r any) float64 { return r.(map[string]any)["seq"].(float64) }
+	require.Equal(t, []float64{1, 4}, []float64{seq(goRuns[0]), seq(goRuns[1])}, "A B, then B A")
+	require.Equal(t, []float64{2, 3}, []float64{seq(peerRuns[0]), seq(peerRuns[1])})
+	pids := map[float64]bool{}
+	for _, r := range append(goRuns, peerRuns...) {
+		run := r.(map[string]any)
+		require.Greater(t, run["accepted_per_s"].(float64), 0.0)
+		require.Greater(t, run["rss_after_ramp_bytes"].(float64), 0.0, "RSS from /proc for both sides")
+		require.Equal(t, 0.0, run["pool_duplicates"])
+		pids[run["proxy"].(map[string]any)["pid"].(float64)] = true
+	}
+	require.Len(t, pids, 4, "a fresh process for every run")
+	for _, r := range peerRuns {
+		run := r.(map[string]any)
+		require.Equal(t, "peer", run["side"])
+		argv := run["proxy"].(map[string]any)["argv"].([]any)
+		require.Equal(t, "-o", argv[0])
+		for _, a := range argv {
+			require.NotContains(t, a, "{", "placeholders filled in")
+		}
+		require.NotNil(t, run["proxy"].(map[string]any)["summary"], "the peer's API ({api_port}) was read")
+	}
+	pairs := peer["pairs"].([]any)
+	require.Len(t, pairs, 2)
+	require.Equal(t, "AB", pairs[0].(map[string]any)["order"])
+	require.Equal(t, "BA", pairs[1].(map[string]any)["order"])
+	med := peer["ratio_median"].(map[string]any)
+	for _, k := range []string{"rss_per_miner_bytes", "fanout_last_median_ms", "submit_p99_ms", "accepted_per_s", "login_p50_ms"} {
+		require.Contains(t, med, k)
+	}
+	// The same binary on the same load delivers the same share rate.
+	require.InDelta(t, 1.0, med["accepted_per_s"].(float64), 0.3)
+}
+
+// TestBench_AB_PeerFails_Bad: a peer that exits at once fails its runs;
+// go-proxy's run is still reported, and the verdict is NOT OK.
+func TestBench_AB_PeerFails_Bad(t *testing.T) {
+	rep, code, stderr := benchJSON(t, "-miners", "10", "-duration", "1s", "-jobs", "400ms", "-shares", "20",
+		"-peer-bin", "/bin/false", "-peer-args", "{port} {pool}")
+	require.Equal(t, exitProblem, code, stderr)
+	require.Equal(t, false, rep["ok"])
+	require.Len(t, rep["runs"], 1)
+	peer := rep["peer"].(map[string]any)
+	require.Empty(t, peer["runs"])
+	require.Empty(t, peer["pairs"])
+	failures := rep["failures"].([]any)
+	require.Len(t, failures, 1)
+	require.Contains(t, failures[0], "run 1/1 peer failed")
+	require.Contains(t, failures[0], "exited before listening")
+}

@@ -72,6 +72,9 @@ func renderHTML(r *Report) string {
 		fmt.Fprintf(&b, "<td>%s</td></tr>\n", esc(fmt.Sprintf(row.format, row.get(&r.Median))))
 	}
 	b.WriteString("</table>\n")
+	if r.Peer != nil {
+		writeABHTML(&b, r)
+	}
 
 	b.WriteString("<h2>Budget (DESIGN §5, at 15,000 CryptoNote NiceHash miners)</h2>\n<table><tr><th>item</th><th>median</th><th>budget</th><th></th><th>xmrig-proxy</th></tr>\n")
 	for _, c := range r.Budget {
@@ -129,6 +132,39 @@ func renderHTML(r *Report) string {
 	}
 	b.WriteString("</body></html>\n")
 	return b.String()
+}
+
+// writeABHTML is the side-by-side table of an A/B invocation.
+func writeABHTML(b *strings.Builder, r *Report) {
+	esc := html.EscapeString
+	p := r.Peer
+	peer := peerName(p.Bin)
+	fmt.Fprintf(b, "<h2>Side by side: go-proxy (A) and %s (B)</h2>\n<p>Peer: <code>%s %s</code>, order %s. Ratio = A/B. The other sections show go-proxy's runs.</p>\n",
+		esc(peer), esc(p.Bin), esc(p.Args), esc(p.Order))
+	b.WriteString("<table><tr><th></th>")
+	for _, pr := range p.Pairs {
+		fmt.Fprintf(b, "<th>%d go-proxy</th><th>%d %s</th><th>%d A/B (%s)</th>", pr.Pair, pr.Pair, esc(peer), pr.Pair, esc(pr.Order))
+	}
+	fmt.Fprintf(b, "<th>median go-proxy</th><th>median %s</th><th>median A/B</th></tr>\n", esc(peer))
+	find := func(runs []*RunResult, seq int) *RunResult {
+		for _, run := range runs {
+			if run.Seq == seq {
+				return run
+			}
+		}
+		return &RunResult{}
+	}
+	for _, f := range abFigures {
+		fmt.Fprintf(b, "<tr><td>%s</td>", esc(f.label))
+		for _, pr := range p.Pairs {
+			a, c := find(r.Runs, pr.GoSeq), find(p.Runs, pr.PeerSeq)
+			fmt.Fprintf(b, "<td>%s</td><td>%s</td><td>%s</td>", esc(fmt.Sprintf(f.format, f.get(&a.Summary))),
+				esc(fmt.Sprintf(f.format, f.get(&c.Summary))), esc(ratioText(pr.Ratios, f.key)))
+		}
+		fmt.Fprintf(b, "<td>%s</td><td>%s</td><td>%s</td></tr>\n", esc(fmt.Sprintf(f.format, f.get(&r.Median))),
+			esc(fmt.Sprintf(f.format, f.get(&p.Median))), esc(ratioText(p.RatioMedian, f.key)))
+	}
+	b.WriteString("</table>\n")
 }
 
 // point and series are line-chart data.

@@ -17,6 +17,12 @@
 //   - the harness's own CPU and the other processes using the CPU, so a
 //     noisy neighbour shows in the report.
 //
+// With -peer-bin and -peer-args it measures a second proxy (e.g.
+// xmrig-proxy) on the same load in the same invocation: -runs pairs of
+// fresh processes, go-proxy and the peer alternating (ABBA by default),
+// and reports both sides' figures and the ratios go-proxy/peer per pair
+// with their medians.
+//
 // Progress goes to stderr once a second; the result is a table on stdout
 // followed by one JSON line (alone with -json). -html writes a
 // self-contained report with latency histograms and RSS over time.
@@ -111,9 +117,15 @@ func execute(ctx context.Context, o *Options, progress io.Writer) (*Report, erro
 			env.logf("%d miners exceed the proxy's connection cap of %d: expect refusals (errors of kind connect/closed), never a crash", o.Miners, c)
 		}
 	}
+	if o.PeerBin != "" {
+		if _, err := os.Stat(o.PeerBin); err != nil {
+			return nil, fmt.Errorf("-peer-bin: %w", err)
+		}
+	}
+	steps := abSequence(o.Runs, o.PeerBin != "", o.PeerOrder)
 	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = buildTimeout + time.Duration(o.Runs)*(o.runTimeout()+o.WaitQuiet+quietProbe)
+		timeout = buildTimeout + time.Duration(len(steps))*(o.runTimeout()+o.WaitQuiet+quietProbe)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -160,21 +172,33 @@ func execute(ctx context.Context, o *Options, progress io.Writer) (*Report, erro
 		Options: *o,
 		Machine: machine,
 	}
-	for i := 1; i <= o.Runs; i++ {
-		res, err := env.runOnce(ctx, i, o.Runs)
+	if o.PeerBin != "" {
+		rep.Peer = &peerReport{Bin: o.PeerBin, Args: o.PeerArgs, Order: o.PeerOrder}
+	}
+	for seq, st := range steps {
+		name := fmt.Sprintf("run %d/%d", st.Pair, o.Runs)
+		if rep.Peer != nil {
+			name += " " + st.Side
+		}
+		res, err := env.runOnce(ctx, st.Pair, o.Runs, st.Side)
 		if err != nil {
-			env.logf("run %d/%d failed: %v", i, o.Runs, err)
-			rep.Failures = append(rep.Failures, fmt.Sprintf("run %d failed: %v", i, err))
+			env.logf("%s failed: %v", name, err)
+			rep.Failures = append(rep.Failures, fmt.Sprintf("%s failed: %v", name, err))
 			if ctx.Err() != nil {
 				break // interrupted or out of time: report what there is
 			}
 			continue
 		}
-		env.logf("run %d/%d: fan-out last %.1f ms, submit p99 %.2f ms, RSS/miner %.0f B, CPU/1000 shares %.3f s, accepted %.0f/s, errors %.0f",
-			i, o.Runs, res.FanoutLastMs, res.SubmitP99Ms, res.RSSPerMiner, res.CPUPer1000Shares, res.AcceptedPerSec, res.Errors)
-		rep.Runs = append(rep.Runs, res)
+		res.Seq = seq + 1
+		env.logf("%s: fan-out last %.1f ms, submit p99 %.2f ms, RSS/miner %.0f B, CPU/1000 shares %.3f s, accepted %.0f/s, errors %.0f",
+			name, res.FanoutLastMs, res.SubmitP99Ms, res.RSSPerMiner, res.CPUPer1000Shares, res.AcceptedPerSec, res.Errors)
+		if st.Side == sidePeer {
+			rep.Peer.Runs = append(rep.Peer.Runs, res)
+		} else {
+			rep.Runs = append(rep.Runs, res)
+		}
 	}
-	if len(rep.Runs) == 0 {
+	if len(rep.Runs) == 0 && (rep.Peer == nil || len(rep.Peer.Runs) == 0) {
 		return nil, fmt.Errorf("no run completed: %s", strings.Join(rep.Failures, "; "))
 	}
 	rep.finish()
@@ -215,9 +239,23 @@ func writeOutputs(rep *Report, o *Options, stdout io.Writer) error {
 	return err
 }
 
-// commandLine is how the harness was invoked, for the report.
+// commandLine is how the harness was invoked, for the report: a shell
+// command that repeats it (arguments with spaces or quotes are quoted).
 func commandLine(args []string) string {
-	return strings.TrimSpace("go run ./bench " + strings.Join(args, " "))
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return strings.TrimSpace("go run ./bench " + strings.Join(q, " "))
+}
+
+// shellQuote returns s as one POSIX shell word: unchanged when it holds
+// only safe characters, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // numCPU is the parallelism the swarm and the proxy default to.

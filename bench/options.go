@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"forge.lthn.ai/core/go-proxy/internal/segrelay"
@@ -43,6 +44,14 @@ type Options struct {
 	Hold        time.Duration `json:"-"`
 	WeightA     float64       `json:"weight_a,omitempty"`
 	WeightANext float64       `json:"weight_a_next,omitempty"`
+	// PeerBin, when set, is a second proxy run on the same load as
+	// go-proxy in every pair of runs (A/B); PeerArgs is its command line
+	// as a template (peer.go), PeerOrder the order within pairs. The
+	// report's "peer" object records them.
+	PeerBin   string `json:"-"`
+	PeerArgs  string `json:"-"`
+	PeerOrder string `json:"-"`
+	peerTmpl  peerTemplate
 
 	JSONOnly bool   `json:"-"`
 	HTML     string `json:"-"`
@@ -91,6 +100,7 @@ func defaultOptions() Options {
 		RigIDs:       true,
 		SV1Diff:      1.0 / (1 << 20),
 		SV1Workers:   1,
+		PeerOrder:    orderABBA,
 		Settle:       time.Second,
 		SwarmTimeout: 30 * time.Second,
 		Rebalance:    10 * time.Second,
@@ -136,6 +146,9 @@ func parseOptions(args []string, w io.Writer) (Options, error) {
 	fs.DurationVar(&o.Hold, "hold", o.Hold, "routing: how long the split is measured at each weight")
 	fs.Float64Var(&o.WeightA, "weight-a", o.WeightA, "routing: pool a's weight of 100 at start")
 	fs.Float64Var(&o.WeightANext, "weight-a-next", o.WeightANext, "routing: pool a's weight of 100 after the change")
+	fs.StringVar(&o.PeerBin, "peer-bin", "", "also measure this proxy binary on the same load: go-proxy and it alternate, -runs pairs, ratios go-proxy/peer")
+	fs.StringVar(&o.PeerArgs, "peer-args", "", "the peer's command line, with placeholders {"+strings.Join(peerPlaceholders, "} {")+"} (see README)")
+	fs.StringVar(&o.PeerOrder, "peer-order", o.PeerOrder, "order of the runs in each pair: abba (go-proxy first in odd pairs, the peer first in even ones) or ab (go-proxy always first)")
 	fs.BoolVar(&o.Quiet, "q", false, "no progress lines on stderr")
 	fs.DurationVar(&o.WaitQuiet, "wait-quiet", 0, "before each run, wait up to this long until other processes leave the CPU alone")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause before the idle sample and after the ramp")
@@ -208,6 +221,23 @@ func (o *Options) validate() error {
 		return errors.New("-weight-a and -weight-a-next: between 0 and 100 (pool b gets the rest)")
 	case o.Relay != "" && o.Miners > maxRelayMiners:
 		return fmt.Errorf("-relay: at most %d miners (each costs the harness three descriptors)", maxRelayMiners)
+	}
+	switch {
+	case o.PeerBin == "" && o.PeerArgs != "":
+		return errors.New("-peer-args needs -peer-bin")
+	case o.PeerBin != "" && o.PeerArgs == "":
+		return errors.New("-peer-bin needs -peer-args (the peer's command line, see README)")
+	case o.PeerBin != "" && o.Target != "":
+		return errors.New("-peer-bin and -target exclude each other (A/B starts both proxies fresh for every run)")
+	case o.PeerOrder != orderABBA && o.PeerOrder != orderAB:
+		return fmt.Errorf("-peer-order: %s or %s, got %q", orderABBA, orderAB, o.PeerOrder)
+	}
+	if o.PeerBin != "" {
+		t, err := parsePeerTemplate(o.PeerArgs)
+		if err != nil {
+			return fmt.Errorf("-peer-args: %w", err)
+		}
+		o.peerTmpl = t
 	}
 	if o.Relay != "" {
 		if _, err := segrelay.ParseMode(o.Relay); err != nil {

@@ -159,13 +159,19 @@ func startProxy(bin, dir string, cfg []byte, env []string) (*proxyProc, error) {
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return nil, fmt.Errorf("write proxy config: %w", err)
 	}
-	logPath := filepath.Join(dir, "proxy.log")
+	return startProcess(bin, []string{"-c", cfgPath}, dir, "proxy.log", env)
+}
+
+// startProcess starts bin with args (directly, no shell) in dir, its
+// output going to dir/logName, with extra environment variables env.
+func startProcess(bin string, args []string, dir, logName string, env []string) (*proxyProc, error) {
+	logPath := filepath.Join(dir, logName)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("proxy log: %w", err)
 	}
 	defer logf.Close() // the child keeps its own copy
-	cmd := exec.Command(bin, "-c", cfgPath)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), env...)

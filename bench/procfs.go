@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -306,11 +307,14 @@ func readSmallFile(rel string) string {
 // kernelMem is the machine-wide kernel memory that grows with TCP
 // connections: slab (socket, inode, dentry, epoll item objects) from
 // /proc/meminfo and TCP sockets in use plus their buffer pages from
-// /proc/net/sockstat.
+// /proc/net/sockstat. ListenOverflows (/proc/net/netstat, TcpExt) counts
+// connection attempts dropped because a listener's accept queue was full:
+// the client retries its SYN after a second or more.
 type kernelMem struct {
-	Slab        int64 `json:"slab_bytes"`
-	TCPInUse    int64 `json:"tcp_inuse"`
-	TCPMemPages int64 `json:"tcp_mem_pages"`
+	Slab            int64 `json:"slab_bytes"`
+	TCPInUse        int64 `json:"tcp_inuse"`
+	TCPMemPages     int64 `json:"tcp_mem_pages"`
+	ListenOverflows int64 `json:"listen_overflows"`
 }
 
 // parseMeminfoSlab returns the "Slab:" line of /proc/meminfo in bytes.
@@ -355,10 +359,37 @@ func parseSockstatTCP(text string) (inuse, memPages int64) {
 	return inuse, memPages
 }
 
+// parseNetstat returns the counter name of the section prefix ("TcpExt")
+// of /proc/net/netstat (a header line of names, then a line of values),
+// 0 when absent.
+func parseNetstat(text, prefix, name string) int64 {
+	var head []string
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 0, 16<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || f[0] != prefix+":" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		if i := slices.Index(head, name); i > 0 && i < len(f) {
+			if n, err := strconv.ParseInt(f[i], 10, 64); err == nil {
+				return n
+			}
+		}
+		return 0
+	}
+	return 0
+}
+
 // readKernelMem reads kernelMem; zeros when /proc is not readable.
 func readKernelMem() kernelMem {
 	var k kernelMem
 	k.Slab = parseMeminfoSlab(readSmallFile("meminfo"))
 	k.TCPInUse, k.TCPMemPages = parseSockstatTCP(readSmallFile("net/sockstat"))
+	k.ListenOverflows = parseNetstat(readSmallFile("net/netstat"), "TcpExt", "ListenOverflows")
 	return k
 }

@@ -124,6 +124,12 @@ func TestProcFixtureTree_Good(t *testing.T) {
 func TestParseKernelMem_Good(t *testing.T) {
 	require.Equal(t, int64(183764*1024), parseMeminfoSlab("MemTotal:       24000000 kB\nSlab:             183764 kB\nSReclaimable:    50000 kB\n"))
 	require.Zero(t, parseMeminfoSlab("garbage"))
+	netstat := "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 247 250\nIpExt: InNoRoutes ListenOverflows\nIpExt: 0 9\n"
+	require.Equal(t, int64(247), parseNetstat(netstat, "TcpExt", "ListenOverflows"))
+	require.Equal(t, int64(9), parseNetstat(netstat, "IpExt", "ListenOverflows"))
+	require.Zero(t, parseNetstat(netstat, "TcpExt", "Nope"))
+	require.Zero(t, parseNetstat("TcpExt: ListenOverflows\n", "TcpExt", "ListenOverflows"), "no value line")
+	require.Zero(t, parseNetstat("garbage", "TcpExt", "ListenOverflows"))
 	in, mem := parseSockstatTCP("sockets: used 2048\nTCP: inuse 2030 orphan 0 tw 57 alloc 2030 mem 16\nUDP: inuse 0 mem 0\n")
 	require.Equal(t, int64(2030), in)
 	require.Equal(t, int64(16), mem)

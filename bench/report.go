@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,6 +78,10 @@ func medianSummary(runs []Summary) Summary {
 // RunResult is everything one run measured.
 type RunResult struct {
 	Run int `json:"run"`
+	// Side is "go-proxy" or "peer" in an A/B invocation (-peer-bin), Run
+	// then being the pair; Seq is the run's place in the invocation.
+	Side string `json:"side,omitempty"`
+	Seq  int    `json:"seq"`
 	Summary
 	WindowSeconds float64 `json:"window_s"`
 	// WaitedQuiet is how long -wait-quiet held the run back (seconds).
@@ -91,6 +96,8 @@ type RunResult struct {
 		HWM     int64         `json:"rss_peak_bytes"`
 		API     *proxySummary `json:"summary,omitempty"`
 		LogTail string        `json:"log_tail,omitempty"`
+		// Argv is the peer's command line as started (ports filled in).
+		Argv []string `json:"argv,omitempty"`
 	} `json:"proxy"`
 	Pool  poolCounts `json:"pool"`
 	Swarm struct {
@@ -116,9 +123,17 @@ type RunResult struct {
 	// at the idle and after-ramp samples.
 	KernelIdle kernelMem `json:"kernel_idle"`
 	KernelRamp kernelMem `json:"kernel_after_ramp"`
-	Timeline   []sample  `json:"timeline"`
-	Profiles   []string  `json:"profiles,omitempty"`
-	Problems   []string  `json:"problems,omitempty"`
+	// ListenOverflows is the machine's TcpExt ListenOverflows growth from
+	// the idle sample to the after-ramp one: connects the proxy's accept
+	// queue (or another listener's) dropped, each retried a second or
+	// more later, which lengthens the ramp.
+	ListenOverflows int64    `json:"listen_overflows_ramp"`
+	Timeline        []sample `json:"timeline"`
+	Profiles        []string `json:"profiles,omitempty"`
+	Problems        []string `json:"problems,omitempty"`
+	// Notes are figures a peer could not give (its API is optional); they
+	// do not make the run a problem.
+	Notes []string `json:"notes,omitempty"`
 
 	login, submit, fanout dist // for the HTML report
 }
@@ -204,27 +219,54 @@ type Report struct {
 	Problems        []string      `json:"problems,omitempty"`
 	// Failures are runs that did not complete (they count in no median).
 	Failures []string `json:"failures,omitempty"`
+	// Peer is the -peer-bin side of an A/B invocation; Runs, Median and
+	// the totals above are then go-proxy's.
+	Peer *peerReport `json:"peer,omitempty"`
 }
 
-// finish computes medians, totals, the budget and the verdict.
+// finish computes medians, totals, the budget and the verdict (and the
+// peer's side and the ratios in an A/B invocation).
 func (r *Report) finish() {
 	sums := make([]Summary, 0, len(r.Runs))
 	r.ProxyAlive = len(r.Runs) > 0
 	r.Problems = append([]string(nil), r.Failures...)
+	r.ErrorsTotal, r.DuplicatesTotal, r.OverlapsTotal, r.Busy = 0, 0, 0, false
 	for _, run := range r.Runs {
 		sums = append(sums, run.Summary)
 		r.ErrorsTotal += int64(run.Errors)
 		r.DuplicatesTotal += run.Pool.Duplicates
 		r.OverlapsTotal += run.Pool.Overlaps
 		r.ProxyAlive = r.ProxyAlive && run.Proxy.Alive
+	}
+	for _, run := range r.allRuns() {
 		r.Busy = r.Busy || run.NeighboursWindow.Busy
+		name := fmt.Sprintf("run %d", run.Run)
+		if run.Side != "" {
+			name += " " + run.Side
+		}
 		for _, p := range run.Problems {
-			r.Problems = append(r.Problems, fmt.Sprintf("run %d: %s", run.Run, p))
+			r.Problems = append(r.Problems, name+": "+p)
 		}
 	}
 	r.Median = medianSummary(sums)
 	r.Budget = budget(r.Median, r.ErrorsTotal, r.DuplicatesTotal)
 	r.OK = r.ProxyAlive && r.DuplicatesTotal == 0 && r.OverlapsTotal == 0 && len(r.Runs) == r.Options.Runs
+	if p := r.Peer; p != nil {
+		p.finish(r.Runs)
+		// The comparison holds only when the peer, too, ran every pair,
+		// stayed up and handed out no overlapping work.
+		r.OK = r.OK && p.Alive && p.DuplicatesTotal == 0 && p.OverlapsTotal == 0 && len(p.Runs) == r.Options.Runs
+	}
+}
+
+// allRuns is every completed run of both sides in the order they ran.
+func (r *Report) allRuns() []*RunResult {
+	if r.Peer == nil {
+		return r.Runs
+	}
+	runs := slices.Concat(r.Runs, r.Peer.Runs)
+	slices.SortStableFunc(runs, func(a, b *RunResult) int { return a.Seq - b.Seq })
+	return runs
 }
 
 // jsonLine renders the report as one line of JSON.

@@ -91,6 +91,7 @@ type startedProxy struct {
 	addr string
 	pid  int
 	ep   proxyEndpoints
+	argv []string // the peer's expanded command line
 }
 
 // alive reports whether the measured proxy still runs.
@@ -101,47 +102,20 @@ func (s *startedProxy) alive() bool {
 	return s.pid > 0 && procAlive(s.pid)
 }
 
-// startTarget starts a go-proxy process against fam's pool (or adopts
-// -target) and waits until it listens and has logged in to the pool.
-func (e *runEnv) startTarget(ctx context.Context, idx int, fam family) (*startedProxy, error) {
+// startTarget starts the proxy of side (go-proxy, or the -peer-bin peer)
+// against fam's pool (or adopts -target) and waits until it listens and
+// has logged in to the pool.
+func (e *runEnv) startTarget(ctx context.Context, idx int, side string, fam family) (*startedProxy, error) {
 	o := e.o
-	sp := &startedProxy{addr: o.Target, pid: o.PID}
-	if o.Target == "" {
-		var err error
-		if sp.ep.Bind, err = freePort(); err != nil {
-			return nil, err
-		}
-		if sp.ep.API, err = freePort(); err != nil {
-			return nil, err
-		}
-		var env []string
-		if o.Profile != "" {
-			if sp.ep.Pprof, err = freePort(); err != nil {
-				return nil, err
-			}
-			env = append(env, "GOPROXY_PPROF=127.0.0.1:"+strconv.Itoa(sp.ep.Pprof))
-		}
-		cfg, err := proxyConfig(o, sp.ep, fam.PoolAddr(), fam.PoolFamily())
-		if err != nil {
-			return nil, err
-		}
-		dir := filepath.Join(e.tmp, fmt.Sprintf("run%d", idx))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("run dir: %w", err)
-		}
-		if sp.proc, err = startProxy(e.bin, dir, cfg, env); err != nil {
-			return nil, err
-		}
-		sp.pid = sp.proc.PID
-		sp.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sp.ep.Bind))
-		lctx, cancel := context.WithTimeout(ctx, listenTimeout)
-		err = sp.proc.waitListening(lctx, sp.addr)
-		cancel()
-		if err != nil {
-			sp.proc.Stop(stopGrace)
-			return nil, err
-		}
-	} else {
+	var sp *startedProxy
+	var err error
+	switch {
+	case side == sidePeer:
+		sp, err = e.startPeer(ctx, idx, fam)
+	case o.Target == "":
+		sp, err = e.startGoProxy(ctx, idx, fam)
+	default:
+		sp = &startedProxy{addr: o.Target, pid: o.PID}
 		e.logf("mock pool listening on %s: the proxy at %s must use it as its pool", fam.PoolAddr(), o.Target)
 		if sp.pid == 0 {
 			_, port, _ := net.SplitHostPort(o.Target)
@@ -150,25 +124,115 @@ func (e *runEnv) startTarget(ctx context.Context, idx int, fam family) (*started
 			}
 		}
 	}
+	if err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, poolLoginTimeout)
-	err := fam.WaitPool(pctx, func(p poolCounts) bool { return p.Logins >= 1 })
+	err = fam.WaitPool(pctx, func(p poolCounts) bool { return p.Logins >= 1 })
 	cancel()
 	if err != nil {
 		if sp.proc != nil {
 			tail := sp.proc.LogTail(10)
 			sp.proc.Stop(stopGrace)
-			return nil, fmt.Errorf("the proxy did not log in to the mock pool at %s: %w\n%s", fam.PoolAddr(), err, tail)
+			return nil, fmt.Errorf("the %s did not log in to the mock pool at %s: %w\n%s", side, fam.PoolAddr(), err, tail)
 		}
 		return nil, fmt.Errorf("the proxy at %s did not log in to the mock pool at %s within %s: %w", o.Target, fam.PoolAddr(), poolLoginTimeout, err)
 	}
 	return sp, nil
 }
 
+// startGoProxy starts go-proxy with a generated config and waits until it
+// listens.
+func (e *runEnv) startGoProxy(ctx context.Context, idx int, fam family) (*startedProxy, error) {
+	o := e.o
+	sp := &startedProxy{}
+	var err error
+	if sp.ep.Bind, err = freePort(); err != nil {
+		return nil, err
+	}
+	if sp.ep.API, err = freePort(); err != nil {
+		return nil, err
+	}
+	var env []string
+	if o.Profile != "" {
+		if sp.ep.Pprof, err = freePort(); err != nil {
+			return nil, err
+		}
+		env = append(env, "GOPROXY_PPROF=127.0.0.1:"+strconv.Itoa(sp.ep.Pprof))
+	}
+	cfg, err := proxyConfig(o, sp.ep, fam.PoolAddr(), fam.PoolFamily())
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(e.tmp, fmt.Sprintf("run%d", idx))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	if sp.proc, err = startProxy(e.bin, dir, cfg, env); err != nil {
+		return nil, err
+	}
+	sp.pid = sp.proc.PID
+	sp.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sp.ep.Bind))
+	lctx, cancel := context.WithTimeout(ctx, listenTimeout)
+	err = sp.proc.waitListening(lctx, sp.addr)
+	cancel()
+	if err != nil {
+		sp.proc.Stop(stopGrace)
+		return nil, err
+	}
+	return sp, nil
+}
+
+// startPeer starts -peer-bin with -peer-args expanded for this run, in a
+// fresh directory, and waits until it listens. When the process listening
+// is not the one started (a wrapper script), the listener is measured.
+func (e *runEnv) startPeer(ctx context.Context, idx int, fam family) (*startedProxy, error) {
+	o := e.o
+	sp := &startedProxy{}
+	var err error
+	if sp.ep.Bind, err = freePort(); err != nil {
+		return nil, err
+	}
+	if o.peerTmpl.uses(phAPIPort) {
+		if sp.ep.API, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	dir := filepath.Join(e.tmp, fmt.Sprintf("run%d-peer", idx))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("peer run dir: %w", err)
+	}
+	sp.argv = o.peerTmpl.expand(peerValues{Pool: fam.PoolAddr(), Port: sp.ep.Bind, APIPort: sp.ep.API,
+		Loops: proxyLoops(o), Mode: o.Mode, Workdir: dir})
+	if sp.proc, err = startProcess(o.PeerBin, sp.argv, dir, "peer.log", nil); err != nil {
+		return nil, fmt.Errorf("-peer-bin: %w", err)
+	}
+	sp.pid = sp.proc.PID
+	sp.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sp.ep.Bind))
+	lctx, cancel := context.WithTimeout(ctx, listenTimeout)
+	err = sp.proc.waitListening(lctx, sp.addr)
+	cancel()
+	if err != nil {
+		sp.proc.Stop(stopGrace)
+		return nil, fmt.Errorf("peer (%s): %w", strings.Join(sp.argv, " "), err)
+	}
+	if l := listenerPID(sp.ep.Bind); l > 0 && l != sp.pid {
+		e.logf("run %d: the peer %d listens through process %d: measuring %d", idx, sp.pid, l, l)
+		sp.pid = l
+	}
+	return sp, nil
+}
+
 // runOnce performs run idx (1-based) of n: pool, proxy, idle sample,
 // ramp, after-ramp sample, measurement window, end sample, teardown.
-func (e *runEnv) runOnce(ctx context.Context, idx, n int) (*RunResult, error) {
+func (e *runEnv) runOnce(ctx context.Context, idx, n int, side string) (*RunResult, error) {
 	o := e.o
 	res := &RunResult{Run: idx}
+	label := fmt.Sprintf("run %d/%d", idx, n)
+	if o.PeerBin != "" {
+		res.Side = side
+		label += " " + side
+	}
 	// The quiet wait is outside the run's own time limit.
 	if o.WaitQuiet > 0 {
 		waited, nb, err := waitQuiet(ctx, o.WaitQuiet)
@@ -177,9 +241,9 @@ func (e *runEnv) runOnce(ctx context.Context, idx, n int) (*RunResult, error) {
 		}
 		res.WaitedQuiet = round3(waited.Seconds())
 		if nb.Busy {
-			e.logf("run %d: the box is still busy after waiting %s (%s); measuring anyway", idx, waited.Round(time.Second), topText(nb.Top))
+			e.logf("%s: the box is still busy after waiting %s (%s); measuring anyway", label, waited.Round(time.Second), topText(nb.Top))
 		} else if waited > quietProbe {
-			e.logf("run %d: waited %s for the box to be quiet", idx, waited.Round(time.Second))
+			e.logf("%s: waited %s for the box to be quiet", label, waited.Round(time.Second))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.runTimeout())
@@ -190,7 +254,7 @@ func (e *runEnv) runOnce(ctx context.Context, idx, n int) (*RunResult, error) {
 		return nil, err
 	}
 	defer fam.Close()
-	sp, err := e.startTarget(ctx, idx, fam)
+	sp, err := e.startTarget(ctx, idx, side, fam)
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +262,10 @@ func (e *runEnv) runOnce(ctx context.Context, idx, n int) (*RunResult, error) {
 		defer sp.proc.Stop(stopGrace)
 	}
 	res.Proxy.PID = sp.pid
+	res.Proxy.Argv = sp.argv
 	if sp.pid == 0 {
 		res.Problems = append(res.Problems, "proxy pid unknown (pass -pid): no RSS or CPU figures")
 	}
-	label := fmt.Sprintf("run %d/%d", idx, n)
 	e.logf("%s: proxy pid %d on %s, mock pool %s, %d %s miners", label, sp.pid, sp.addr, fam.PoolAddr(), o.Miners, o.Family)
 
 	// Idle: proxy up and logged in to the pool, no miners.
@@ -293,6 +357,9 @@ func (e *runEnv) runOnce(ctx context.Context, idx, n int) (*RunResult, error) {
 		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 		if s, err := getSummary(actx, sp.ep.API); err == nil {
 			res.Proxy.API = s
+		} else if side == sidePeer {
+			// A peer's API may not be go-proxy's: its counters are optional.
+			res.Notes = append(res.Notes, "peer /1/summary: "+err.Error())
 		} else {
 			res.Problems = append(res.Problems, "proxy /1/summary: "+err.Error())
 		}
@@ -357,6 +424,7 @@ func fillResult(res *RunResult, o *Options, idle, ramp, end proxyReading, rampSw
 	}
 	res.NeighboursWindow = neighbours(c0, c1, onlineCPUs(), selfPID, pid)
 
+	res.ListenOverflows = res.KernelRamp.ListenOverflows - res.KernelIdle.ListenOverflows
 	if dn := res.KernelRamp.TCPInUse - res.KernelIdle.TCPInUse; dn > 0 {
 		s.KernelPerSocket = round3(float64(res.KernelRamp.Slab-res.KernelIdle.Slab) / float64(dn))
 	}

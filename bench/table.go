@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +60,60 @@ func writeTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "machine: %s, %d cores, kernel %s, %s, open files %d\n", m.CPU, m.Cores, m.Kernel, m.Go, m.OpenFiles)
 	fmt.Fprintf(&b, "date:    %s\ncommand: %s\n\n", r.Date, r.Command)
 
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if r.Peer != nil {
+		if err := writeABTable(&b, r); err != nil {
+			return err
+		}
+	} else if err := writeRunsTable(&b, r); err != nil {
+		return err
+	}
+	for _, run := range r.allRuns() {
+		name := fmt.Sprintf("run %d", run.Run)
+		if run.Side != "" {
+			name += " " + run.Side
+		}
+		if len(run.ErrorKinds) > 0 {
+			fmt.Fprintf(&b, "%s errors by kind:", name)
+			for _, k := range slices.Sorted(maps.Keys(run.ErrorKinds)) {
+				fmt.Fprintf(&b, " %q=%d", k, run.ErrorKinds[k])
+			}
+			b.WriteByte('\n')
+		}
+		if api := run.Proxy.API; api != nil {
+			fmt.Fprintf(&b, "%s proxy /1/summary: miners now %d max %d, upstreams %d, connections %d refused %d, accepted %d rejected %d invalid %d expired %d\n",
+				name, api.Miners.Now, api.Miners.Max, api.Upstreams.Total, api.Connections.Total, api.Connections.Refused,
+				api.Results.Accepted, api.Results.Rejected, api.Results.Invalid, api.Results.Expired)
+		}
+		fmt.Fprintf(&b, "%s CPU idle: %s; window: %s\n", name, neighbourText(run.NeighboursIdle), neighbourText(run.NeighboursWindow))
+		if len(run.Profiles) > 0 {
+			fmt.Fprintf(&b, "%s profiles: %s (go tool pprof -top FILE)\n", name, strings.Join(run.Profiles, " "))
+		}
+		if run.ListenOverflows > 0 {
+			fmt.Fprintf(&b, "%s ramp: %d connects dropped by a full accept queue (TcpExt ListenOverflows, machine-wide), retried after >= 1 s\n", name, run.ListenOverflows)
+		}
+		for _, n := range run.Notes {
+			fmt.Fprintf(&b, "%s note: %s\n", name, n)
+		}
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("problems:\n")
+		for _, p := range r.Problems {
+			fmt.Fprintf(&b, "  - %s\n", p)
+		}
+	}
+	verdict := "OK"
+	if !r.OK {
+		verdict = "NOT OK (proxy died, overlapping work, or runs missing)"
+	}
+	fmt.Fprintf(&b, "verdict: %s\n", verdict)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeRunsTable is the table of go-proxy's runs, their medians and
+// DESIGN §5's budget.
+func writeRunsTable(b *strings.Builder, r *Report) error {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{""}
 	for _, run := range r.Runs {
 		head = append(head, "run "+strconv.Itoa(run.Run))
@@ -102,37 +156,90 @@ func writeTable(w io.Writer, r *Report) error {
 	}
 
 	b.WriteString("\n(budget: DESIGN §5, defined at 15,000 CryptoNote NiceHash miners, a job every 5 s, 2000 shares/s)\n")
-	for _, run := range r.Runs {
-		if len(run.ErrorKinds) > 0 {
-			fmt.Fprintf(&b, "run %d errors by kind:", run.Run)
-			for _, k := range slices.Sorted(maps.Keys(run.ErrorKinds)) {
-				fmt.Fprintf(&b, " %q=%d", k, run.ErrorKinds[k])
+	return nil
+}
+
+// writeABTable is the table of an A/B invocation: per pair go-proxy's
+// value, the peer's and their ratio, then both medians and the median of
+// the ratios.
+func writeABTable(b *strings.Builder, r *Report) error {
+	p := r.Peer
+	peer := peerName(p.Bin)
+	fmt.Fprintf(b, "A = go-proxy, B = %s (%s %s), order %s; ratio = A/B (below 1: go-proxy is lower)\n\n", peer, p.Bin, p.Args, p.Order)
+	byPair := func(runs []*RunResult, pair int) *RunResult {
+		for _, run := range runs {
+			if run.Run == pair {
+				return run
 			}
-			b.WriteByte('\n')
 		}
-		if api := run.Proxy.API; api != nil {
-			fmt.Fprintf(&b, "run %d proxy /1/summary: miners now %d max %d, upstreams %d, connections %d refused %d, accepted %d rejected %d invalid %d expired %d\n",
-				run.Run, api.Miners.Now, api.Miners.Max, api.Upstreams.Total, api.Connections.Total, api.Connections.Refused,
-				api.Results.Accepted, api.Results.Rejected, api.Results.Invalid, api.Results.Expired)
-		}
-		fmt.Fprintf(&b, "run %d CPU idle: %s; window: %s\n", run.Run, neighbourText(run.NeighboursIdle), neighbourText(run.NeighboursWindow))
-		if len(run.Profiles) > 0 {
-			fmt.Fprintf(&b, "run %d profiles: %s (go tool pprof -top FILE)\n", run.Run, strings.Join(run.Profiles, " "))
-		}
+		return nil
 	}
-	if len(r.Problems) > 0 {
-		b.WriteString("problems:\n")
-		for _, p := range r.Problems {
-			fmt.Fprintf(&b, "  - %s\n", p)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{""}
+	for i := 1; i <= r.Options.Runs; i++ {
+		head = append(head, fmt.Sprintf("%d go-proxy", i), fmt.Sprintf("%d %s", i, peer), fmt.Sprintf("%d A/B", i))
+	}
+	head = append(head, "median go-proxy", "median "+peer, "median A/B")
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	cell := func(run *RunResult, f abFigure) string {
+		if run == nil {
+			return "-"
 		}
+		return fmt.Sprintf(f.format, f.get(&run.Summary))
 	}
-	verdict := "OK"
-	if !r.OK {
-		verdict = "NOT OK (proxy died, overlapping work, or runs missing)"
+	for _, f := range abFigures {
+		cells := []string{f.label}
+		for i := 1; i <= r.Options.Runs; i++ {
+			a, c := byPair(r.Runs, i), byPair(p.Runs, i)
+			ratio := "-"
+			for _, pr := range p.Pairs {
+				if pr.Pair == i {
+					ratio = ratioText(pr.Ratios, f.key)
+				}
+			}
+			cells = append(cells, cell(a, f), cell(c, f), ratio)
+		}
+		cells = append(cells, fmt.Sprintf(f.format, f.get(&r.Median)), fmt.Sprintf(f.format, f.get(&p.Median)), ratioText(p.RatioMedian, f.key))
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
-	fmt.Fprintf(&b, "verdict: %s\n", verdict)
-	_, err := io.WriteString(w, b.String())
-	return err
+	order := []string{"order in the pair"}
+	alive := []string{"alive at end"}
+	busy := []string{"box busy (others / unexplained cores)"}
+	for i := 1; i <= r.Options.Runs; i++ {
+		o := "-"
+		for _, pr := range p.Pairs {
+			if pr.Pair == i {
+				o = pr.Order
+			}
+		}
+		order = append(order, o, "", "")
+		for _, run := range []*RunResult{byPair(r.Runs, i), byPair(p.Runs, i)} {
+			if run == nil {
+				alive, busy = append(alive, "-"), append(busy, "-")
+				continue
+			}
+			nw := run.NeighboursWindow
+			alive = append(alive, strconv.FormatBool(run.Proxy.Alive))
+			busy = append(busy, fmt.Sprintf("%s %.2f/%.2f", yesNo(nw.Busy), nw.Others, nw.Unexplained))
+		}
+		alive, busy = append(alive, ""), append(busy, "")
+	}
+	fmt.Fprintln(tw, strings.Join(append(order, "", "", ""), "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(append(alive, strconv.FormatBool(r.ProxyAlive), strconv.FormatBool(p.Alive), ""), "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(append(busy, yesNo(r.Busy), "", ""), "\t")+"\t")
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	b.WriteByte('\n')
+	return nil
+}
+
+// peerName is the peer's column name: its binary's base name.
+func peerName(bin string) string {
+	if n := filepath.Base(bin); n != "." && n != "/" {
+		return n
+	}
+	return "peer"
 }
 
 // neighbourText summarises who used the CPU.
