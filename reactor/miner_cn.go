@@ -147,6 +147,10 @@ func (m *miner) submitCN(req *stratum.Request) {
 	}
 	var poolDiff uint64
 	js := mp.jobs.Check(p.JobID)
+	var variant uint8
+	if js == nonce.JobUnknown && m.vd != nil {
+		js, variant = m.vdFindJobCN(mp, p)
+	}
 	switch js {
 	case nonce.JobCurrent:
 		poolDiff = mp.jobDiff
@@ -170,6 +174,7 @@ func (m *miner) submitCN(req *stratum.Request) {
 	if m.customDiff != 0 && m.customDiff < poolDiff {
 		minerDiff = m.customDiff
 	}
+	minerDiff = m.vdJudgedCN(mp, js, variant, minerDiff)
 	if actual < minerDiff {
 		m.invalidShare(&req.ID, stratum.MsgLowDifficulty)
 		return
@@ -180,6 +185,7 @@ func (m *miner) submitCN(req *stratum.Request) {
 			return
 		}
 		m.localAccept(&req.ID, minerDiff, actual)
+		m.vdShare(mp, float64(minerDiff))
 		return
 	}
 	if !mp.canSubmit() {
@@ -190,7 +196,8 @@ func (m *miner) submitCN(req *stratum.Request) {
 		m.invalidShare(&req.ID, msgTooManyShares)
 		return
 	}
-	mp.submitCN(m, req, poolDiff, actual, expired)
+	mp.submitCN(m, req, uint64(m.shareCredit(float64(minerDiff), float64(poolDiff))), actual, expired)
+	m.vdShare(mp, float64(minerDiff))
 }
 
 // invalidShare answers a share the proxy rejects itself and counts it.
@@ -213,7 +220,7 @@ func (m *miner) localAccept(id *stratum.RequestID, diff, actual uint64) {
 	s := m.s
 	s.fc[m.family].CustomAccepted++
 	s.fc[m.family].CustomHashes += float64(diff)
-	if s.cfg.CustomDiffStats {
+	if s.cfg.CustomDiffStats || m.vdCounts() {
 		s.recordAccept(m, float64(diff), float64(diff), actual, 0)
 	}
 	s.out = stratum.AppendStatusReply(s.out[:0], id, "OK")

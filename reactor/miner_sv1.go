@@ -23,9 +23,8 @@ type sv1Miner struct {
 	e1                     [2 * stratum.MaxSV1ExtranonceSize]byte
 	e1n                    uint8
 	e2size                 int
-	diff                   float64 // difficulty last sent
-	custom                 float64 // requested difficulty (+N, suggest, custom-diff)
-	target                 stratum.SV1Target
+	diff                   float64    // difficulty last sent
+	custom                 float64    // requested difficulty (+N, suggest, custom-diff)
 	session                string     // subscribe's session id (passthrough resume)
 	worker                 string     // worker name, until the login completes
 	resume                 *sv1Resume // passthrough resume under way (kept.go)
@@ -256,13 +255,13 @@ func (m *miner) sv1Configure(req *stratum.SV1Request) {
 }
 
 // sv1SetCustom records a difficulty the miner asked for (suggest,
-// minimum-difficulty, "+N", custom-diff); it applies below the pool's.
+// minimum-difficulty, "+N", custom-diff); it applies below the pool's, and
+// turns vardiff off for the miner (from the next sweep).
 func (m *miner) sv1SetCustom(d float64) {
-	t, ok := stratum.SV1TargetFromDifficulty(d)
-	if !ok {
+	if _, ok := stratum.SV1TargetFromDifficulty(d); !ok {
 		return
 	}
-	m.sv.custom, m.sv.target = d, t
+	m.sv.custom = d
 }
 
 // sv1Authorize answers mining.authorize (aggregate mode: any name, the
@@ -319,6 +318,7 @@ func (m *miner) sv1Start() {
 		return
 	}
 	m.sv.diff = m.sv1Difficulty(mp)
+	m.diff = sv1Whole(m.sv.diff)
 	s.out = stratum.AppendSV1SetDifficulty(s.out[:0], m.sv.diff)
 	m.send(s.out)
 	m.send(mp.sv.lineClean)
@@ -327,13 +327,20 @@ func (m *miner) sv1Start() {
 	s.workerMapper(m, mp)
 }
 
-// sv1Difficulty is the difficulty the miner works at: its own when lower
-// than the pool's, the pool's otherwise. A lower difficulty needs the
-// proxy to check every share before forwarding it, so it is only granted
-// on pools whose algorithm the proxy can hash; elsewhere the miner would
-// send the pool shares it mostly rejects.
+// sv1Difficulty is the difficulty the miner gets with the session's newest
+// job: vardiff's when it runs for the miner (vardiff.go), else its own when
+// lower than the pool's, the pool's otherwise.
 func (m *miner) sv1Difficulty(mp *mapper) float64 {
-	if c := m.sv.custom; c > 0 && c < mp.sv.diff && mp.sv.hashable {
+	return m.vdJob(mp, m.sv1BaseDifficulty(mp))
+}
+
+// sv1BaseDifficulty is the difficulty without vardiff: the miner's own
+// when lower than the pool's, the pool's otherwise. A lower difficulty
+// needs the proxy to check every share before forwarding it, so it is only
+// granted on pools whose algorithm the proxy can hash (sha256d, scrypt);
+// elsewhere the miner would send the pool shares it mostly rejects.
+func (m *miner) sv1BaseDifficulty(mp *mapper) float64 {
+	if c := m.sv.custom; c > 0 && c < mp.sv.diff && mp.sv.pow.Hashable() {
 		return c
 	}
 	return mp.sv.diff
@@ -348,7 +355,7 @@ func (m *miner) sv1SendJob(mp *mapper) {
 		}
 	case stateReady:
 		if d := m.sv1Difficulty(mp); d != m.sv.diff {
-			m.sv.diff = d
+			m.sv.diff, m.diff = d, sv1Whole(d)
 			s := m.s
 			s.out = stratum.AppendSV1SetDifficulty(s.out[:0], d)
 			m.send(s.out)
@@ -389,6 +396,10 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		return
 	}
 	job, expired := mp.sv1FindJob(sub.JobID)
+	var variant uint8
+	if job == nil && m.vd != nil {
+		job, expired, variant = m.vdFindJobSV1(mp, sub)
+	}
 	if job == nil {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
@@ -409,16 +420,19 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		return
 	}
 	var actual float64
-	if mp.sv.hashable {
-		h := s.hasher.ShareHash(job.bin, sv.e1[:sv.e1n], e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
-		actual = stratum.SV1HashDifficulty(&h)
+	judged := job.diff // the difficulty the share is judged at
+	if pow := mp.sv.pow; pow.Hashable() {
+		h, _ := s.hasher.ShareHashAlgo(pow, s.scryptHasher(pow), job.bin, sv.e1[:sv.e1n], e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
+		actual = pow.HashDifficulty(&h)
+		judged = m.sv1Judged(mp, job, variant)
 		if !job.target.Meets(&h) {
-			if sv.custom > 0 && sv.custom < job.diff && sv.target.Meets(&h) {
+			if judged < job.diff && actual >= judged {
 				if !recordShare(m, mp, &mp.sv.seen, key, expired) {
 					m.sv1Invalid(&req.ID, errSV1TooManyShares)
 					return
 				}
-				m.sv1LocalAccept(&req.ID, sv.custom, actual)
+				m.sv1LocalAccept(&req.ID, judged, actual)
+				m.vdShare(mp, judged)
 				return
 			}
 			m.sv1Invalid(&req.ID, stratum.ErrSV1LowDifficulty)
@@ -434,7 +448,8 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		return
 	}
 	pc := mp.conn
-	tag := submitTag{m: m, id: req.ID, diff: job.diff, hashes: job.diff * hashesPerDiff / mp.sv.divider, actual: uint64(actual), expired: expired}
+	credit := m.shareCredit(judged, job.diff)
+	tag := submitTag{m: m, id: req.ID, diff: credit, hashes: credit * hashesPerDiff / mp.sv.divider, actual: uint64(actual), expired: expired}
 	var evicted upstream.Pending[submitTag]
 	var wasEvicted bool
 	s.out, evicted, wasEvicted = pc.sv.AppendSubmit(s.out[:0], tag, prefix, sub, mono())
@@ -442,6 +457,7 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	if wasEvicted {
 		mp.failSubmit(evicted, stratum.MsgPoolTimeout)
 	}
+	m.vdShare(mp, judged)
 }
 
 // hashesPerDiff is the hashes behind a difficulty-1 sha256d share.
@@ -469,7 +485,7 @@ func (m *miner) sv1LocalAccept(id *stratum.RequestID, diff, actual float64) {
 	c.CustomAccepted++
 	hashes := diff * hashesPerDiff / m.mp.sv.divider
 	c.CustomHashes += hashes
-	if s.cfg.CustomDiffStats {
+	if s.cfg.CustomDiffStats || m.vdCounts() {
 		s.recordAccept(m, diff, hashes, uint64(actual), 0)
 	}
 	m.replySV1Bool(id, true)

@@ -1,0 +1,232 @@
+package reactor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
+	"forge.lthn.ai/core/go-proxy/upstream"
+	"forge.lthn.ai/core/go-proxy/vardiff"
+)
+
+// Loop-level tests of vardiff (no sockets; the test goroutine plays the
+// event loop, synctest's clock plays time). The end-to-end tests are in
+// vardiff_e2e_test.go.
+
+// vdMemShard is a memShard with vardiff on and its pool's job at
+// difficulty poolDiff ("job-2").
+func vdMemShard(t *testing.T, vd vardiff.Config, poolDiff uint64) *memShard {
+	t.Helper()
+	ms := newMemShard(t, &Config{Vardiff: vd, Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}})
+	ms.poolJob("job-2", poolDiff)
+	return ms
+}
+
+// poolJob has the pool send a new job at difficulty d.
+func (ms *memShard) poolJob(id string, d uint64) {
+	ms.job.JobID, ms.job.Target = id, stratum.TargetFromDifficulty(d)
+	ms.mp.setJob(&ms.job, true)
+}
+
+// cnResult is a result hash whose difficulty (stratum.ResultDifficulty) is
+// actual.
+func cnResult(actual uint64) string {
+	var tail [8]byte
+	binary.LittleEndian.PutUint64(tail[:], math.MaxUint64/actual)
+	return strings.Repeat("00", 24) + fmt.Sprintf("%x", tail)
+}
+
+// cnSubmit sends a share of miner m for jobID (nonce n) whose result meets
+// difficulty actual, and returns the miner's answer (or, for a share that
+// went to the pool, what the proxy wrote to the pool).
+func (ms *memShard) cnSubmit(t *testing.T, m *miner, sink *memSink, jobID string, n uint32, actual uint64) string {
+	t.Helper()
+	nonce := string(stratum.AppendHex(nil, []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(m.fixed)}))
+	before := ms.pool.n
+	require.True(t, m.handleLine([]byte(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"`+string(m.sessionID())+
+		`","job_id":"`+jobID+`","nonce":"`+nonce+`","result":"`+cnResult(actual)+`","algo":"rx/0"}}`)))
+	if ms.pool.n != before {
+		return string(ms.pool.last)
+	}
+	return string(sink.last)
+}
+
+// cnDiff is the difficulty a miner reads from the target of difficulty d
+// (32-bit targets round it up a little).
+func cnDiff(d uint64) uint64 { return stratum.DifficultyFromTarget(stratum.TargetFromDifficulty(d)) }
+
+// lastJob decodes the job of the last line sent to a CryptoNote miner.
+func lastJob(t *testing.T, sink *memSink) (id string, diff uint64) {
+	t.Helper()
+	s := string(sink.last)
+	i := strings.Index(s, `"job_id":"`)
+	require.GreaterOrEqual(t, i, 0, s)
+	s = s[i+len(`"job_id":"`):]
+	id = s[:strings.IndexByte(s, '"')]
+	i = strings.Index(s, `"target":"`)
+	s = s[i+len(`"target":"`):]
+	return id, stratum.DifficultyFromTarget(s[:strings.IndexByte(s, '"')])
+}
+
+// A miner far slower than the pool's difficulty starts at it, gets a
+// lower one after four share-less targets (one eighth: the back-off), as
+// a variant of the job it has, and from then on its shares between its
+// difficulty and the pool's are the proxy's to answer. A share for the job
+// as first sent is still judged at that job's difficulty.
+func TestVardiff_BackOff_Good(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := vdMemShard(t, vardiff.Config{Enabled: true, TargetSeconds: 1, RetargetSeconds: 1, MinDiff: 1}, 1_000_000)
+		m, sink := ms.addMiner(t, "WALLET")
+		id, d := lastJob(t, sink)
+		require.Equal(t, "job-2", id)
+		require.Equal(t, cnDiff(1_000_000), d, "nothing known about the miner: the pool's difficulty")
+		require.NotNil(t, m.vd)
+
+		time.Sleep(5 * time.Second)
+		ms.s.tick()
+		id, d = lastJob(t, sink)
+		require.Equal(t, "job-2~1", id, "the same job under a variant of its id")
+		require.Equal(t, cnDiff(1_000_000)/8, m.diff, "divided by 8")
+		require.Equal(t, cnDiff(m.diff), d)
+
+		before := ms.pool.n
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2~1", 1, 200_000), `"status":"OK"`)
+		require.Equal(t, before, ms.pool.n, "answered locally, not forwarded")
+		c := ms.s.fc[FamilyCryptoNote]
+		require.Equal(t, uint64(1), c.CustomAccepted)
+		require.Equal(t, uint64(1), c.Accepted, "vardiff shares count")
+		require.Equal(t, float64(m.diff), c.Hashes, "at the difficulty they were judged at")
+
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2", 2, 200_000), stratum.MsgLowDifficulty,
+			"a share for the job as first sent is judged at its difficulty")
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2~2", 3, 200_000), stratum.MsgInvalidJobID, "a variant never sent")
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2~01", 3, 200_000), stratum.MsgInvalidJobID)
+
+		// A share meeting the pool's difficulty goes to the pool under the
+		// pool's own id, and is credited at the miner's difficulty.
+		sent := ms.cnSubmit(t, m, sink, "job-2~1", 4, 2_000_000)
+		require.Contains(t, sent, `"method":"submit"`)
+		require.Contains(t, sent, `"job_id":"job-2"`)
+		require.NotContains(t, sent, "~")
+		require.True(t, ms.mp.conn.handleLine([]byte(`{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`)))
+		require.Contains(t, string(sink.last), `"status":"OK"`)
+		c = ms.s.fc[FamilyCryptoNote]
+		require.Equal(t, uint64(2), c.Accepted)
+		require.Equal(t, 2*float64(m.diff), c.Hashes)
+		require.Equal(t, 2*float64(m.diff), m.wk.Hashes)
+	})
+}
+
+// Shares arriving far faster than the target raise the difficulty at once
+// (not at the sweep), and a share still in flight for the job sent before
+// the change is judged at the old difficulty.
+func TestVardiff_EarlyRetarget_Good(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := vdMemShard(t, vardiff.Config{Enabled: true, TargetSeconds: 10, InitialDiff: 1000, MinDiff: 1}, 1_000_000)
+		m, sink := ms.addMiner(t, "WALLET")
+		_, d := lastJob(t, sink)
+		require.Equal(t, uint64(1000), d, "initial-diff")
+		for n := uint32(1); n < 16; n++ {
+			require.Contains(t, ms.cnSubmit(t, m, sink, "job-2", n, 1500), `"status":"OK"`)
+		}
+		ms.cnSubmit(t, m, sink, "job-2", 16, 1500) // the 16th share within a second: answered, then a new job
+		require.Equal(t, uint64(16), ms.s.fc[FamilyCryptoNote].CustomAccepted)
+		id, d := lastJob(t, sink)
+		require.Equal(t, "job-2~1", id)
+		require.Equal(t, uint64(8000), m.diff, "at most 8 times per step")
+		require.Equal(t, cnDiff(8000), d)
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2", 17, 1500), `"status":"OK"`, "in flight: judged at the job's 1000")
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2~1", 18, 1500), stratum.MsgLowDifficulty, "the new job's is 8000")
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2~1", 19, 9000), `"status":"OK"`)
+		// The pool's next job carries the miner's difficulty under its own id.
+		ms.poolJob("job-3", 1_000_000)
+		id, d = lastJob(t, sink)
+		require.Equal(t, "job-3", id)
+		require.Equal(t, cnDiff(8000), d)
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2~1", 20, 9000), `"status":"OK"`, "the previous job stays valid")
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-2", 21, 1500), `"status":"OK"`)
+	})
+}
+
+// A "+N" login fixes the miner's difficulty: no vardiff, whatever its
+// shares do.
+func TestVardiff_FixedDifficulty_Good(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := vdMemShard(t, vardiff.Config{Enabled: true, TargetSeconds: 1, RetargetSeconds: 1, MinDiff: 1}, 1_000_000)
+		m, sink := ms.addMiner(t, "WALLET+5000")
+		_, d := lastJob(t, sink)
+		require.Equal(t, cnDiff(5000), d)
+		require.Nil(t, m.vd)
+		time.Sleep(10 * time.Second)
+		ms.s.tick()
+		id, d := lastJob(t, sink)
+		require.Equal(t, "job-2", id)
+		require.Equal(t, cnDiff(5000), d)
+		for n := uint32(1); n <= 40; n++ {
+			ms.cnSubmit(t, m, sink, "job-2", n, 6000)
+		}
+		require.Nil(t, m.vd)
+		require.Equal(t, uint64(5000), m.diff)
+		// custom-diff-stats is off: the local accepts are not counted.
+		require.Zero(t, ms.s.fc[FamilyCryptoNote].Accepted)
+	})
+}
+
+// A reload that turns vardiff off gives a miner the pool's difficulty at
+// the next sweep; the pool lowering its difficulty below a miner's lowers
+// the miner's with the job.
+func TestVardiff_ReloadAndPoolDrop_Good(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := vdMemShard(t, vardiff.Config{Enabled: true, TargetSeconds: 1, RetargetSeconds: 1, MinDiff: 1, InitialDiff: 100_000}, 1_000_000)
+		m, sink := ms.addMiner(t, "WALLET")
+		_, d := lastJob(t, sink)
+		require.Equal(t, cnDiff(100_000), d)
+		ms.poolJob("job-3", 50_000)
+		id, d := lastJob(t, sink)
+		require.Equal(t, "job-3", id)
+		require.Equal(t, cnDiff(50_000), d, "never above the pool's")
+
+		ms.poolJob("job-4", 1_000_000)
+		off := ms.s.cfg.Clone()
+		off.Vardiff.Enabled = false
+		off.Normalize()
+		ms.s.cfg = off
+		ms.s.tick()
+		id, d = lastJob(t, sink)
+		require.Equal(t, "job-4~1", id)
+		require.Equal(t, cnDiff(1_000_000), d, "vardiff off: the pool's difficulty, at once")
+		require.False(t, m.vd.st.Active())
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-4~1", 1, 60_000), stratum.MsgLowDifficulty)
+		require.Contains(t, ms.cnSubmit(t, m, sink, "job-4", 2, 60_000), `"status":"OK"`,
+			"job-4 went out at 50,000: the pool's drop bounded the miner's difficulty")
+
+		// On again: the next sweep starts it.
+		ms.s.cfg = ms.s.cfg.Clone()
+		ms.s.cfg.Vardiff.Enabled = true
+		ms.s.tick()
+		id, d = lastJob(t, sink)
+		require.Equal(t, "job-4~2", id)
+		require.Equal(t, cnDiff(100_000), d)
+	})
+}
+
+// Per bind: bind[].vardiff replaces the keys it names for the miners of
+// that port.
+func TestVardiff_BindOverride_Good(t *testing.T) {
+	on, target := true, 3.0
+	cfg := &Config{Vardiff: vardiff.Config{MinDiff: 1}, Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}},
+		Bind: []BindConfig{{Host: "127.0.0.1", Port: 3333, Vardiff: &vardiff.Override{Enabled: &on, TargetSeconds: &target}}}}
+	ms := newMemShard(t, cfg)
+	c := ms.s.vdConfig(ms.s.p.binds[0])
+	require.True(t, c.Enabled)
+	require.Equal(t, 3.0, c.TargetSeconds)
+	require.Equal(t, 1.0, c.MinDiff, "inherited")
+	require.False(t, ms.s.vdConfig(&bindInfo{}).Enabled, "a bind the table does not know: the top level")
+}
