@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"forge.lthn.ai/core/go-proxy/bench/mockpool"
 	"forge.lthn.ai/core/go-proxy/stratum"
 	"forge.lthn.ai/core/go-proxy/upstream"
 	"forge.lthn.ai/core/go-proxy/vardiff"
@@ -229,4 +230,56 @@ func TestVardiff_BindOverride_Good(t *testing.T) {
 	require.Equal(t, 3.0, c.TargetSeconds)
 	require.Equal(t, 1.0, c.MinDiff, "inherited")
 	require.False(t, ms.s.vdConfig(&bindInfo{}).Enabled, "a bind the table does not know: the top level")
+}
+
+// The issue's keys, top level and per bind; errors name the key.
+func TestVardiff_Config_Good(t *testing.T) {
+	cfg, _, err := ParseConfig([]byte(`{"pools":[{"url":"pool:3333"}],
+		"vardiff": {"enabled": true, "target-seconds": 10, "retarget-seconds": 30, "variance": 0.3,
+		            "min-diff": 1000, "max-diff": 0, "initial-diff": 0},
+		"bind": [{"host":"127.0.0.1","port":3333}, {"host":"127.0.0.1","port":3334,"vardiff":{"min-diff":0.001,"target-seconds":3}}]}`))
+	require.NoError(t, err)
+	require.Equal(t, vardiff.Config{Enabled: true, TargetSeconds: 10, RetargetSeconds: 30, Variance: 0.3, MinDiff: 1000}, cfg.Vardiff)
+	require.Nil(t, cfg.Bind[0].Vardiff)
+	require.Equal(t, 0.001, *cfg.Bind[1].Vardiff.MinDiff)
+
+	cfg, _, err = ParseConfig([]byte(`{"pools":[{"url":"pool:3333"}]}`))
+	require.NoError(t, err)
+	require.Equal(t, vardiff.Config{TargetSeconds: 10, RetargetSeconds: 30, Variance: 0.3, MinDiff: 1000}, cfg.Vardiff, "defaults, off")
+}
+
+func TestVardiff_Config_Bad(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"pools":[{"url":"pool:3333"}],"vardiff":{"min-diff":-1}}`:                                                                             "vardiff.min-diff: must not be negative",
+		`{"pools":[{"url":"pool:3333"}],"vardiff":{"variance":1.5}}`:                                                                            "vardiff.variance: must be below 1",
+		`{"pools":[{"url":"pool:3333"}],"vardiff":{"min-diff":5000,"max-diff":10}}`:                                                             "vardiff.max-diff:",
+		`{"pools":[{"url":"pool:3333"}],"vardiff":{"target_seconds":5}}`:                                                                        "vardiff.target_seconds: unknown key",
+		`{"pools":[{"url":"pool:3333"}],"bind":["127.0.0.1:3333",{"host":"127.0.0.1","port":3334,"vardiff":{"target-seconds":0.5}}]}`:           "bind[1].vardiff.target-seconds: must be 1..3600",
+		`{"pools":[{"url":"pool:3333"}],"vardiff":{"initial-diff":2000},"bind":[{"host":"127.0.0.1","port":3334,"vardiff":{"min-diff":5000}}]}`: "bind[0].vardiff.initial-diff",
+	} {
+		_, _, err := ParseConfig([]byte(doc))
+		require.Error(t, err, doc)
+		require.Contains(t, err.Error(), want, doc)
+	}
+}
+
+// The vardiff keys are the API's to change (they name nothing on the
+// host), bind[].vardiff included, while the rest of a bind stays
+// disk-only; a reload applies a bind's vardiff without a restart.
+func TestVardiff_ConfigAPI_Good(t *testing.T) {
+	pool := startPool(t, mockpool.Config{})
+	cfg := baseConfig(pool.Addr())
+	p, _ := startProxy(t, cfg)
+	next := p.Config().Clone()
+	on, min := true, 2.0
+	next.Vardiff.Enabled, next.Vardiff.TargetSeconds = true, 5
+	next.Bind[0].Vardiff = &vardiff.Override{Enabled: &on, MinDiff: &min}
+	require.Empty(t, DiskOnlyChanges(p.Config(), next))
+	warnings, err := p.Reload(next)
+	require.NoError(t, err)
+	require.Empty(t, warnings, "a bind's vardiff needs no restart")
+	require.Equal(t, 2.0, *p.Config().Bind[0].Vardiff.MinDiff)
+	moved := next.Clone()
+	moved.Bind[0].Port++
+	require.Equal(t, []string{"bind[0].port"}, DiskOnlyChanges(p.Config(), moved))
 }
