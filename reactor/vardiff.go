@@ -27,9 +27,9 @@ import (
 //     (vdTick): no timer per miner.
 //   - A new difficulty goes out at once with the session's newest job
 //     under a variant of its id (stratum.SplitJobVariant; SV1:
-//     mining.set_difficulty, then the job with ntime advanced by the
-//     variant number so that a miner that restarts its extranonce2 on a
-//     new id does not repeat work). When no variant can be made (255 used
+//     mining.set_difficulty, then the job, clean, with ntime advanced by
+//     the variant number so that a miner that restarts its extranonce2 on
+//     a new id does not repeat work). When no variant can be made (255 used
 //     on one job, an id too long) it goes out with the next pool job.
 //   - Each job id the miner got has one difficulty: vdMark records the
 //     difficulty from a job on, and a share is judged at the difficulty of
@@ -402,7 +402,11 @@ func (m *miner) vdApply(mp *mapper, d float64) {
 		m.sv.diff, m.diff = d, sv1Whole(d)
 		s.out = stratum.AppendSV1SetDifficulty(s.out[:0], d)
 		m.send(s.out)
-		s.out = stratum.AppendSV1NotifyVariant(s.out[:0], &j.job, v, j.bin.NTime+uint32(v), false)
+		// clean_jobs true: cpuminer, for one, switches its threads to a
+		// job that is not clean only at the end of its scan (up to 5 s
+		// later). The pool's job stays valid: shares for it (sent before the
+		// miner switched) are judged at the difficulty it was sent at.
+		s.out = stratum.AppendSV1NotifyVariant(s.out[:0], &j.job, v, j.bin.NTime+uint32(v), true)
 		m.send(s.out)
 	} else {
 		if !stratum.JobVariantFits(mp.job.JobID) {
