@@ -16,32 +16,9 @@ import (
 // SV1 share on a scrypt pool (once the loop's scrypt memory exists).
 
 func TestAllocs_VardiffLocalShare(t *testing.T) {
-	// max-diff keeps the miner at 2000 whatever its rate, so every share
-	// (difficulty 3000, under the pool's) is answered locally. The pool
-	// sends a job every 512 shares, so the duplicate windows turn as in
-	// service (they stop growing once warm).
 	ms := vdMemShard(t, vardiff.Config{Enabled: true, MinDiff: 1, MaxDiff: 2000, InitialDiff: 2000}, 1_000_000)
 	m, sink := ms.addMiner(t, "WALLET")
-	line := []byte(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"` + string(m.sessionID()) +
-		`","job_id":"job-2","nonce":"00000000","result":"` + cnResult(3000) + `","algo":"rx/0"}}`)
-	jobAt := len(`{"id":7,"jsonrpc":"2.0","method":"submit","params":{"id":"`) + 36 + len(`","job_id":"job-`)
-	nonceAt := jobAt + len(`2","nonce":"`)
-	hex := []byte("0123456789abcdef")
-	n := uint32(0)
-	share := func() {
-		n++
-		if n%512 == 0 {
-			id := [2]string{"job-2", "job-3"}[n/512%2]
-			ms.job.JobID = id // same target: TargetFromDifficulty would allocate
-			ms.mp.setJob(&ms.job, true)
-			line[jobAt] = id[4]
-		}
-		for i := 0; i < 6; i++ {
-			line[nonceAt+i] = hex[n>>(4*uint(5-i))&15]
-		}
-		m.handleLine(line)
-		m.vdTick() // the miner's part of the sweep (the sweep itself publishes a snapshot)
-	}
+	share := vdLocalShareRound(t, ms, m)
 	for range 4 * 512 {
 		share()
 	}

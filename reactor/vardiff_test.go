@@ -23,7 +23,7 @@ import (
 
 // vdMemShard is a memShard with vardiff on and its pool's job at
 // difficulty poolDiff ("job-2").
-func vdMemShard(t *testing.T, vd vardiff.Config, poolDiff uint64) *memShard {
+func vdMemShard(t testing.TB, vd vardiff.Config, poolDiff uint64) *memShard {
 	t.Helper()
 	ms := newMemShard(t, &Config{Vardiff: vd, Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}})
 	ms.poolJob("job-2", poolDiff)

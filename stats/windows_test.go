@@ -202,5 +202,5 @@ func TestRates_FortySeconds_Good(t *testing.T) {
 	for i, v := range wk.Rates.At(t0 + 40) {
 		require.InEpsilon(t, 1000, v, 0.1, "window %d s: %v", WindowSeconds[i], wk.Rates.At(t0+40))
 	}
-	require.InEpsilon(t, 1000, wk.View(t0+40).Hashrate[Window60s], 0.1, "as /1/workers shows it")
+	require.InEpsilon(t, 1000, wk.View(t0 + 40).Hashrate[Window60s], 0.1, "as /1/workers shows it")
 }
