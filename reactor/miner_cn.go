@@ -121,9 +121,9 @@ func ParseDiffSuffix(login []byte) ([]byte, uint64) {
 
 // submitCN is RFC §6.2 plus the share rate limit and pool back-pressure
 // (flow.go), the NiceHash nonce check, the job window, the duplicate check
-// (duplicate.go) and custom difficulty. Shares that meet the miner's
-// custom difficulty but not the pool's are answered here and never
-// forwarded.
+// (duplicate.go) and the miner's own difficulty (custom, or vardiff's for
+// the job it names: vardiff.go). Shares that meet the miner's difficulty
+// but not the pool's are answered here and never forwarded.
 func (m *miner) submitCN(req *stratum.Request) {
 	s := m.s
 	p := &req.Params

@@ -368,9 +368,10 @@ func (m *miner) sv1SendJob(mp *mapper) {
 }
 
 // sv1Submit checks a share locally (rate limit and pool back-pressure,
-// job, duplicate, and for sha256d pools the real header hash against the
-// miner's and the pool's targets), answers what it can, and forwards the
-// rest with the miner's prefix. A share for the job the last clean job
+// job, duplicate, and for sha256d and scrypt pools the real header hash
+// against the pool's target and the miner's difficulty for the job it
+// names), answers what it can, and forwards the rest with the miner's
+// prefix under the pool's job id. A share for the job the last clean job
 // replaced is forwarded too: the pool decides, and it counts as expired.
 func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	s, sv, sub := m.s, m.sv, &req.Submit
