@@ -283,3 +283,22 @@ func TestVardiff_ConfigAPI_Good(t *testing.T) {
 	moved.Bind[0].Port++
 	require.Equal(t, []string{"bind[0].port"}, DiskOnlyChanges(p.Config(), moved))
 }
+
+// With custom-diff-stats, a custom-difficulty miner's local accepts count
+// at its difficulty, and so do its forwarded shares: each share counts
+// once at the difficulty it was judged at. (Crediting the forwarded ones at
+// the pool's difficulty as well counted their work twice: a miner at a
+// tenth of the pool's difficulty read about twice its speed.)
+func TestVardiff_CustomDiffStatsCredit_Good(t *testing.T) {
+	ms := newMemShard(t, &Config{CustomDiffStats: true, Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "W"}}})
+	ms.poolJob("job-2", 10_000)
+	m, sink := ms.addMiner(t, "WALLET+1000")
+	require.Contains(t, ms.cnSubmit(t, m, sink, "job-2", 1, 2000), `"status":"OK"`, "answered locally")
+	sent := ms.cnSubmit(t, m, sink, "job-2", 2, 20_000)
+	require.Contains(t, sent, `"method":"submit"`, "forwarded")
+	require.True(t, ms.mp.conn.handleLine([]byte(`{"id":2,"jsonrpc":"2.0","error":null,"result":{"status":"OK"}}`)))
+	c := ms.s.fc[FamilyCryptoNote]
+	require.Equal(t, uint64(2), c.Accepted)
+	require.Equal(t, 2000.0, c.Hashes, "two shares at the miner's 1000")
+	require.Equal(t, 2000.0, m.wk.Hashes)
+}
