@@ -119,7 +119,7 @@ func (s *shard) scryptHasher(pow stratum.SV1Algo) *stratum.ScryptHasher {
 const vdMarks = 3
 
 // minerVD is a miner's vardiff state: the controller, and the difficulty
-// of the jobs it was sent (96 bytes with the allocator's rounding).
+// of the jobs it was sent (96 bytes).
 type minerVD struct {
 	st    vardiff.State
 	marks [vdMarks]vdMark // oldest first; n of them are set
@@ -127,6 +127,10 @@ type minerVD struct {
 	v     uint8  // the highest variant of job key sent so far (0: the pool's id only)
 	key   uint32 // the key of the newest job sent
 	mp    uint64 // the session (mapper id) the marks belong to
+	// prevMp is the session before mp: when the miner moves to another
+	// session, the last difficulty it had on the old one is kept as a mark
+	// from 0 (no job key is 0), for its shares still in flight there.
+	prevMp uint64
 }
 
 // vdMark says that the jobs from job key<<8|variant on were sent at diff.
@@ -142,10 +146,21 @@ type vdMark struct {
 func (vd *minerVD) mark(mp uint64, key uint32, v uint8, d float64) {
 	from := uint64(key)<<8 | uint64(v)
 	switch {
-	case vd.mp != mp || vd.n == 0 || from < vd.marks[vd.n-1].from:
-		// Another session, or a job older than the last one sent (the
-		// newest job re-sent under the pool's id): start over.
-		vd.mp, vd.n, vd.v = mp, 0, 0
+	case vd.mp != mp:
+		// Another session: keep the old one's last difficulty for the
+		// shares in flight there (see prevMp), and start over.
+		if vd.n > 0 {
+			vd.marks[0], vd.n, vd.prevMp = vdMark{diff: vd.marks[vd.n-1].diff}, 1, vd.mp
+		}
+		vd.mp, vd.v = mp, 0
+		if vd.n > 0 && vd.marks[0].diff == d {
+			vd.setNewest(key, v)
+			return
+		}
+	case vd.n == 0 || from < vd.marks[vd.n-1].from:
+		// A job older than the last one sent (the newest job re-sent under
+		// the pool's id): start over.
+		vd.n, vd.v = 0, 0
 	case vd.marks[vd.n-1].diff == d:
 		vd.setNewest(key, v)
 		return
@@ -170,10 +185,16 @@ func (vd *minerVD) setNewest(key uint32, v uint8) {
 	vd.v = max(vd.v, v)
 }
 
-// judged returns the difficulty job key, variant v, was sent at; false when
-// the marks are of another session (or none).
+// judged returns the difficulty job key, variant v, of session mp was sent
+// at; false when the marks know nothing of that session.
 func (vd *minerVD) judged(mp uint64, key uint32, v uint8) (float64, bool) {
-	if vd.mp != mp || vd.n == 0 {
+	if vd.n == 0 {
+		return 0, false
+	}
+	if vd.mp != mp {
+		if mp == vd.prevMp && vd.marks[0].from == 0 {
+			return vd.marks[0].diff, true // a share in flight on the session the miner left
+		}
 		return 0, false
 	}
 	from := uint64(key)<<8 | uint64(v)
@@ -185,10 +206,14 @@ func (vd *minerVD) judged(mp uint64, key uint32, v uint8) (float64, bool) {
 	return vd.marks[0].diff, true // older than every change remembered
 }
 
-// sent reports whether variant v of job key can have been sent to the
-// miner: variants above the highest one sent for the newest job were not.
+// sent reports whether variant v of job key of session mp can have been
+// sent to the miner: variants above the highest one sent for the newest job
+// were not (any of the session it left may have been).
 func (vd *minerVD) sent(mp uint64, key uint32, v uint8) bool {
-	return vd.mp == mp && (key != vd.key || v <= vd.v)
+	if vd.mp != mp {
+		return mp == vd.prevMp
+	}
+	return key != vd.key || v <= vd.v
 }
 
 // current is the difficulty of the newest job sent (0: none).

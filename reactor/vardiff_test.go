@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -301,4 +302,48 @@ func TestVardiff_CustomDiffStatsCredit_Good(t *testing.T) {
 	require.Equal(t, uint64(2), c.Accepted)
 	require.Equal(t, 2000.0, c.Hashes, "two shares at the miner's 1000")
 	require.Equal(t, 2000.0, m.wk.Hashes)
+}
+
+// A miner's record of the difficulty of its jobs: each job id one
+// difficulty, variants never sent refused, and a move to another session
+// (hashrate routing) keeps the last difficulty of the one it left for its
+// shares still in flight there. It stays within 96 bytes.
+func TestVardiff_Marks_Good(t *testing.T) {
+	require.LessOrEqual(t, unsafe.Sizeof(minerVD{}), uintptr(96))
+	var vd minerVD
+	vd.mark(1, 10, 0, 1000) // job 10 at 1000
+	vd.mark(1, 10, 1, 8000) // its variant 1 at 8000
+	vd.mark(1, 11, 0, 8000) // job 11 at 8000
+	for _, c := range []struct {
+		mp  uint64
+		key uint32
+		v   uint8
+		d   float64
+	}{{1, 10, 0, 1000}, {1, 10, 1, 8000}, {1, 11, 0, 8000}, {1, 9, 0, 1000}} {
+		d, ok := vd.judged(c.mp, c.key, c.v)
+		require.True(t, ok)
+		require.Equal(t, c.d, d, "job %d~%d", c.key, c.v)
+	}
+	require.True(t, vd.sent(1, 10, 5), "any variant of an older job may have been")
+	require.False(t, vd.sent(1, 11, 1), "the newest job has no variant yet")
+	_, ok := vd.judged(2, 11, 0)
+	require.False(t, ok, "another session")
+
+	// The miner moves to session 2 and gets its job 3 at 4000.
+	vd.mark(2, 3, 0, 4000)
+	d, ok := vd.judged(2, 3, 0)
+	require.True(t, ok)
+	require.Equal(t, 4000.0, d)
+	d, ok = vd.judged(1, 11, 0)
+	require.True(t, ok, "in flight on the session it left")
+	require.Equal(t, 8000.0, d)
+	require.True(t, vd.sent(1, 11, 0))
+	require.False(t, vd.sent(3, 1, 0), "a session it never had")
+	// And on to session 3: session 1 is forgotten.
+	vd.mark(3, 1, 0, 4000)
+	_, ok = vd.judged(1, 11, 0)
+	require.False(t, ok)
+	d, ok = vd.judged(2, 3, 0)
+	require.True(t, ok)
+	require.Equal(t, 4000.0, d)
 }
