@@ -16,6 +16,7 @@ import (
 
 	"forge.lthn.ai/core/go-proxy/registry"
 	"forge.lthn.ai/core/go-proxy/upstream"
+	"forge.lthn.ai/core/go-proxy/vardiff"
 )
 
 // Config is the whole go-proxy configuration: the RFC's config.json plus
@@ -49,6 +50,10 @@ type Config struct {
 	// CustomDiff is a difficulty handed to miners instead of the pool's
 	// when lower (0 = off; 100 or more). A "+N" login suffix overrides it.
 	CustomDiff uint64 `json:"custom-diff,omitempty"`
+	// Vardiff gives each miner a difficulty of its own, so that its shares
+	// arrive every target-seconds (see vardiff.Config and vardiff.go);
+	// bind[].vardiff overrides it for the miners of one port.
+	Vardiff vardiff.Config `json:"vardiff"`
 	// CustomDiffStats counts shares accepted locally at the custom
 	// difficulty in the accepted/hashes statistics (xmrig-proxy's option).
 	CustomDiffStats bool `json:"custom-diff-stats,omitempty"`
@@ -190,6 +195,9 @@ type BindConfig struct {
 	ProxyProtocol bool `json:"proxy-protocol,omitempty"`
 	// Family pins the dialect: "auto" (default), "cryptonote" or "sv1".
 	Family string `json:"family,omitempty"`
+	// Vardiff overrides keys of the top-level vardiff section for the
+	// miners of this port (absent keys inherit it).
+	Vardiff *vardiff.Override `json:"vardiff,omitempty"`
 }
 
 // Address returns host:port.
@@ -461,6 +469,7 @@ func (c *Config) Normalize() {
 	setDefault(&c.SubmitRateLimit.PerSecond, defaultSharesPerSecond)
 	setDefault(&c.SubmitRateLimit.Burst, defaultShareBurst)
 	setDefault(&c.SubmitRateLimit.CloseAfter, defaultFloodCloseAfter)
+	c.Vardiff.Normalize()
 	if c.UserAgent == "" {
 		c.UserAgent = "go-proxy/" + Version
 	}
@@ -597,6 +606,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max-upstreams: must be -1 (unlimited), 0 (automatic) or a cap, got %d", c.MaxUpstreams)
 	}
 	if err := c.SubmitRateLimit.validate(); err != nil {
+		return err
+	}
+	if err := c.validateVardiff(); err != nil {
 		return err
 	}
 	if c.SocketSendBuffer != 0 && c.SocketSendBuffer < 4096 {

@@ -65,8 +65,10 @@ type ShareEvent struct {
 	// Account: User is a registered account name (see MinerEvent).
 	Account bool
 	Worker  string
-	// Diff is the difficulty credited: the pool's job difficulty for a
-	// forwarded share, the miner's custom difficulty for a local accept.
+	// Diff is the difficulty credited: the one the share was judged at (the
+	// miner's own) for a local accept, and for a forwarded share of a miner
+	// whose local accepts count (vardiff, custom-diff-stats); the pool's job
+	// difficulty for other forwarded shares.
 	Diff uint64
 	// Actual is the difficulty the share's hash meets.
 	Actual uint64

@@ -150,8 +150,8 @@ func (mp *mapper) init() {
 		if len(mp.pools) > 0 {
 			algo = mp.pools[0].Algo
 		}
-		hashable, label, divider := algoInfo(algo)
-		mp.sv = &sv1Up{hashable: hashable, algo: label, divider: divider}
+		pow, label, divider := algoInfo(algo)
+		mp.sv = &sv1Up{pow: pow, algo: label, divider: divider}
 	}
 }
 

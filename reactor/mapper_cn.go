@@ -140,6 +140,12 @@ func (mp *mapper) jobOptions(m *miner) stratum.JobOptions {
 		o.Target = b2s(stratum.AppendTarget(mp.s.target[:0], m.customDiff))
 		m.diff = m.customDiff
 	}
+	if d := uint64(m.vdJob(mp, float64(m.diff))); d != m.diff { // vardiff.go
+		m.diff, o.Target = d, ""
+		if d != mp.jobDiff {
+			o.Target = b2s(stratum.AppendTarget(mp.s.target[:0], d))
+		}
+	}
 	if m.wk != nil {
 		m.wk.Difficulty = float64(m.diff)
 	}

@@ -38,9 +38,9 @@ type sv1Up struct {
 	// pool's clean flag and forced clean (for miners joining).
 	line, lineClean []byte
 
-	hashable bool    // the proxy can verify shares (sha256d family)
-	algo     string  // algorithm label ("sha256d", "scrypt", ...)
-	divider  float64 // hashrate divider of the algorithm
+	pow     stratum.SV1Algo // the proof of work: the proxy checks shares when Hashable
+	algo    string          // algorithm label ("sha256d", "scrypt", ...)
+	divider float64         // hashrate divider of the algorithm
 }
 
 // sv1Job is one pool job with what a share check needs.
@@ -79,16 +79,16 @@ func prefixBytes(n, override int) int {
 	return 0
 }
 
-// algoInfo returns whether the proxy can hash an SV1 pool's algorithm and
-// its hashrate divider (hashes per difficulty-1 share = 2^32 / divider).
-func algoInfo(algo string) (hashable bool, label string, divider float64) {
-	switch strings.ToLower(algo) {
-	case "", "sha256d", "sha256", "sha-256", "btc", "bitcoin":
-		return true, "sha256d", 1
-	case "scrypt":
-		return false, "scrypt", 65536
+// algoInfo returns an SV1 pool's proof of work (the proxy checks shares of
+// the sha256d and scrypt ones), its label and its hashrate divider (hashes
+// per difficulty-1 share = 2^32 / divider).
+func algoInfo(algo string) (pow stratum.SV1Algo, label string, divider float64) {
+	pow = stratum.ParseSV1Algo(algo)
+	label = pow.String()
+	if pow == stratum.SV1AlgoOther {
+		label = strings.ToLower(algo)
 	}
-	return false, strings.ToLower(algo), 1
+	return pow, label, pow.Divider()
 }
 
 // handleLineSV1 is an SV1 pool's line (loop-only).
@@ -179,7 +179,7 @@ func (mp *mapper) sv1SetDifficulty(d float64) {
 	if d <= 0 || d == sv.diff {
 		return
 	}
-	t, ok := stratum.SV1TargetFromDifficulty(d)
+	t, ok := sv.pow.TargetFromDifficulty(d)
 	if !ok {
 		return
 	}

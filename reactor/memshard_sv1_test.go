@@ -29,8 +29,24 @@ func newMemShardSV1(t testing.TB, d float64) (*memShard, *mapper) {
 // newMemShardSV1With is newMemShardSV1 with the pool's extranonce1 (hex).
 func newMemShardSV1With(t testing.TB, d float64, e1 string) (*memShard, *mapper) {
 	t.Helper()
-	cfg := &Config{Pools: []upstream.PoolConfig{{URL: "pool:3333", User: "acct", Family: upstream.SV1}}}
-	ms := newMemShard(t, &Config{Pools: []upstream.PoolConfig{{URL: "cnpool:3333", User: "W"}, cfg.Pools[0]}})
+	return newMemShardSV1Full(t, d, e1, "", nil)
+}
+
+// newMemShardSV1Algo is newMemShardSV1 with the pool's algorithm and the
+// rest of the configuration from base (its pools are replaced).
+func newMemShardSV1Algo(t testing.TB, d float64, algo string, base *Config) (*memShard, *mapper) {
+	t.Helper()
+	return newMemShardSV1Full(t, d, "0800001a", algo, base)
+}
+
+func newMemShardSV1Full(t testing.TB, d float64, e1, algo string, base *Config) (*memShard, *mapper) {
+	t.Helper()
+	if base == nil {
+		base = &Config{}
+	}
+	sv := upstream.PoolConfig{URL: "pool:3333", User: "acct", Family: upstream.SV1, Algo: algo}
+	base.Pools = []upstream.PoolConfig{{URL: "cnpool:3333", User: "W"}, sv}
+	ms := newMemShard(t, base)
 	s := ms.s
 	mp := &mapper{s: s, id: 2, family: FamilySV1, kind: kindSV1Agg, pools: s.p.enabledPools(s.cfg, FamilySV1)}
 	mp.init()

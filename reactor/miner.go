@@ -84,6 +84,7 @@ type miner struct {
 	// answered, or when it was answered at once).
 	loginID *stratum.RequestID
 	sv      *sv1Miner // stratum v1 state; nil for CryptoNote miners
+	vd      *minerVD  // vardiff state (vardiff.go); nil until vardiff first runs for the miner
 	// held: the miner's input waits for its pool connection to drain
 	// (flow.go). spent is the share rate limit's bucket used since the
 	// last refill, throttled the submits refused for the rate this minute.

@@ -123,9 +123,9 @@ func ParseDiffSuffix(login []byte) ([]byte, uint64) {
 
 // submitCN is RFC §6.2 plus the share rate limit and pool back-pressure
 // (flow.go), the NiceHash nonce check, the job window, the duplicate check
-// (duplicate.go) and custom difficulty. Shares that meet the miner's
-// custom difficulty but not the pool's are answered here and never
-// forwarded.
+// (duplicate.go) and the miner's own difficulty (custom, or vardiff's for
+// the job it names: vardiff.go). Shares that meet the miner's difficulty
+// but not the pool's are answered here and never forwarded.
 func (m *miner) submitCN(req *stratum.Request) {
 	s := m.s
 	p := &req.Params
@@ -143,6 +143,10 @@ func (m *miner) submitCN(req *stratum.Request) {
 		return
 	}
 	mp, fixed, js := m.cnShareSession(p.JobID, p.Nonce) // the session the miner left, for a share of its job
+	var variant uint8
+	if js == nonce.JobUnknown && m.vd != nil {
+		mp, fixed, js, variant = m.vdShareSessionCN(p) // a job re-sent with the miner's own difficulty
+	}
 	if mp.kind == kindNiceHash && stratum.NonceFixedByte(p.Nonce) != byte(fixed) {
 		m.invalidShare(&req.ID, stratum.MsgNiceHashNonce)
 		return
@@ -171,6 +175,7 @@ func (m *miner) submitCN(req *stratum.Request) {
 	if m.customDiff != 0 && m.customDiff < poolDiff {
 		minerDiff = m.customDiff
 	}
+	minerDiff = m.vdJudgedCN(mp, js, variant, minerDiff)
 	if actual < minerDiff {
 		m.invalidShare(&req.ID, stratum.MsgLowDifficulty)
 		return
@@ -181,6 +186,7 @@ func (m *miner) submitCN(req *stratum.Request) {
 			return
 		}
 		m.localAccept(mp, &req.ID, minerDiff, actual)
+		m.vdShare(mp, float64(minerDiff))
 		return
 	}
 	if !mp.canSubmit() {
@@ -191,7 +197,8 @@ func (m *miner) submitCN(req *stratum.Request) {
 		m.invalidShare(&req.ID, msgTooManyShares)
 		return
 	}
-	mp.submitCN(m, req, poolDiff, actual, expired)
+	mp.submitCN(m, req, uint64(m.shareCredit(float64(minerDiff), float64(poolDiff))), actual, expired)
+	m.vdShare(mp, float64(minerDiff))
 }
 
 // invalidShare answers a share the proxy rejects itself and counts it.
@@ -215,7 +222,7 @@ func (m *miner) localAccept(mp *mapper, id *stratum.RequestID, diff, actual uint
 	s.fc[m.family].CustomAccepted++
 	s.fc[m.family].CustomHashes += float64(diff)
 	s.credit(m, mp, float64(diff))
-	if s.cfg.CustomDiffStats {
+	if s.cfg.CustomDiffStats || m.vdCounts() {
 		s.recordAccept(m, float64(diff), float64(diff), actual, 0)
 	}
 	s.out = stratum.AppendStatusReply(s.out[:0], id, "OK")

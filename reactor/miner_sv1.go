@@ -23,9 +23,8 @@ type sv1Miner struct {
 	e1                     [2 * stratum.MaxSV1ExtranonceSize]byte
 	e1n                    uint8
 	e2size                 int
-	diff                   float64 // difficulty last sent
-	custom                 float64 // requested difficulty (+N, suggest, custom-diff)
-	target                 stratum.SV1Target
+	diff                   float64    // difficulty last sent
+	custom                 float64    // requested difficulty (+N, suggest, custom-diff)
 	session                string     // subscribe's session id (passthrough resume)
 	worker                 string     // worker name, until the login completes
 	resume                 *sv1Resume // passthrough resume under way (kept.go)
@@ -268,13 +267,13 @@ func (m *miner) sv1Configure(req *stratum.SV1Request) {
 }
 
 // sv1SetCustom records a difficulty the miner asked for (suggest,
-// minimum-difficulty, "+N", custom-diff); it applies below the pool's.
+// minimum-difficulty, "+N", custom-diff); it applies below the pool's, and
+// turns vardiff off for the miner (from the next sweep).
 func (m *miner) sv1SetCustom(d float64) {
-	t, ok := stratum.SV1TargetFromDifficulty(d)
-	if !ok {
+	if _, ok := stratum.SV1TargetFromDifficulty(d); !ok {
 		return
 	}
-	m.sv.custom, m.sv.target = d, t
+	m.sv.custom = d
 }
 
 // sv1Authorize answers mining.authorize (aggregate mode: any name, the
@@ -335,6 +334,7 @@ func (m *miner) sv1Start() {
 		return
 	}
 	m.sv.diff = m.sv1Difficulty(mp)
+	m.diff = sv1Whole(m.sv.diff)
 	s.out = stratum.AppendSV1SetDifficulty(s.out[:0], m.sv.diff)
 	m.send(s.out)
 	m.send(mp.sv.lineClean)
@@ -343,13 +343,20 @@ func (m *miner) sv1Start() {
 	s.workerMapper(m, mp)
 }
 
-// sv1Difficulty is the difficulty the miner works at: its own when lower
-// than the pool's, the pool's otherwise. A lower difficulty needs the
-// proxy to check every share before forwarding it, so it is only granted
-// on pools whose algorithm the proxy can hash; elsewhere the miner would
-// send the pool shares it mostly rejects.
+// sv1Difficulty is the difficulty the miner gets with the session's newest
+// job: vardiff's when it runs for the miner (vardiff.go), else its own when
+// lower than the pool's, the pool's otherwise.
 func (m *miner) sv1Difficulty(mp *mapper) float64 {
-	if c := m.sv.custom; c > 0 && c < mp.sv.diff && mp.sv.hashable {
+	return m.vdJob(mp, m.sv1BaseDifficulty(mp))
+}
+
+// sv1BaseDifficulty is the difficulty without vardiff: the miner's own
+// when lower than the pool's, the pool's otherwise. A lower difficulty
+// needs the proxy to check every share before forwarding it, so it is only
+// granted on pools whose algorithm the proxy can hash (sha256d, scrypt);
+// elsewhere the miner would send the pool shares it mostly rejects.
+func (m *miner) sv1BaseDifficulty(mp *mapper) float64 {
+	if c := m.sv.custom; c > 0 && c < mp.sv.diff && mp.sv.pow.Hashable() {
 		return c
 	}
 	return mp.sv.diff
@@ -367,7 +374,7 @@ func (m *miner) sv1SendJob(mp *mapper) {
 		}
 	case stateReady:
 		if d := m.sv1Difficulty(mp); d != m.sv.diff {
-			m.sv.diff = d
+			m.sv.diff, m.diff = d, sv1Whole(d)
 			s := m.s
 			s.out = stratum.AppendSV1SetDifficulty(s.out[:0], d)
 			m.send(s.out)
@@ -380,9 +387,10 @@ func (m *miner) sv1SendJob(mp *mapper) {
 }
 
 // sv1Submit checks a share locally (rate limit and pool back-pressure,
-// job, duplicate, and for sha256d pools the real header hash against the
-// miner's and the pool's targets), answers what it can, and forwards the
-// rest with the miner's prefix. A share for the job the last clean job
+// job, duplicate, and for sha256d and scrypt pools the real header hash
+// against the pool's target and the miner's difficulty for the job it
+// names), answers what it can, and forwards the rest with the miner's
+// prefix under the pool's job id. A share for the job the last clean job
 // replaced is forwarded too: the pool decides, and it counts as expired.
 func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	s, sv, sub := m.s, m.sv, &req.Submit
@@ -408,6 +416,10 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		m.sv1Invalid(&req.ID, err.(*stratum.SV1Error))
 		return
 	}
+	var variant uint8
+	if job == nil && m.vd != nil {
+		job, expired, variant = m.vdFindJobSV1(mp, sub) // a job re-sent with the miner's own difficulty
+	}
 	if job == nil {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)
 		return
@@ -428,16 +440,19 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		return
 	}
 	var actual float64
-	if mp.sv.hashable {
-		h := s.hasher.ShareHash(job.bin, e1, e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
-		actual = stratum.SV1HashDifficulty(&h)
+	judged := job.diff // the difficulty the share is judged at
+	if pow := mp.sv.pow; pow.Hashable() {
+		h, _ := s.hasher.ShareHashAlgo(pow, s.scryptHasher(pow), job.bin, e1, e2, sub.NTimeValue, sub.NonceValue, sub.VersionBitsValue, sv.mask)
+		actual = pow.HashDifficulty(&h)
+		judged = m.sv1Judged(mp, job, variant)
 		if !job.target.Meets(&h) {
-			if sv.custom > 0 && sv.custom < job.diff && sv.target.Meets(&h) {
+			if judged < job.diff && actual >= judged {
 				if !recordShare(m, mp, &mp.sv.seen, key, expired) {
 					m.sv1Invalid(&req.ID, errSV1TooManyShares)
 					return
 				}
-				m.sv1LocalAccept(mp, &req.ID, sv.custom, actual)
+				m.sv1LocalAccept(mp, &req.ID, judged, actual)
+				m.vdShare(mp, judged)
 				return
 			}
 			m.sv1Invalid(&req.ID, stratum.ErrSV1LowDifficulty)
@@ -453,7 +468,8 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 		return
 	}
 	pc := mp.conn
-	tag := submitTag{m: m, id: req.ID, diff: job.diff, hashes: job.diff * hashesPerDiff / mp.sv.divider, actual: uint64(actual), expired: expired}
+	credit := m.shareCredit(judged, job.diff)
+	tag := submitTag{m: m, id: req.ID, diff: credit, hashes: credit * hashesPerDiff / mp.sv.divider, actual: uint64(actual), expired: expired}
 	var evicted upstream.Pending[submitTag]
 	var wasEvicted bool
 	s.out, evicted, wasEvicted = pc.sv.AppendSubmit(s.out[:0], tag, prefix, sub, mono())
@@ -461,6 +477,7 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	if wasEvicted {
 		mp.failSubmit(evicted, stratum.MsgPoolTimeout)
 	}
+	m.vdShare(mp, judged)
 }
 
 // hashesPerDiff is the hashes behind a difficulty-1 sha256d share.
@@ -489,7 +506,7 @@ func (m *miner) sv1LocalAccept(mp *mapper, id *stratum.RequestID, diff, actual f
 	hashes := diff * hashesPerDiff / mp.sv.divider
 	c.CustomHashes += hashes
 	s.credit(m, mp, hashes)
-	if s.cfg.CustomDiffStats {
+	if s.cfg.CustomDiffStats || m.vdCounts() {
 		s.recordAccept(m, diff, hashes, uint64(actual), 0)
 	}
 	m.replySV1Bool(id, true)

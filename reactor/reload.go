@@ -15,18 +15,21 @@ const secretMask = "********"
 
 // Reload applies a new configuration without dropping miners: pools (each
 // pool session prepares a connection to the new list and switches once it
-// is logged in), custom difficulty, access password, rate limits, workers
-// mode, timeouts, the failover settings (retries, retry-pause,
+// is logged in), custom difficulty, vardiff (top level and bind[].vardiff:
+// miners with vardiff state follow at the next sweep, others when their
+// next job goes out), access password, rate limits, workers mode,
+// timeouts, the failover settings (retries, retry-pause,
 // pool-stable-seconds, pool-probe-seconds: from the next pool event on),
 // proxy-protocol-from, the API's tokens, restricted and open-registration
-// flags and limits. Changed binds, event-loop count, connection cap, TLS
-// settings, sv1-mode and the API's enabled/host/port (and its connection
-// cap and timeouts) need a restart: the running values are kept (for the
-// API's enabled/host/port, its whole section), and reported in the
-// returned warnings. An invalid configuration is rejected and the old one
-// stays. Reload trusts its caller (the configuration file): a
-// configuration that comes from a remote party must first pass
-// DiskOnlyChanges, as the HTTP API's does. Safe for concurrent use.
+// flags and limits. Changed binds (but for their vardiff), event-loop
+// count, connection cap, TLS settings, sv1-mode and the API's
+// enabled/host/port (and its connection cap and timeouts) need a restart:
+// the running values are kept (for the API's enabled/host/port, its whole
+// section), and reported in the returned warnings. An invalid
+// configuration is rejected and the old one stays. Reload trusts its
+// caller (the configuration file): a configuration that comes from a
+// remote party must first pass DiskOnlyChanges, as the HTTP API's does.
+// Safe for concurrent use.
 func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	c := next.Clone()
 	old := p.cfg.Load()
@@ -37,7 +40,7 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if !reflect.DeepEqual(c.Bind, old.Bind) {
+	if !sameListeners(c.Bind, old.Bind) {
 		warnings = append(warnings, "bind changes need a restart; keeping the current listeners")
 		c.Bind = old.Bind
 	}
@@ -95,6 +98,22 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	}
 	p.log.Info("configuration reloaded", "pools_changed", poolsChanged)
 	return warnings, nil
+}
+
+// sameListeners reports whether two bind lists describe the same listeners:
+// equal but for their vardiff overrides, which apply at once.
+func sameListeners(a, b []BindConfig) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		x.Vardiff, y.Vardiff = nil, nil
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // restoreSecrets puts back secrets a client sent masked (it fetched a

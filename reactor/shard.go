@@ -29,6 +29,11 @@ type shard struct {
 	cnReq  stratum.Request
 	sv1Req stratum.SV1Request
 	hasher stratum.SV1Hasher
+	// scrypt is the scrypt working memory (128 KiB), made when a share
+	// of a scrypt pool is first checked; vd the vardiff settings per bind
+	// (vardiff.go).
+	scrypt *stratum.ScryptHasher
+	vd     vdTable
 	// sessText and target are scratch for a session id and a custom
 	// difficulty target while one line is encoded.
 	sessText [36]byte
@@ -165,6 +170,9 @@ func (s *shard) tick() {
 			continue
 		}
 		m.refill(cfg.SubmitRateLimit.PerSecond, newMinute)
+		if m.vd != nil {
+			m.vdTick()
+		}
 		switch m.state {
 		case stateWaitProxy, stateWaitLogin:
 			if s.now >= m.deadline {

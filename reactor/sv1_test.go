@@ -190,13 +190,13 @@ func TestSV1_CustomDifficulty_Good(t *testing.T) {
 }
 
 func TestSV1_CustomDifficulty_Bad(t *testing.T) {
-	// On a pool whose algorithm the proxy cannot hash (scrypt here) it
-	// cannot tell which shares meet the pool's difficulty: a lower
-	// difficulty would send the pool shares it rejects, so the miner keeps
-	// the pool's.
+	// On a pool whose algorithm the proxy cannot hash (x11 here; it hashes
+	// sha256d and scrypt) it cannot tell which shares meet the pool's
+	// difficulty: a lower difficulty would send the pool shares it rejects,
+	// so the miner keeps the pool's.
 	pool := startSV1Pool(t, sv1pool.Config{})
 	cfg := sv1Config(pool.Addr())
-	cfg.Pools[0].Algo = "scrypt"
+	cfg.Pools[0].Algo = "x11"
 	_, addr := startProxy(t, cfg)
 	m := testminer.DialSV1(t, addr)
 	m.Reply(m.Send(`"method":"mining.suggest_difficulty","params":[%v]}`, tinyDiff/4))

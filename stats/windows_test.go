@@ -186,3 +186,21 @@ func TestRates_SteadyRate_Good(t *testing.T) {
 	}
 	require.InEpsilon(t, 10000.0/40, idle.At(t0 + 40)[Window24h], 0.01)
 }
+
+// TestRates_FortySeconds_Good: a worker 40 s old that sends a share every
+// 4 s at difficulty 4000 (1000 H/s, as vardiff paces a miner) reads
+// 1000 H/s in every window, 60 s to 24 h: each is judged over the 40 s the
+// worker has existed. (Without that, the 60 s window would read ~500 H/s
+// and the 24 h one ~0.5 H/s.)
+func TestRates_FortySeconds_Good(t *testing.T) {
+	var w Workers
+	w.byName, w.max = map[string]*Worker{}, 10
+	wk := w.Get("rig", t0) // the login
+	for s := int64(4); s <= 40; s += 4 {
+		wk.Rates.Add(t0+s, 4000)
+	}
+	for i, v := range wk.Rates.At(t0 + 40) {
+		require.InEpsilon(t, 1000, v, 0.1, "window %d s: %v", WindowSeconds[i], wk.Rates.At(t0+40))
+	}
+	require.InEpsilon(t, 1000, wk.View(t0 + 40).Hashrate[Window60s], 0.1, "as /1/workers shows it")
+}

@@ -21,6 +21,9 @@ type JobOptions struct {
 	// Algo includes the job's "algo" member (the miner negotiated the algo
 	// extension and the job has one).
 	Algo bool
+	// Variant, when not 0, sends the job under a variant of its id (see
+	// SplitJobVariant): the same work re-sent with a new target.
+	Variant uint8
 }
 
 // AppendJobObject appends the JSON object of a job as a miner sees it:
@@ -35,6 +38,7 @@ func AppendJobObject(dst []byte, j *Job, session []byte, o JobOptions) []byte {
 	}
 	dst = append(dst, `","job_id":"`...)
 	dst = append(dst, j.JobID...)
+	dst = AppendJobVariant(dst, o.Variant)
 	dst = append(dst, `","target":"`...)
 	if o.Target != "" {
 		dst = append(dst, o.Target...)

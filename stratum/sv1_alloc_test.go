@@ -61,6 +61,7 @@ func TestAllocs_SV1Notify(t *testing.T) {
 	out := make([]byte, 0, 1024)
 	n := testing.AllocsPerRun(1000, func() {
 		out = AppendSV1Notify(out[:0], &j, true)
+		out = AppendSV1NotifyVariant(out[:0], &j, 200, 0x504e86c9, false)
 		out = AppendSV1SetDifficulty(out[:0], 1.0/65536)
 		out = AppendSV1SetDifficulty(out[:0], 65536)
 	})

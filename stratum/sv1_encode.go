@@ -119,9 +119,24 @@ func AppendSV1Difficulty(dst []byte, diff float64) []byte {
 // j must be valid (ParseSV1PoolMessage hands out only valid jobs). The line
 // is the same for every miner of an upstream.
 func AppendSV1Notify(dst []byte, j *SV1Job, clean bool) []byte {
+	return appendSV1Notify(dst, j, 0, j.NTime, 0, clean)
+}
+
+// AppendSV1NotifyVariant appends j as variant v of its job id (see
+// SplitJobVariant), with ntime for its ntime: the same work re-sent to one
+// miner with a new difficulty. A later ntime (the job's plus v, say) makes
+// its headers differ from those of the job as first sent, so a miner that
+// restarts its extranonce2 on a new job id (cpuminer does) does not find
+// the shares it already sent again. The line is the miner's own.
+func AppendSV1NotifyVariant(dst []byte, j *SV1Job, v uint8, ntime uint32, clean bool) []byte {
+	return appendSV1Notify(dst, j, v, "", ntime, clean)
+}
+
+func appendSV1Notify(dst []byte, j *SV1Job, v uint8, ntimeHex string, ntime uint32, clean bool) []byte {
 	dst = appendSV1NotifyHead(dst, "mining.notify")
 	dst = append(dst, '"')
 	dst = append(dst, j.JobID...)
+	dst = AppendJobVariant(dst, v)
 	dst = append(dst, `","`...)
 	dst = append(dst, j.PrevHash...)
 	dst = append(dst, `","`...)
@@ -142,7 +157,11 @@ func AppendSV1Notify(dst []byte, j *SV1Job, clean bool) []byte {
 	dst = append(dst, `","`...)
 	dst = append(dst, j.NBits...)
 	dst = append(dst, `","`...)
-	dst = append(dst, j.NTime...)
+	if ntimeHex != "" {
+		dst = append(dst, ntimeHex...)
+	} else {
+		dst = AppendHex32(dst, ntime)
+	}
 	dst = append(dst, `",`...)
 	dst = strconv.AppendBool(dst, clean)
 	return append(dst, "]}\n"...)

@@ -29,7 +29,12 @@ type Config struct {
 	Extranonce2Size int
 	// Difficulty is the share difficulty sent with mining.set_difficulty;
 	// default 1/65536 (a CPU test miner finds a share every ~65536 hashes).
+	// It is in the algorithm's unit (see stratum.SV1Algo: a scrypt
+	// difficulty is 65536 times sha256d's for the same target).
 	Difficulty float64
+	// Algo is the proof of work shares are checked with: "" or "sha256d"
+	// (default), or "scrypt" (~0.2 ms a hash, so keep difficulties tiny).
+	Algo string
 	// VersionRolling grants BIP310 version rolling in mining.configure with
 	// the mask 1fffe000 (or the one SetVersionMask set) AND the miner's mask.
 	// Without it, mining.configure answers version-rolling false.

@@ -1,5 +1,5 @@
-// Package sv1pool is an in-process Bitcoin-family stratum v1 pool (sha256d)
-// for go-proxy's SV1 integration tests, `go-proxy demo` and the bench
+// Package sv1pool is an in-process Bitcoin-family stratum v1 pool (sha256d,
+// or scrypt with Config.Algo) for go-proxy's SV1 integration tests, `go-proxy demo` and the bench
 // harness. It is the stratum v1 sibling of bench/mockpool.
 //
 // A Pool listens on TCP (optionally TLS) and speaks the miner side of
@@ -13,8 +13,8 @@
 //
 // Every mining.submit is verified for real: job known to the connection,
 // field shapes, version bits inside the negotiated mask, coinbase rebuilt
-// with the connection's extranonce1, merkle root, header, sha256d and a
-// comparison with the share target, plus duplicate detection. Stats counts
+// with the connection's extranonce1, merkle root, header, sha256d (or
+// scrypt) and a comparison with the share target, plus duplicate detection. Stats counts
 // the outcomes by stratum error code, Overlaps reports two different
 // miners working on the same coinbase of the same job, and Config.OnSubmit
 // sees every judged share. Misbehaviour (a hung pool, garbage, lost submit
@@ -23,8 +23,8 @@
 // client.reconnect are pushed with the Set* and Send* methods.
 //
 // Wire messages are encoded and parsed with package stratum and shares are
-// hashed with stratum.SV1Hasher; this package holds no second encoder or
-// hasher.
+// hashed with stratum.SV1Hasher (and stratum.ScryptHasher); this package
+// holds no second encoder or hasher.
 //
 // Every method of Pool is safe for concurrent use. Threading: one goroutine
 // accepts, one goroutine per connection reads, verifies and answers, and an

@@ -16,6 +16,7 @@ import (
 // releases them all.
 type Pool struct {
 	cfg      Config
+	pow      stratum.SV1Algo              // cfg.Algo
 	srv      *poolserver.Server[*session] // listener, connections, session history
 	behavior atomic.Pointer[Behavior]
 	sent     poolserver.JobLog
@@ -45,6 +46,7 @@ func Start(cfg Config) (*Pool, error) {
 	}
 	p := &Pool{
 		cfg:         cfg,
+		pow:         stratum.ParseSV1Algo(cfg.Algo),
 		srv:         srv,
 		rng:         rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7376317030306c)),
 		diff:        cfg.Difficulty,
@@ -74,6 +76,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sv1pool: extranonce2 size %d outside 1..%d", c.Extranonce2Size, stratum.MaxSV1ExtranonceSize)
 	case !validDifficulty(c.Difficulty):
 		return fmt.Errorf("sv1pool: difficulty %v is not a finite number in (0, 2^64]", c.Difficulty)
+	case !stratum.ParseSV1Algo(c.Algo).Hashable():
+		return fmt.Errorf("sv1pool: algorithm %q: only sha256d and scrypt are checked", c.Algo)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type session struct {
 	parser     fastjson.Parser
 	req        stratum.SV1Request
 	hasher     stratum.SV1Hasher
+	scrypt     *stratum.ScryptHasher // made for a scrypt pool's first share
 	lastDiff   float64
 	lastTarget stratum.SV1Target
 

@@ -169,15 +169,15 @@ func (s *session) judge(sub *stratum.SV1Submit, out *Submit) verdict {
 	diff := min(job.diff, curDiff)
 	target := s.targetFor(diff)
 	e1 := job.e1
-	hash := s.hasher.ShareHash(bin, e1, e2, ntime, nonce, bits, mask)
+	hash := s.shareHash(bin, e1, e2, ntime, nonce, bits, mask)
 	if !target.Meets(&hash) && !bytes.Equal(curE1, job.e1) {
-		if h2 := s.hasher.ShareHash(bin, curE1, e2, ntime, nonce, bits, mask); target.Meets(&h2) {
+		if h2 := s.shareHash(bin, curE1, e2, ntime, nonce, bits, mask); target.Meets(&h2) {
 			e1, hash = curE1, h2
 		}
 	}
 	out.Extranonce1 = string(stratum.AppendHex(nil, e1))
 	out.Version = stratum.SV1RollVersion(bin.Version, bits, mask)
-	out.Difficulty = stratum.SV1HashDifficulty(&hash)
+	out.Difficulty = p.pow.HashDifficulty(&hash)
 	out.Target = diff
 	if !target.Meets(&hash) {
 		return verdict{outcome: oLowDiff, err: stratum.ErrSV1LowDifficulty}
@@ -209,11 +209,22 @@ func (s *session) judge(sub *stratum.SV1Submit, out *Submit) verdict {
 	return v
 }
 
-// targetFor returns the share target of diff, cached for the last
-// difficulty seen (reader-owned).
+// shareHash is the proof-of-work hash of a share under the pool's
+// algorithm (reader-owned).
+func (s *session) shareHash(bin *stratum.SV1JobBinary, e1, e2 []byte, ntime, nonce, bits, mask uint32) [32]byte {
+	pow := s.p.pow
+	if pow == stratum.SV1AlgoScrypt && s.scrypt == nil {
+		s.scrypt = new(stratum.ScryptHasher)
+	}
+	h, _ := s.hasher.ShareHashAlgo(pow, s.scrypt, bin, e1, e2, ntime, nonce, bits, mask)
+	return h
+}
+
+// targetFor returns the share target of diff (in the pool's algorithm's
+// unit), cached for the last difficulty seen (reader-owned).
 func (s *session) targetFor(diff float64) *stratum.SV1Target {
 	if diff != s.lastDiff {
-		t, ok := stratum.SV1TargetFromDifficulty(diff)
+		t, ok := s.p.pow.TargetFromDifficulty(diff)
 		if !ok {
 			t = stratum.SV1Target{} // nothing meets it; diff is validated, so never
 		}

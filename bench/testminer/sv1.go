@@ -30,6 +30,9 @@ type SV1 struct {
 	// Worker is the worker name of submits (default "w", which a proxy
 	// takes; a pool wants a user it authorized).
 	Worker string
+	// Scrypt makes Share search with scrypt (Litecoin's proof of work,
+	// ~0.2 ms a hash) instead of sha256d, with Diff in scrypt's unit.
+	Scrypt bool
 	// E1 is the extranonce1 and E2Size the extranonce2 size, from the
 	// subscribe answer or mining.set_extranonce (a test resuming a session
 	// by hand may set them).
@@ -46,6 +49,7 @@ type SV1 struct {
 	jobs   int // notifies received
 	e2     uint64
 	hasher stratum.SV1Hasher
+	scrypt *stratum.ScryptHasher
 	parser fastjson.Parser
 }
 
@@ -212,7 +216,14 @@ func (m *SV1) Login(user string, versionMask uint32) {
 func (m *SV1) Share() (e2 []byte, ntime, nonce, vbits uint32) {
 	m.t.Helper()
 	require.NotNil(m.t, m.bin, "no job yet")
-	target, ok := stratum.SV1TargetFromDifficulty(m.Diff)
+	pow := stratum.SV1AlgoSHA256d
+	if m.Scrypt {
+		pow = stratum.SV1AlgoScrypt
+		if m.scrypt == nil {
+			m.scrypt = new(stratum.ScryptHasher)
+		}
+	}
+	target, ok := pow.TargetFromDifficulty(m.Diff)
 	require.True(m.t, ok, "difficulty %v", m.Diff)
 	for {
 		m.e2++
@@ -225,6 +236,15 @@ func (m *SV1) Share() (e2 []byte, ntime, nonce, vbits uint32) {
 		}
 		version := stratum.SV1RollVersion(m.bin.Version, vbits, m.Mask)
 		h := m.hasher.Header(m.bin, m.E1, e2, version, m.bin.NTime, 0)
+		if m.Scrypt {
+			for n := uint32(0); n < 1<<16; n++ {
+				h.SetNonce(n)
+				if hash := m.scrypt.Hash(&h); target.Meets(&hash) {
+					return e2, m.bin.NTime, n, vbits
+				}
+			}
+			continue
+		}
 		if n, _, found := h.Search(&target, 0, 1<<22); found {
 			return e2, m.bin.NTime, n, vbits
 		}
@@ -247,4 +267,23 @@ func (m *SV1) SubmitRaw(jobID string, e2 []byte, ntime, nonce, vbits uint32) SV1
 		return m.Reply(m.Send(`"method":"mining.submit","params":[%q,%q,"%x","%08x","%08x","%08x"]}`, m.Worker, jobID, e2, ntime, nonce, vbits))
 	}
 	return m.Reply(m.Send(`"method":"mining.submit","params":[%q,%q,"%x","%08x","%08x"]}`, m.Worker, jobID, e2, ntime, nonce))
+}
+
+// ShareDifficulty returns the difficulty a share of the current job meets
+// (scrypt's unit when Scrypt is set): what a pool or proxy that checks it
+// computes.
+func (m *SV1) ShareDifficulty(e2 []byte, ntime, nonce, vbits uint32) float64 {
+	m.t.Helper()
+	require.NotNil(m.t, m.bin, "no job yet")
+	version := stratum.SV1RollVersion(m.bin.Version, vbits, m.Mask)
+	h := m.hasher.Header(m.bin, m.E1, e2, version, ntime, nonce)
+	if m.Scrypt {
+		if m.scrypt == nil {
+			m.scrypt = new(stratum.ScryptHasher)
+		}
+		hash := m.scrypt.Hash(&h)
+		return stratum.SV1AlgoScrypt.HashDifficulty(&hash)
+	}
+	hash := h.Hash()
+	return stratum.SV1HashDifficulty(&hash)
 }
