@@ -414,7 +414,7 @@ func fillResult(res *RunResult, o *Options, idle, ramp, end proxyReading, rampSw
 				cpu := ps.CPUSeconds() - ps0.CPUSeconds()
 				s.ProxyCores = round3(cpu / secs)
 				if answered > 0 {
-					s.CPUPer1000Shares = round3(cpu / (float64(answered) / 1000))
+					s.CPUPer1000Shares = round6(cpu / (float64(answered) / 1000))
 				}
 			}
 		}
