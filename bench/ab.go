@@ -60,6 +60,8 @@ var abFigures = []abFigure{
 	{"submit_p50_ms", "submit RTT p50 (ms)", func(s *Summary) float64 { return s.SubmitP50Ms }, "%.2f"},
 	{"submit_p99_ms", "submit RTT p99 (ms)", func(s *Summary) float64 { return s.SubmitP99Ms }, "%.2f"},
 	{"cpu_s_per_1000_shares", "CPU s per 1000 shares", func(s *Summary) float64 { return s.CPUPer1000Shares }, "%.4f"},
+	{"syscalls_per_share", "syscalls per share (syscr+syscw)", func(s *Summary) float64 { return s.SyscallsPerShare }, "%.2f"},
+	{"ctx_switches_per_share", "context switches per share", func(s *Summary) float64 { return s.CtxSwitchesPerShare }, "%.2f"},
 	{"proxy_cpu_cores", "proxy CPU in window (cores)", func(s *Summary) float64 { return s.ProxyCores }, "%.3f"},
 	{"accepted_per_s", "accepted shares/s", func(s *Summary) float64 { return s.AcceptedPerSec }, "%.0f"},
 	{"errors", "miner errors", func(s *Summary) float64 { return s.Errors }, "%.0f"},

@@ -69,6 +69,14 @@ func TestBench_EndToEnd_Good(t *testing.T) {
 	run := rep["runs"].([]any)[0].(map[string]any)
 	require.NotEmpty(t, run["jobs"])
 	require.NotEmpty(t, run["timeline"])
+	// Every answered share cost the proxy at least a read (the submit) and
+	// a write (the answer); the raw counters behind the figure are there.
+	require.GreaterOrEqual(t, med["syscalls_per_share"].(float64), 2.0)
+	require.Greater(t, med["ctx_switches_per_share"].(float64), 0.0)
+	sc := run["syscalls"].(map[string]any)
+	require.Greater(t, sc["syscr"].(float64), 0.0)
+	require.Greater(t, sc["syscw"].(float64), 0.0)
+	require.Greater(t, sc["shares_answered"].(float64), 0.0)
 	// -profile: the proxy served a CPU profile of the window and a heap
 	// profile through GOPROXY_PPROF (cmd/go-proxy/pprof.go).
 	for _, name := range []string{"cpu-run1.pprof", "heap-run1.pprof"} {
@@ -168,6 +176,7 @@ func TestBench_AB_EndToEnd_Good(t *testing.T) {
 		require.Greater(t, run["accepted_per_s"].(float64), 0.0)
 		require.Greater(t, run["rss_after_ramp_bytes"].(float64), 0.0, "RSS from /proc for both sides")
 		require.Equal(t, 0.0, run["pool_duplicates"])
+		require.Greater(t, run["syscalls_per_share"].(float64), 0.0, "syscalls from /proc for both sides")
 		pids[run["proxy"].(map[string]any)["pid"].(float64)] = true
 	}
 	require.Len(t, pids, 4, "a fresh process for every run")
@@ -186,7 +195,7 @@ func TestBench_AB_EndToEnd_Good(t *testing.T) {
 	require.Equal(t, "AB", pairs[0].(map[string]any)["order"])
 	require.Equal(t, "BA", pairs[1].(map[string]any)["order"])
 	med := peer["ratio_median"].(map[string]any)
-	for _, k := range []string{"rss_per_miner_bytes", "fanout_last_median_ms", "submit_p99_ms", "accepted_per_s", "login_p50_ms"} {
+	for _, k := range []string{"rss_per_miner_bytes", "fanout_last_median_ms", "submit_p99_ms", "accepted_per_s", "login_p50_ms", "syscalls_per_share"} {
 		require.Contains(t, med, k)
 	}
 	// The same binary on the same load delivers the same share rate.

@@ -393,3 +393,97 @@ func readKernelMem() kernelMem {
 	k.ListenOverflows = parseNetstat(readSmallFile("net/netstat"), "TcpExt", "ListenOverflows")
 	return k
 }
+
+// procActivity is a process's syscall and scheduling counters at one
+// instant. SyscR and SyscW are /proc/PID/io's syscr and syscw: the
+// read(2)/readv/pread and write(2)/writev/pwrite calls (those that go
+// through the VFS) of every thread, live or exited. They do not count
+// recvmsg/sendmsg, epoll_wait, epoll_ctl, futex, accept4, timers or any
+// other syscall; CtxSwitches (voluntary + involuntary, summed over the
+// /proc/PID/task/*/status of the live threads) stands in for those: every
+// blocking epoll_wait or futex sleep is one voluntary switch.
+type procActivity struct {
+	SyscR, SyscW uint64
+	CtxSwitches  uint64
+	Err          error
+}
+
+// Syscalls returns syscr+syscw.
+func (a procActivity) Syscalls() uint64 { return a.SyscR + a.SyscW }
+
+// parseProcIO returns syscr and syscw of /proc/PID/io.
+func parseProcIO(text string) (syscr, syscw uint64, err error) {
+	var gotR, gotW bool
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		n, perr := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
+		if perr != nil {
+			continue
+		}
+		switch key {
+		case "syscr":
+			syscr, gotR = n, true
+		case "syscw":
+			syscw, gotW = n, true
+		}
+	}
+	if !gotR || !gotW {
+		return 0, 0, errors.New("io: no syscr/syscw lines")
+	}
+	return syscr, syscw, nil
+}
+
+// parseCtxSwitches returns voluntary_ctxt_switches +
+// nonvoluntary_ctxt_switches of one /proc/PID/task/TID/status.
+func parseCtxSwitches(text string) uint64 {
+	var n uint64
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (key != "voluntary_ctxt_switches" && key != "nonvoluntary_ctxt_switches") {
+			continue
+		}
+		if v, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64); err == nil {
+			n += v
+		}
+	}
+	return n
+}
+
+// readProcActivity reads /proc/PID/io and every /proc/PID/task/*/status.
+// Reading another user's io file needs ptrace rights: Err says so.
+func readProcActivity(pid int) procActivity {
+	if pid <= 0 {
+		return procActivity{Err: errors.New("pid unknown")}
+	}
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	b, err := os.ReadFile(filepath.Join(dir, "io"))
+	if err != nil {
+		return procActivity{Err: fmt.Errorf("read io of pid %d: %w", pid, err)}
+	}
+	var a procActivity
+	if a.SyscR, a.SyscW, err = parseProcIO(string(b)); err != nil {
+		return procActivity{Err: fmt.Errorf("pid %d: %w", pid, err)}
+	}
+	tasks, _ := os.ReadDir(filepath.Join(dir, "task"))
+	for _, t := range tasks {
+		if st, err := os.ReadFile(filepath.Join(dir, "task", t.Name(), "status")); err == nil {
+			a.CtxSwitches += parseCtxSwitches(string(st))
+		}
+	}
+	return a
+}
+
+// perShare returns (b-a)/shares per counter, false when a reading failed,
+// no share was answered or a counter went backwards (a thread exited and
+// took its context switches with it).
+func perShare(a, b uint64, shares int64) (float64, bool) {
+	if shares <= 0 || b < a {
+		return 0, false
+	}
+	return float64(b-a) / float64(shares), true
+}

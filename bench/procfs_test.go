@@ -134,3 +134,77 @@ func TestParseKernelMem_Good(t *testing.T) {
 	require.Equal(t, int64(2030), in)
 	require.Equal(t, int64(16), mem)
 }
+
+const fixtureIO = "rchar: 9000\nwchar: 8000\nsyscr: 1200\nsyscw: 3400\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
+
+func TestParseProcIO_Good(t *testing.T) {
+	r, w, err := parseProcIO(fixtureIO)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1200), r)
+	require.Equal(t, uint64(3400), w)
+}
+
+func TestParseProcIO_Bad(t *testing.T) {
+	for _, text := range []string{"", "rchar: 9000\n", "syscr: 1\nsyscw: x\n", "syscr 1\nsyscw 2\n"} {
+		_, _, err := parseProcIO(text)
+		require.Error(t, err, "%q", text)
+	}
+}
+
+// TestReadProcActivity_Good reads /proc/PID/io and sums the context
+// switches of every thread of a fixture tree; a thread whose status
+// vanished is skipped, an unreadable io file is an error.
+func TestReadProcActivity_Good(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, text string) {
+		p := filepath.Join(root, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	}
+	write("4242/io", fixtureIO)
+	write("4242/task/4242/status", fixtureStatus+"voluntary_ctxt_switches:\t100\nnonvoluntary_ctxt_switches:\t7\n")
+	write("4242/task/4243/status", "voluntary_ctxt_switches:\t20\nnonvoluntary_ctxt_switches:\t3\n")
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "4242/task/4244"), 0o755)) // exited mid-read
+	old := procRoot
+	procRoot = root
+	t.Cleanup(func() { procRoot = old })
+
+	a := readProcActivity(4242)
+	require.NoError(t, a.Err)
+	require.Equal(t, uint64(4600), a.Syscalls())
+	require.Equal(t, uint64(130), a.CtxSwitches)
+	require.Error(t, readProcActivity(999).Err)
+	require.Error(t, readProcActivity(0).Err)
+}
+
+// TestFillActivity_Good derives the per-share figures from two readings
+// and the shares answered between them; a failed reading or a counter
+// that went backwards leaves the figure at 0 with a note, never a
+// negative or infinite number.
+func TestFillActivity_Good(t *testing.T) {
+	w0 := swarmCounts{Accepted: 1000, Rejected: 10}
+	w1 := swarmCounts{Accepted: 2990, Rejected: 20} // 2000 answered
+	a0 := procActivity{SyscR: 100, SyscW: 200, CtxSwitches: 50}
+	a1 := procActivity{SyscR: 2100, SyscW: 5200, CtxSwitches: 1050}
+	res := &RunResult{}
+	fillActivity(res, a0, a1, w0, w1)
+	require.Equal(t, 3.5, res.SyscallsPerShare)
+	require.Equal(t, 0.5, res.CtxSwitchesPerShare)
+	require.Equal(t, &syscallCounts{Read: 2000, Write: 5000, Answered: 2000}, res.Syscalls)
+	require.Empty(t, res.Notes)
+
+	res = &RunResult{}
+	fillActivity(res, a0, procActivity{Err: os.ErrPermission}, w0, w1)
+	require.Zero(t, res.SyscallsPerShare)
+	require.Nil(t, res.Syscalls)
+	require.Len(t, res.Notes, 1)
+
+	res = &RunResult{}
+	fillActivity(res, a0, procActivity{SyscR: 2100, SyscW: 5200, CtxSwitches: 10}, w0, w0)
+	require.Zero(t, res.SyscallsPerShare, "no share answered")
+	require.Zero(t, res.CtxSwitchesPerShare)
+	res = &RunResult{}
+	fillActivity(res, a0, procActivity{SyscR: 2100, SyscW: 5200, CtxSwitches: 10}, w0, w1)
+	require.Equal(t, 3.5, res.SyscallsPerShare)
+	require.Zero(t, res.CtxSwitchesPerShare, "a thread exited: switches went backwards")
+}

@@ -48,6 +48,13 @@ type Summary struct {
 	// by the TCP sockets opened (both ends of each loopback connection
 	// count): kernel memory per idle TCP socket, outside any RSS.
 	KernelPerSocket float64 `json:"kernel_slab_per_tcp_socket_bytes"`
+	// SyscallsPerShare is the proxy's read-like + write-like syscalls
+	// (/proc/PID/io syscr + syscw) over the window ÷ shares answered;
+	// epoll_wait, futex and the rest are not in it (procActivity).
+	// CtxSwitchesPerShare is its threads' context switches over the
+	// window ÷ shares answered: the wake-ups.
+	SyscallsPerShare    float64 `json:"syscalls_per_share"`
+	CtxSwitchesPerShare float64 `json:"ctx_switches_per_share"`
 }
 
 // fields lists every number of s, in a fixed order, for medians.
@@ -58,6 +65,7 @@ func (s *Summary) fields() []*float64 {
 		&s.AcceptedPerSec, &s.PoolAcceptedPS, &s.ProxyCores, &s.HarnessCores,
 		&s.RSSIdle, &s.RSSRamp, &s.RSSEnd, &s.CPUIdle, &s.CPURamp, &s.CPUEnd,
 		&s.RampSeconds, &s.Errors, &s.PoolRejected, &s.Duplicates, &s.Overlaps, &s.KernelPerSocket,
+		&s.SyscallsPerShare, &s.CtxSwitchesPerShare,
 	}
 }
 
@@ -70,9 +78,17 @@ func medianSummary(runs []Summary) Summary {
 		for k := range runs {
 			xs = append(xs, *runs[k].fields()[i])
 		}
-		*dst[i] = round3(median(xs))
+		*dst[i] = round6(median(xs))
 	}
 	return out
+}
+
+// syscallCounts are the proxy's read-like and write-like syscalls
+// (/proc/PID/io syscr, syscw) in the window and the shares answered in it.
+type syscallCounts struct {
+	Read     uint64 `json:"syscr"`
+	Write    uint64 `json:"syscw"`
+	Answered int64  `json:"shares_answered"`
 }
 
 // RunResult is everything one run measured.
@@ -129,8 +145,11 @@ type RunResult struct {
 	// more later, which lengthens the ramp.
 	ListenOverflows int64    `json:"listen_overflows_ramp"`
 	Timeline        []sample `json:"timeline"`
-	Profiles        []string `json:"profiles,omitempty"`
-	Problems        []string `json:"problems,omitempty"`
+	// Syscalls are the proxy's raw syscr/syscw deltas over the window
+	// behind SyscallsPerShare; nil when /proc/PID/io was unreadable.
+	Syscalls *syscallCounts `json:"syscalls,omitempty"`
+	Profiles []string       `json:"profiles,omitempty"`
+	Problems []string       `json:"problems,omitempty"`
 	// Notes are figures a peer could not give (its API is optional); they
 	// do not make the run a problem.
 	Notes []string `json:"notes,omitempty"`
@@ -284,6 +303,16 @@ func round3(v float64) float64 {
 		return 0
 	}
 	return math.Round(v*1000) / 1000
+}
+
+// round6 rounds to six decimals: figures whose A/B ratio matters at
+// the percent level and whose values are small (CPU s per 1000 shares
+// is ~0.05, so three decimals would be 2 % steps).
+func round6(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return math.Round(v*1e6) / 1e6
 }
 
 // dateNow is the report date; tests pin it.

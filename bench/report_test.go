@@ -78,7 +78,24 @@ func TestMedianSummary_Good(t *testing.T) {
 	m := medianSummary([]Summary{a, b, c})
 	require.Equal(t, 2.0, m.RSSPerMiner)
 	require.Equal(t, 1.0, m.Errors)
-	require.Len(t, m.fields(), 27)
+	require.Len(t, m.fields(), 29)
+}
+
+// TestMedianSummary_Precision_Good: the median keeps CPU per 1000 shares
+// (~0.05) to the microsecond, so A/B ratios are not in 2 % steps, and
+// carries the syscall figures.
+func TestMedianSummary_Precision_Good(t *testing.T) {
+	runs := []Summary{
+		{CPUPer1000Shares: 0.047123, SyscallsPerShare: 4.406, CtxSwitchesPerShare: 2.508},
+		{CPUPer1000Shares: 0.048456, SyscallsPerShare: 4.39, CtxSwitchesPerShare: 2.523},
+		{CPUPer1000Shares: 0.046001, SyscallsPerShare: 4.417, CtxSwitchesPerShare: 2.909},
+	}
+	m := medianSummary(runs)
+	require.Equal(t, 0.047123, m.CPUPer1000Shares)
+	require.Equal(t, 4.406, m.SyscallsPerShare)
+	require.Equal(t, 2.523, m.CtxSwitchesPerShare)
+	m = medianSummary(runs[:2])
+	require.InDelta(t, 0.04779, m.CPUPer1000Shares, 1e-6, "mean of the middle two, not rounded to 0.048")
 }
 
 func TestReport_JSON_Good(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -321,14 +322,14 @@ func (e *runEnv) runOnce(ctx context.Context, idx, n int, side string) (*RunResu
 
 	// Measurement window.
 	smp.setPhase("window")
-	w0, p0, c0 := fam.SwarmStats(), fam.PoolStats(), takeCPUSnap()
+	w0, p0, c0, a0 := fam.SwarmStats(), fam.PoolStats(), takeCPUSnap(), readProcActivity(sp.pid)
 	var prof *cpuProfile
 	if sp.ep.Pprof > 0 {
 		path := filepath.Join(o.Profile, fmt.Sprintf("cpu-run%d.pprof", idx))
 		prof = startCPUProfile(ctx, sp.ep.Pprof, max(1, int(o.Duration.Round(time.Second).Seconds())), path)
 	}
 	werr := sleepCtx(ctx, o.Duration)
-	w1, p1, c1 := fam.SwarmStats(), fam.PoolStats(), takeCPUSnap()
+	w1, p1, c1, a1 := fam.SwarmStats(), fam.PoolStats(), takeCPUSnap(), readProcActivity(sp.pid)
 	smp.setPhase("end")
 	jobs := jd.finish(ctx, min(o.Jobs, lastJobWaitMax))
 	if werr != nil {
@@ -377,6 +378,7 @@ func (e *runEnv) runOnce(ctx context.Context, idx, n int, side string) (*RunResu
 
 	res.Timeline = smp.samples()
 	fillResult(res, o, idle, ramp, end, rampSwarm, final, w0, w1, p0, p1, pool, c0, c1, sp.pid)
+	fillActivity(res, a0, a1, w0, w1)
 	res.Jobs = analyseJobs(jobs, c0.At, c1.At)
 	fillFanout(res)
 	return res, nil
@@ -412,7 +414,7 @@ func fillResult(res *RunResult, o *Options, idle, ramp, end proxyReading, rampSw
 				cpu := ps.CPUSeconds() - ps0.CPUSeconds()
 				s.ProxyCores = round3(cpu / secs)
 				if answered > 0 {
-					s.CPUPer1000Shares = round3(cpu / (float64(answered) / 1000))
+					s.CPUPer1000Shares = round6(cpu / (float64(answered) / 1000))
 				}
 			}
 		}
@@ -466,6 +468,24 @@ func fillResult(res *RunResult, o *Options, idle, ramp, end proxyReading, rampSw
 	if nw := res.NeighboursWindow; nw.Busy {
 		res.Problems = append(res.Problems, fmt.Sprintf("box busy during the window: other processes %.2f cores, unexplained %.2f cores (%s)",
 			nw.Others, nw.Unexplained, topText(nw.Top)))
+	}
+}
+
+// fillActivity derives the syscalls and context switches per share
+// answered in the window from the proxy's counters at its two ends.
+func fillActivity(res *RunResult, a0, a1 procActivity, w0, w1 swarmCounts) {
+	if err := cmp.Or(a0.Err, a1.Err); err != nil {
+		res.Notes = append(res.Notes, "syscalls per share: "+err.Error())
+		return
+	}
+	answered := (w1.Accepted + w1.Rejected) - (w0.Accepted + w0.Rejected)
+	s := &res.Summary
+	if v, ok := perShare(a0.Syscalls(), a1.Syscalls(), answered); ok {
+		s.SyscallsPerShare = round3(v)
+		res.Syscalls = &syscallCounts{Read: a1.SyscR - a0.SyscR, Write: a1.SyscW - a0.SyscW, Answered: answered}
+	}
+	if v, ok := perShare(a0.CtxSwitches, a1.CtxSwitches, answered); ok {
+		s.CtxSwitchesPerShare = round3(v)
 	}
 }
 

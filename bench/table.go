@@ -33,6 +33,8 @@ var tableRows = []tableRow{
 	{"login p50 (ms)", func(s *Summary) float64 { return s.LoginP50Ms }, "%.1f", -1},
 	{"login p99 (ms)", func(s *Summary) float64 { return s.LoginP99Ms }, "%.1f", -1},
 	{"proxy CPU s per 1000 shares", func(s *Summary) float64 { return s.CPUPer1000Shares }, "%.4f", 3},
+	{"proxy syscalls per share (syscr+syscw)", func(s *Summary) float64 { return s.SyscallsPerShare }, "%.2f", -1},
+	{"proxy context switches per share", func(s *Summary) float64 { return s.CtxSwitchesPerShare }, "%.2f", -1},
 	{"accepted shares/s (miners)", func(s *Summary) float64 { return s.AcceptedPerSec }, "%.0f", -1},
 	{"accepted shares/s (pool)", func(s *Summary) float64 { return s.PoolAcceptedPS }, "%.0f", -1},
 	{"proxy CPU in window (cores)", func(s *Summary) float64 { return s.ProxyCores }, "%.3f", -1},
