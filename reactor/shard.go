@@ -116,7 +116,7 @@ func (s *shard) cnKind() mapperKind {
 
 // addMiner accepts a connection.
 func (s *shard) addMiner(conn connRef, addr netip.AddrPort, b *bindInfo) *miner {
-	m := &miner{s: s, conn: conn, bind: b, id: s.p.minerSeq.Add(1), addr: addr, connectedAt: s.now, family: FamilyUnknown}
+	m := &miner{s: s, conn: conn, bind: b, id: s.p.minerSeq.Add(1), addr: packAddr(addr), connectedAt: s.now, family: FamilyUnknown}
 	m.state = stateWaitLogin
 	if b.proxyProtocol {
 		m.state = stateWaitProxy
