@@ -25,23 +25,23 @@ func TestGnetSlim_FieldsFound_Good(t *testing.T) {
 	m := testminer.NewCN(t, nc)
 	require.Zero(t, m.Login("WALLET").ErrCode())
 
-	f := gnetFields
-	require.True(t, f.ok, "gnet's conn has localAddr, remoteAddr (net.Addr) and remote (unix.Sockaddr)")
 	s := p.shardList()[0]
 	type seen struct {
 		local, remote net.Addr
-		found         bool
+		found, fields bool
 	}
+	// On the loop, which ran OnOpen (and so the field lookup).
 	got, err := onLoop(context.Background(), s, func() seen {
 		for _, mn := range s.miners {
 			if mn != nil && mn.conn.g != nil {
-				return seen{local: mn.conn.g.LocalAddr(), remote: mn.conn.g.RemoteAddr(), found: true}
+				return seen{local: mn.conn.g.LocalAddr(), remote: mn.conn.g.RemoteAddr(), found: true, fields: gnetFields.ok}
 			}
 		}
 		return seen{}
 	})
 	require.NoError(t, err)
 	require.True(t, got.found)
+	require.True(t, got.fields, "gnet's conn has localAddr, remoteAddr (net.Addr) and remote (unix.Sockaddr)")
 	require.Nil(t, got.local)
 	require.Nil(t, got.remote)
 
