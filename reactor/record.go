@@ -18,11 +18,11 @@ type shardStats struct {
 func (s *shard) workerName(m *miner, pass []byte) string {
 	switch s.cfg.Workers {
 	case WorkersByUser:
-		return m.user
+		return m.userName()
 	case WorkersByPassword:
 		return s.intern(pass)
 	case WorkersByAgent:
-		return m.agent
+		return m.agentName()
 	case WorkersByIP:
 		return s.internString(m.addr.Addr().String())
 	case WorkersDisabled:
@@ -31,7 +31,7 @@ func (s *shard) workerName(m *miner, pass []byte) string {
 	if m.rigID != "" {
 		return m.rigID
 	}
-	return m.user
+	return m.userName()
 }
 
 func (s *shard) internString(v string) string {
@@ -63,7 +63,7 @@ func (s *shard) workerLogin(m *miner, name string) {
 	wk.SetLastIP(m.addr.Addr())
 	wk.LastSeen = s.now
 	wk.Family = uint8(m.family)
-	wk.Where = s.placement(stats.Placement{User: m.user})
+	wk.Where = s.placement(stats.Placement{User: m.userName()})
 }
 
 // maxPlacements bounds a shard's table of interned placements.
@@ -90,7 +90,7 @@ func (s *shard) workerMapper(m *miner, mp *mapper) {
 	if wk == nil {
 		return
 	}
-	p := stats.Placement{User: m.user, Algo: mp.job.Algo, Divider: 1}
+	p := stats.Placement{User: m.userName(), Algo: mp.job.Algo, Divider: 1}
 	if mp.conn != nil {
 		p.Pool = mp.conn.addr
 	}

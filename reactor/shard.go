@@ -73,6 +73,8 @@ type shard struct {
 	// their way to it (pickShard adds, miner.closed and unadmit remove).
 	// Atomic: the acceptors read it.
 	load atomic.Int64
+	// names are the interned (user, agent) pairs (loginnames.go).
+	names map[loginNames]*loginNames
 }
 
 // maxInterned bounds the interned string table of a shard.

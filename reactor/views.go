@@ -70,7 +70,7 @@ func (p *Proxy) Miners(ctx context.Context) ([]MinerView, error) {
 					continue
 				}
 				mv := MinerView{ID: m.id, Addr: m.addr.AddrPort(), Family: m.family, State: m.state.public(), Diff: m.diff,
-					Tx: m.tx, Rx: m.rx, User: m.user, RigID: m.rigID, Agent: m.agent, Worker: m.workerName(), ConnectedAt: m.connectedAt,
+					Tx: m.tx, Rx: m.rx, User: m.userName(), RigID: m.rigID, Agent: m.agentName(), Worker: m.workerName(), ConnectedAt: m.connectedAt,
 					Account: m.isAccount() && m.loggedIn, Shard: s.idx}
 				if m.mp != nil {
 					mv.Upstream = m.mp.id
