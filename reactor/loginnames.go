@@ -23,7 +23,8 @@ func (s *shard) namesOf(user, agent string) *loginNames {
 	if s.names == nil || len(s.names) >= maxInterned {
 		s.names = make(map[loginNames]*loginNames)
 	}
-	n := &k
+	n := new(loginNames) // k itself stays on the stack: a hit allocates nothing
+	*n = k
 	s.names[k] = n
 	return n
 }

@@ -78,7 +78,8 @@ func (s *shard) placement(p stats.Placement) *stats.Placement {
 	if len(s.places) >= maxPlacements {
 		clear(s.places)
 	}
-	v := &p
+	v := new(stats.Placement) // p itself stays on the stack: a hit allocates nothing
+	*v = p
 	s.places[p] = v
 	return v
 }
