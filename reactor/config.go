@@ -131,7 +131,7 @@ type Config struct {
 	SocketSendBuffer int `json:"socket-send-buffer,omitempty"`
 	// GCPercent is the Go garbage collector's target for the whole process
 	// (gcpercent.go): the heap may grow by this percentage of the live heap
-	// before the next collection. Default 25 (Go's own default is 100); -1
+	// before the next collection. Default 10 (Go's own default is 100); -1
 	// leaves the runtime's setting alone. A GOGC environment variable
 	// always wins.
 	GCPercent int `json:"gc-percent,omitempty"`

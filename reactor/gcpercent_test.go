@@ -28,7 +28,7 @@ func unsetGOGC(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(before) })
 }
 
-// Start sets the collector's target from gc-percent (default 25), and a
+// Start sets the collector's target from gc-percent (default 10), and a
 // reload changes it.
 func TestGCPercent_StartReload_Good(t *testing.T) {
 	unsetGOGC(t)
