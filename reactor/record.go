@@ -61,7 +61,7 @@ func (s *shard) workerLogin(m *miner, name string) {
 	m.wk = wk
 	wk.Connections++
 	wk.SetLastIP(m.addr.Addr())
-	wk.LastSeen = s.now
+	wk.LastSeen = uint32(s.now)
 	wk.Family = uint8(m.family)
 	wk.Where = s.placement(stats.Placement{User: m.userName()})
 }
@@ -123,7 +123,7 @@ func (s *shard) workerSubmitted(m *miner, diff float64) {
 func (s *shard) workerClosed(m *miner) {
 	if wk := m.wk; wk != nil {
 		wk.Connections--
-		wk.LastSeen = s.now
+		wk.LastSeen = uint32(s.now)
 		m.wk = nil
 	}
 }
@@ -131,14 +131,14 @@ func (s *shard) workerClosed(m *miner) {
 func (s *shard) workerInvalid(m *miner) {
 	if wk := m.wk; wk != nil {
 		wk.Invalid++
-		wk.LastSeen = s.now
+		wk.LastSeen = uint32(s.now)
 	}
 }
 
 func (s *shard) workerRejected(m *miner) {
 	if wk := m.wk; wk != nil {
 		wk.Rejected++
-		wk.LastSeen = s.now
+		wk.LastSeen = uint32(s.now)
 	}
 }
 
@@ -159,8 +159,8 @@ func (s *shard) recordAccept(m *miner, diff, hashes float64, actual uint64, lat 
 	if wk := m.wk; wk != nil {
 		wk.Accepted++
 		wk.Hashes += hashes
-		wk.LastShare = s.now
-		wk.LastSeen = s.now
+		wk.LastShare = uint32(s.now)
+		wk.LastSeen = uint32(s.now)
 		wk.Rates.Add(s.now, hashes)
 		wk.AddHashes(s.now, hashes)
 	}

@@ -28,9 +28,13 @@ type Worker struct {
 	// Hashes estimates the hashes behind accepted shares (see
 	// Counters.Hashes): difficulty for CryptoNote, difficulty·2^32/divider
 	// for SV1, so accepted 1-difficulty shares are derived from it.
-	Hashes    float64
-	LastShare int64 // unix second of the last accepted share (0 = none)
-	LastSeen  int64 // unix second of the last login, share or close
+	Hashes float64
+	// LastShare is the unix second of the last accepted share (0 =
+	// none), LastSeen that of the last login, share or close: 32-bit,
+	// like Rates' seconds (good until 2106), which keeps the record in
+	// the 160-byte size class.
+	LastShare uint32
+	LastSeen  uint32
 	Rates     Rates
 	speed     minuteRing
 	// Where is the worker's user, pool and algorithm as of its last job
@@ -184,7 +188,7 @@ func (w *Workers) Get(name string, now int64) *Worker {
 	if (w.n+1)*4 > len(w.slots)*3 {
 		w.resize(max(8, 2*len(w.slots)))
 	}
-	wk := &Worker{Name: name, LastSeen: now}
+	wk := &Worker{Name: name, LastSeen: uint32(now)}
 	wk.Rates.Start(now) // its windows cover the time since its first login
 	i, _ := w.find(name)
 	w.slots[i] = wk
@@ -242,7 +246,7 @@ func (w *Workers) Evict(now, idle int64, gone func(*Worker)) int {
 	n := 0
 	for i := 0; i < len(w.slots); {
 		wk := w.slots[i]
-		if wk == nil || wk.Connections != 0 || now-wk.LastSeen < idle {
+		if wk == nil || wk.Connections != 0 || now-int64(wk.LastSeen) < idle {
 			i++
 			continue
 		}

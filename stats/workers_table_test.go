@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -42,7 +43,7 @@ func TestWorkers_Table_Good(t *testing.T) {
 				require.Same(t, old, wk)
 			}
 			ref[name] = wk
-			wk.LastSeen = now
+			wk.LastSeen = uint32(now)
 			wk.Connections = int32(rng.IntN(2))
 		}
 		checkTable(t, w, ref)
@@ -58,7 +59,7 @@ func TestWorkers_Table_Good(t *testing.T) {
 			delete(ref, name)
 		}
 		for _, wk := range ref { // nothing evictable stayed
-			require.True(t, wk.Connections != 0 || now-wk.LastSeen < idle, wk.Name)
+			require.True(t, wk.Connections != 0 || now-int64(wk.LastSeen) < idle, wk.Name)
 		}
 		checkTable(t, w, ref)
 		if round%10 == 9 { // everyone leaves
@@ -102,4 +103,11 @@ func TestWorkers_TableSize_Good(t *testing.T) {
 	}
 	require.Equal(t, 3, w2.Len())
 	require.Equal(t, uint64(2), w2.Dropped)
+}
+
+// A worker record fits the 160-byte size class (it was 176 bytes with
+// 64-bit seconds): one per rig in a farm where every rig has its own id.
+func TestWorker_Size_Good(t *testing.T) {
+	require.LessOrEqual(t, unsafe.Sizeof(Worker{}), uintptr(160))
+	require.LessOrEqual(t, unsafe.Sizeof(Rates{}), uintptr(28))
 }
