@@ -11,7 +11,7 @@ import (
 // stays near the live heap instead of growing to twice it (Go's default
 // of 100), which is most of the difference between RSS and live bytes
 // per miner. At 15,000 miners RSS per miner was 1,517 B at 100, 1,134–1,144
-// at 25 and 1,062–1,067 at 10, for ~5 µs more CPU per login during the
+// at 25 and 1,062–1,094 at 10, for ~5–10 µs more CPU per login during the
 // ramp and no measurable change per share (README, How memory grows).
 const defaultGCPercent = 10
 
