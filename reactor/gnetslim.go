@@ -20,12 +20,14 @@ import (
 // a sixth of its heap. gnet v2.10 reads them only to answer
 // Conn.LocalAddr and Conn.RemoteAddr, to send UDP datagrams and to
 // return IPv6 zone buffers to a pool on close; go-proxy keeps each
-// miner's address in the miner (netip.AddrPort, which the PROXY protocol
-// header may replace) and never asks gnet for it. gnet has no option to
+// miner's address in the miner (minerAddr, which the PROXY protocol
+// header may replace) and never asks gnet for it, for miners (pool
+// connections keep theirs). gnet has no option to
 // leave them out, so dropGnetAddrs clears the three fields in place.
 //
-// The fields are found by name and type when the package loads; if gnet
-// ever renames or retypes one of them, nothing is cleared (the miner
+// The fields are found by name and type (reflect) on the first miner
+// connection, and written through their offsets; if gnet ever renames or
+// retypes one of them, nothing is cleared (the miner
 // then costs 192 bytes more and works the same), and
 // TestGnetSlim_FieldsFound_Good fails so the change is noticed.
 
