@@ -129,6 +129,12 @@ type Config struct {
 	// memory a miner that stops reading can hold (0 = kernel autotuning,
 	// up to net.ipv4.tcp_wmem's maximum, 4 MiB by default).
 	SocketSendBuffer int `json:"socket-send-buffer,omitempty"`
+	// GCPercent is the Go garbage collector's target for the whole process
+	// (gcpercent.go): the heap may grow by this percentage of the live heap
+	// before the next collection. Default 10 (Go's own default is 100); -1
+	// leaves the runtime's setting alone. A GOGC environment variable
+	// always wins.
+	GCPercent int `json:"gc-percent,omitempty"`
 	// UserAgent is sent to pools (default "go-proxy/<version>").
 	UserAgent string `json:"user-agent,omitempty"`
 	// SV1PrefixBytes overrides the extranonce prefix width k (1..4).
@@ -451,6 +457,7 @@ func (c *Config) Normalize() {
 		c.Workers = WorkersByRigID
 	}
 	setDefault(&c.WorkersExpire, defaultWorkersExpire)
+	setDefault(&c.GCPercent, defaultGCPercent)
 	setDefault(&c.WorkersMax, defaultWorkersMax)
 	setDefault(&c.Retries, defaultRetries)
 	setDefault(&c.Rebalance, defaultRebalance)
@@ -610,6 +617,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateVardiff(); err != nil {
 		return err
+	}
+	if c.GCPercent < -1 || c.GCPercent > 1000 {
+		return fmt.Errorf("gc-percent: must be -1 (the runtime's setting) or 1..1000, got %d", c.GCPercent)
 	}
 	if c.SocketSendBuffer != 0 && c.SocketSendBuffer < 4096 {
 		return fmt.Errorf("socket-send-buffer: must be 0 (kernel default) or at least 4096, got %d", c.SocketSendBuffer)

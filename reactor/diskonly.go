@@ -42,7 +42,7 @@ var apiKeys = keySet(
 	"submit-rate-limit.shares-per-second", "submit-rate-limit.burst", "submit-rate-limit.close-after",
 	"max-upstreams", "max-connections", "event-loops",
 	"login-timeout", "idle-timeout", "submit-timeout", "pool-timeout", "connect-timeout",
-	"max-outbound", "socket-send-buffer", "user-agent", "sv1-prefix-bytes",
+	"max-outbound", "socket-send-buffer", "gc-percent", "user-agent", "sv1-prefix-bytes",
 	"registry.expire-days", "registry.keep",
 	"log-level", "verbose", "print-time", "api.id", "api.worker-id",
 )

@@ -49,6 +49,7 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		// Admitted at accept (acceptor.go); reapEnrolls checks opened.
 		v.opened.Store(true)
 		c.SetSafeContext(nil) // gnet set both; the miner replaces the other
+		dropGnetAddrs(c)      // the miner keeps its address (gnetslim.go)
 		m := v.s.addMiner(connRef{g: c}, v.addr, v.bind)
 		c.SetContext(m)
 		return nil, gnet.None

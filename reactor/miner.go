@@ -2,7 +2,6 @@ package reactor
 
 import (
 	"bytes"
-	"net/netip"
 
 	"github.com/google/uuid"
 
@@ -74,21 +73,21 @@ type miner struct {
 	customDiff  uint64
 	diff        uint64 // difficulty of the last job sent
 	rx, tx      uint64
-	addr        netip.AddrPort
-	session     [16]byte // a random UUID; sessionID formats it
-	user        string
-	agent       string
-	rigID       string
-	wk          *stats.Worker // nil when workers are off or the table is full
+	// addr is the miner's address (mineraddr.go); held: the miner's input
+	// waits for its pool connection to drain (flow.go).
+	addr    minerAddr
+	held    bool
+	session [16]byte    // a random UUID; sessionID formats it
+	names   *loginNames // user and agent (loginnames.go); nil before login
+	rigID   string
+	wk      *stats.Worker // nil when workers are off or the table is full
 	// loginID is the id of a login waiting for its first job (nil once
 	// answered, or when it was answered at once).
 	loginID *stratum.RequestID
 	sv      *sv1Miner // stratum v1 state; nil for CryptoNote miners
 	vd      *minerVD  // vardiff state (vardiff.go); nil until vardiff first runs for the miner
-	// held: the miner's input waits for its pool connection to drain
-	// (flow.go). spent is the share rate limit's bucket used since the
-	// last refill, throttled the submits refused for the rate this minute.
-	held      bool
+	// spent is the share rate limit's bucket used since the last refill,
+	// throttled the submits refused for the rate this minute.
 	spent     int32
 	throttled int32
 	// dupWin and dupN count the shares the miner recorded in its
@@ -228,16 +227,16 @@ func (m *miner) closed() {
 }
 
 func (m *miner) event() MinerEvent {
-	return MinerEvent{ID: m.id, Addr: m.addr, Family: m.family, User: m.user, Account: m.isAccount(), Worker: m.workerName(), RigID: m.rigID, Agent: m.agent, Rx: m.rx, Tx: m.tx}
+	return MinerEvent{ID: m.id, Addr: m.addr.AddrPort(), Family: m.family, User: m.userName(), Account: m.isAccount(), Worker: m.workerName(), RigID: m.rigID, Agent: m.agentName(), Rx: m.rx, Tx: m.tx}
 }
 
 // shareEvent returns a ShareEvent naming the miner; the caller fills in
 // the outcome.
 func (m *miner) shareEvent() ShareEvent {
-	return ShareEvent{Miner: m.id, Addr: m.addr, Family: m.family, User: m.user, RigID: m.rigID, Account: m.isAccount(), Worker: m.workerName()}
+	return ShareEvent{Miner: m.id, Addr: m.addr.AddrPort(), Family: m.family, User: m.userName(), RigID: m.rigID, Account: m.isAccount(), Worker: m.workerName()}
 }
 
-// isAccount reports whether m.user is a registered account name (an SV1
+// isAccount reports whether m.userName() is a registered account name (an SV1
 // miner in passthrough mode): a mining credential, never to be logged.
 func (m *miner) isAccount() bool { return m.family == FamilySV1 && m.s.cfg.SV1Mode == "passthrough" }
 

@@ -62,8 +62,7 @@ func (m *miner) loginCN(req *stratum.Request) {
 	if suffix != 0 {
 		m.customDiff = suffix
 	}
-	m.user = s.intern(login)
-	m.agent = s.intern(p.Agent)
+	m.names = s.namesOf(s.intern(login), s.intern(p.Agent))
 	m.rigID = string(p.RigID) // unique per rig: interning would only add a map entry
 	m.extAlgo = p.NumAlgos > 0
 	worker := s.workerName(m, p.Pass)

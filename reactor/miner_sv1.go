@@ -100,7 +100,7 @@ func (m *miner) sv1Subscribe(req *stratum.SV1Request) {
 	}
 	sub := &req.Subscribe
 	sub.Sanitize()
-	m.agent = s.intern(sub.UserAgent)
+	m.names = s.namesOf(m.userName(), s.intern(sub.UserAgent))
 	sv.session = string(sub.SessionID)
 	sv.subscribed, sv.subID, sv.subPending = true, req.ID, true
 	if m.session == ([16]byte{}) {
@@ -299,7 +299,7 @@ func (m *miner) sv1Authorize(req *stratum.SV1Request) {
 	} else if s.cfg.CustomDiff != 0 && sv.custom == 0 {
 		m.sv1SetCustom(float64(s.cfg.CustomDiff))
 	}
-	m.user = s.intern(user)
+	m.names = s.namesOf(s.intern(user), m.agentName())
 	sv.worker = s.workerName(m, a.Pass)
 	if s.cfg.SV1Mode == "passthrough" {
 		m.sv1AuthorizePassthrough(req, user)

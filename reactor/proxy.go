@@ -171,6 +171,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 	if cfg.SV1Mode == "passthrough" && p.accounts == nil {
 		return errors.New("reactor: sv1-mode passthrough needs an account store (WithAccounts)")
 	}
+	p.applyGCPercent(cfg)
 	p.loops = cfg.EventLoops
 	if p.loops == 0 {
 		p.loops = runtime.GOMAXPROCS(0)

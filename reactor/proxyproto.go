@@ -135,7 +135,7 @@ func (m *miner) readProxyHeader(buf []byte) (used int, done bool, err error) {
 		return 0, done, err
 	}
 	if src.IsValid() {
-		m.addr = src
+		m.addr = packAddr(src)
 		if !m.s.p.allowIP(src.Addr()) {
 			return 0, false, errRateLimited
 		}

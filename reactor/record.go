@@ -18,11 +18,11 @@ type shardStats struct {
 func (s *shard) workerName(m *miner, pass []byte) string {
 	switch s.cfg.Workers {
 	case WorkersByUser:
-		return m.user
+		return m.userName()
 	case WorkersByPassword:
 		return s.intern(pass)
 	case WorkersByAgent:
-		return m.agent
+		return m.agentName()
 	case WorkersByIP:
 		return s.internString(m.addr.Addr().String())
 	case WorkersDisabled:
@@ -31,7 +31,7 @@ func (s *shard) workerName(m *miner, pass []byte) string {
 	if m.rigID != "" {
 		return m.rigID
 	}
-	return m.user
+	return m.userName()
 }
 
 func (s *shard) internString(v string) string {
@@ -61,9 +61,9 @@ func (s *shard) workerLogin(m *miner, name string) {
 	m.wk = wk
 	wk.Connections++
 	wk.SetLastIP(m.addr.Addr())
-	wk.LastSeen = s.now
+	wk.LastSeen = uint32(s.now)
 	wk.Family = uint8(m.family)
-	wk.Where = s.placement(stats.Placement{User: m.user})
+	wk.Where = s.placement(stats.Placement{User: m.userName()})
 }
 
 // maxPlacements bounds a shard's table of interned placements.
@@ -78,7 +78,8 @@ func (s *shard) placement(p stats.Placement) *stats.Placement {
 	if len(s.places) >= maxPlacements {
 		clear(s.places)
 	}
-	v := &p
+	v := new(stats.Placement) // p itself stays on the stack: a hit allocates nothing
+	*v = p
 	s.places[p] = v
 	return v
 }
@@ -90,7 +91,7 @@ func (s *shard) workerMapper(m *miner, mp *mapper) {
 	if wk == nil {
 		return
 	}
-	p := stats.Placement{User: m.user, Algo: mp.job.Algo, Divider: 1}
+	p := stats.Placement{User: m.userName(), Algo: mp.job.Algo, Divider: 1}
 	if mp.conn != nil {
 		p.Pool = mp.conn.addr
 	}
@@ -122,7 +123,7 @@ func (s *shard) workerSubmitted(m *miner, diff float64) {
 func (s *shard) workerClosed(m *miner) {
 	if wk := m.wk; wk != nil {
 		wk.Connections--
-		wk.LastSeen = s.now
+		wk.LastSeen = uint32(s.now)
 		m.wk = nil
 	}
 }
@@ -130,14 +131,14 @@ func (s *shard) workerClosed(m *miner) {
 func (s *shard) workerInvalid(m *miner) {
 	if wk := m.wk; wk != nil {
 		wk.Invalid++
-		wk.LastSeen = s.now
+		wk.LastSeen = uint32(s.now)
 	}
 }
 
 func (s *shard) workerRejected(m *miner) {
 	if wk := m.wk; wk != nil {
 		wk.Rejected++
-		wk.LastSeen = s.now
+		wk.LastSeen = uint32(s.now)
 	}
 }
 
@@ -158,8 +159,8 @@ func (s *shard) recordAccept(m *miner, diff, hashes float64, actual uint64, lat 
 	if wk := m.wk; wk != nil {
 		wk.Accepted++
 		wk.Hashes += hashes
-		wk.LastShare = s.now
-		wk.LastSeen = s.now
+		wk.LastShare = uint32(s.now)
+		wk.LastSeen = uint32(s.now)
 		wk.Rates.Add(s.now, hashes)
 		wk.AddHashes(s.now, hashes)
 	}

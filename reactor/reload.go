@@ -76,6 +76,9 @@ func (p *Proxy) Reload(next *Config) (warnings []string, err error) {
 	defer p.router.reload.Unlock()
 	p.cfg.Store(c)
 	p.limiter.SetConfig(c.RateLimit)
+	if c.GCPercent != old.GCPercent {
+		p.applyGCPercent(c)
+	}
 	p.setProxyFrom(c)
 	// The new route table, and where each target of the old one goes.
 	oldTable := p.router.table.Load()

@@ -211,7 +211,7 @@ func (m *miner) routeWorker(worker string) string {
 	case m.rigID != "":
 		return m.rigID
 	}
-	return m.user
+	return m.userName()
 }
 
 // routeFor returns the target a miner of family f joins: its route's

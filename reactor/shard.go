@@ -73,6 +73,8 @@ type shard struct {
 	// their way to it (pickShard adds, miner.closed and unadmit remove).
 	// Atomic: the acceptors read it.
 	load atomic.Int64
+	// names are the interned (user, agent) pairs (loginnames.go).
+	names map[loginNames]*loginNames
 }
 
 // maxInterned bounds the interned string table of a shard.
@@ -116,7 +118,7 @@ func (s *shard) cnKind() mapperKind {
 
 // addMiner accepts a connection.
 func (s *shard) addMiner(conn connRef, addr netip.AddrPort, b *bindInfo) *miner {
-	m := &miner{s: s, conn: conn, bind: b, id: s.p.minerSeq.Add(1), addr: addr, connectedAt: s.now, family: FamilyUnknown}
+	m := &miner{s: s, conn: conn, bind: b, id: s.p.minerSeq.Add(1), addr: packAddr(addr), connectedAt: s.now, family: FamilyUnknown}
 	m.state = stateWaitLogin
 	if b.proxyProtocol {
 		m.state = stateWaitProxy

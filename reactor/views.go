@@ -69,8 +69,8 @@ func (p *Proxy) Miners(ctx context.Context) ([]MinerView, error) {
 				if m == nil {
 					continue
 				}
-				mv := MinerView{ID: m.id, Addr: m.addr, Family: m.family, State: m.state.public(), Diff: m.diff,
-					Tx: m.tx, Rx: m.rx, User: m.user, RigID: m.rigID, Agent: m.agent, Worker: m.workerName(), ConnectedAt: m.connectedAt,
+				mv := MinerView{ID: m.id, Addr: m.addr.AddrPort(), Family: m.family, State: m.state.public(), Diff: m.diff,
+					Tx: m.tx, Rx: m.rx, User: m.userName(), RigID: m.rigID, Agent: m.agentName(), Worker: m.workerName(), ConnectedAt: m.connectedAt,
 					Account: m.isAccount() && m.loggedIn, Shard: s.idx}
 				if m.mp != nil {
 					mv.Upstream = m.mp.id

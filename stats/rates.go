@@ -4,7 +4,7 @@ import "math"
 
 // Rates estimates one worker's hashrate over the five finite windows as
 // exponentially decaying averages whose time constants are the window
-// lengths: 32 bytes a worker (float32 is ample for an estimate) instead of
+// lengths: 28 bytes a worker (float32 is ample for an estimate) instead of
 // a ring of buckets per window, which would cost kilobytes for 24 hours.
 // For steady mining the estimate equals the windowed average; after mining
 // stops it decays instead of dropping to zero at the window's end.
@@ -18,7 +18,7 @@ import "math"
 type Rates struct {
 	v     [NumWindows - 1]float32
 	since uint32 // unix second observation began; 0 = not yet
-	at    int64  // unix second of the last update
+	at    uint32 // unix second of the last update (uint32: until 2106)
 }
 
 // Start marks unix second now as the beginning of the worker's observed
@@ -40,14 +40,14 @@ func (r *Rates) Add(now int64, h float64) {
 
 func (r *Rates) decay(now int64) {
 	if r.at == 0 {
-		r.at = now
+		r.at = uint32(now)
 		return
 	}
-	if dt := now - r.at; dt > 0 {
+	if dt := now - int64(r.at); dt > 0 {
 		for i, win := range WindowSeconds {
 			r.v[i] *= float32(math.Exp(-float64(dt) / float64(win)))
 		}
-		r.at = now
+		r.at = uint32(now)
 	}
 }
 
@@ -67,7 +67,7 @@ func (r *Rates) At(now int64) [NumWindows - 1]float64 {
 	c := *r
 	c.decay(now)
 	for i, v := range c.v {
-		out[i] = float64(v) / c.observed(max(now, c.at), WindowSeconds[i])
+		out[i] = float64(v) / c.observed(max(now, int64(c.at)), WindowSeconds[i])
 	}
 	return out
 }
@@ -82,6 +82,6 @@ func (r *Rates) Merge(o *Rates, now int64) {
 	}
 	r.decay(now)
 	for i := range r.v {
-		r.v[i] += float32(ov[i] * r.observed(max(now, r.at), WindowSeconds[i]))
+		r.v[i] += float32(ov[i] * r.observed(max(now, int64(r.at)), WindowSeconds[i]))
 	}
 }

@@ -39,7 +39,7 @@ func (w *Worker) View(now int64) WorkerView {
 	v := WorkerView{
 		Name: w.Name, LastIP: w.LastIP(), Connections: uint64(max(w.Connections, 0)),
 		Accepted: w.Accepted, Rejected: uint64(w.Rejected), Invalid: uint64(w.Invalid), Hashes: w.Hashes,
-		LastShare: w.LastShare, Hashrate: w.Rates.At(now), lastSeen: w.LastSeen,
+		LastShare: int64(w.LastShare), Hashrate: w.Rates.At(now), lastSeen: int64(w.LastSeen),
 		Submitted: w.Submitted, SubmittedOne: w.SubmittedOne, OneAccepted: w.OneAccepted(), Speed: w.Speed(),
 		Family: w.Family, Difficulty: w.Difficulty,
 	}

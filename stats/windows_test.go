@@ -165,8 +165,7 @@ func TestWindows_SteadyRate_Good(t *testing.T) {
 // window from the start — at 30 s, 5 min and 2 h — not a fraction of it
 // until a whole window has passed.
 func TestRates_SteadyRate_Good(t *testing.T) {
-	var w Workers
-	w.byName, w.max = map[string]*Worker{}, 10
+	w := NewWorkers(10)
 	wk := w.Get("rig", t0) // the login
 	for s := int64(1); s <= 7200; s++ {
 		wk.Rates.Add(t0+s, 1000)
@@ -193,8 +192,7 @@ func TestRates_SteadyRate_Good(t *testing.T) {
 // worker has existed. (Without that, the 60 s window would read ~500 H/s
 // and the 24 h one ~0.5 H/s.)
 func TestRates_FortySeconds_Good(t *testing.T) {
-	var w Workers
-	w.byName, w.max = map[string]*Worker{}, 10
+	w := NewWorkers(10)
 	wk := w.Get("rig", t0) // the login
 	for s := int64(4); s <= 40; s += 4 {
 		wk.Rates.Add(t0+s, 4000)

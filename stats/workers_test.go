@@ -15,7 +15,7 @@ func TestWorkers_Get_Good(t *testing.T) {
 	a := w.Get("rig-a", t0)
 	require.NotNil(t, a)
 	require.Equal(t, "rig-a", a.Name)
-	require.Equal(t, t0, a.LastSeen)
+	require.Equal(t, uint32(t0), a.LastSeen)
 	require.Same(t, a, w.Get("rig-a", t0+5), "one record per name")
 	require.Equal(t, 1, w.Len())
 }
@@ -43,7 +43,7 @@ func TestWorkers_Evict_Good(t *testing.T) {
 	busy := w.Get("busy", t0)
 	busy.Connections = 1
 	recent := w.Get("recent", t0)
-	recent.LastSeen = t0 + 50
+	recent.LastSeen = uint32(t0 + 50)
 	var gone []string
 	n := w.Evict(t0+100, 100, func(wk *Worker) { gone = append(gone, wk.Name) })
 	require.Equal(t, 1, n)
@@ -95,7 +95,7 @@ func TestWorkers_Evict_Ugly(t *testing.T) {
 		}
 		check(12 * time.Hour)
 		mu.Lock()
-		w.Get("active", 0).LastSeen = time.Now().Unix()
+		w.Get("active", 0).LastSeen = uint32(time.Now().Unix())
 		mu.Unlock()
 		check(24*time.Hour - time.Minute)
 		check(25*time.Hour, "idle")
@@ -161,14 +161,14 @@ func TestMergeWorkers_Good(t *testing.T) {
 	// The same worker on two event loops: counters and rates add up, the
 	// most recently seen loop's address and labels win, sorted by name.
 	a := &Worker{Name: "rig", Connections: 1, Accepted: 10, Rejected: 1, Invalid: 2,
-		Hashes: 1000, LastShare: t0 + 5, LastSeen: t0 + 5, Submitted: 13, SubmittedOne: 1300,
+		Hashes: 1000, LastShare: uint32(t0 + 5), LastSeen: uint32(t0 + 5), Submitted: 13, SubmittedOne: 1300,
 		Family: 1, Where: &Placement{User: "W1", Pool: "pool-a:3333", Algo: "rx/0", Divider: 1}, Difficulty: 100}
 	a.SetLastIP(netip.MustParseAddr("10.0.0.1"))
 	a.AddHashes(t0-60, 900) // 3 H/s over the five minutes before now
 	a.Tick(t0)
 	a.Rates.Add(t0, 600)
 	b := &Worker{Name: "rig", Connections: 2, Accepted: 5, Hashes: 500,
-		LastShare: t0 + 3, LastSeen: t0 + 9, Submitted: 5, SubmittedOne: 500,
+		LastShare: uint32(t0 + 3), LastSeen: uint32(t0 + 9), Submitted: 5, SubmittedOne: 500,
 		Family: 1, Where: &Placement{User: "W2", Pool: "pool-b:3333", Algo: "rx/0", Divider: 1}, Difficulty: 200}
 	b.SetLastIP(netip.MustParseAddr("10.0.0.2"))
 	b.AddHashes(t0-60, 300)
