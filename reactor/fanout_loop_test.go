@@ -1,9 +1,12 @@
 package reactor
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"forge.lthn.ai/core/go-proxy/bench/mockpool"
+	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
 	"forge.lthn.ai/core/go-proxy/internal/testutil"
 )
@@ -124,4 +128,89 @@ func waitPeek(fd, n int) bool {
 		runtime.Gosched()
 	}
 	return false
+}
+
+// SV1 aggregate on a real loop, through relays: a job reaches every miner
+// of the session once, in slices; five shares sent during the fan-out are
+// read between slices, coalesced into one write to the pool at the next
+// slice, and all answered (accepted) by the pool.
+func TestFanout_SV1CoalescedSubmits_Good(t *testing.T) {
+	pool := startSV1Pool(t, sv1pool.Config{})
+	p, addr := startProxy(t, sv1Config(pool.Addr()))
+	const n, nsub = 40, 5
+	miners := make([]*testminer.SV1, n)
+	raws := make([]net.Conn, nsub)
+	lines := make([]string, nsub)
+	for i := range miners {
+		if i < nsub {
+			c, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			raws[i] = c
+			miners[i] = testminer.NewSV1(t, c)
+		} else {
+			miners[i] = testminer.DialSV1(t, addr)
+		}
+		miners[i].Login("farm.rig", 0)
+	}
+	for i := range lines {
+		m := miners[i]
+		e2, ntime, nonce, _ := m.Share()
+		lines[i] = fmt.Sprintf(`{"id":%d,"method":"mining.submit","params":["w",%q,"%x","%08x","%08x"]}`+"\n", 900+i, m.Job.JobID, e2, ntime, nonce)
+	}
+	accepted := pool.Stats().Accepted
+
+	s := p.shardList()[0]
+	var (
+		nslices, most int
+		failure       string
+	)
+	runOnLoop(t, s, func() {
+		s.fan.size = 1
+		s.fan.onSlice = func() {
+			nslices++
+			if pc := s.mappers[0].conn; pc != nil {
+				most = max(most, strings.Count(string(pc.coalesced), `"mining.submit"`))
+			}
+			if nslices != 1 || failure != "" {
+				return
+			}
+			for i, c := range raws {
+				if _, err := c.Write([]byte(lines[i])); err != nil {
+					failure = err.Error()
+					return
+				}
+			}
+			// The submitters logged in first: the lowest miner ids.
+			var subs []*miner
+			for _, x := range s.miners {
+				if x != nil {
+					subs = append(subs, x)
+				}
+			}
+			slices.SortFunc(subs, func(a, b *miner) int { return cmp.Compare(a.id, b.id) })
+			for i, x := range subs[:nsub] {
+				if !waitPeek(x.conn.g.Fd(), len(lines[i])) {
+					failure = "the shares did not reach the proxy's sockets"
+				}
+			}
+		}
+	})
+	job := pool.BroadcastJob(false) // the shares' job stays valid
+	for _, m := range miners[nsub:] {
+		for m.Read().Method != "mining.notify" || m.Job.JobID != job.JobID {
+		}
+	}
+	for i, m := range miners[:nsub] {
+		r := m.Reply(900 + i)
+		require.Equal(t, "true", string(r.Result), r.Raw)
+		for m.Job.JobID != job.JobID {
+			m.Read()
+		}
+	}
+	runOnLoop(t, s, func() { s.fan.onSlice = nil })
+	require.Empty(t, failure)
+	t.Logf("slices %d, at most %d shares coalesced for one write", nslices, most)
+	require.Greater(t, nslices, 30, "the job went out in slices")
+	require.Greater(t, most, 1, "shares read during the fan-out were written to the pool together")
+	require.Equal(t, accepted+nsub, pool.Stats().Accepted)
 }
