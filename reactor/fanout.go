@@ -13,18 +13,20 @@ import (
 // up to 256, SV1 aggregate: thousands) one write(2) each, and a shard
 // holds many sessions that often get a job at the same moment. Written
 // in one go, thousands of writes would keep the loop from reading the
-// miners' submits for tens of milliseconds. Instead the shard writes at
-// most fanSliceSize jobs, then yields to the event loop, which serves
+// miners' submits for tens of milliseconds. Instead a job only queues its
+// session; the shard writes at most fanSliceSize jobs per slice across
+// the queued sessions, then yields to the event loop, which serves
 // whatever became readable (submits, pool answers) before the next slice.
 //
 // How the loop is given back: gnet drains its task queue (Execute, Wake)
 // to empty within one round, so a slice continued from a task would run
 // before any readiness event. Readiness events, though, are served
 // between epoll_wait rounds. The shard owns a socketpair whose two ends
-// are enrolled in its loop; at the end of a slice it writes one byte on
-// one end, and the other end's OnTraffic, a readiness event of the next
-// round, runs the next slice, in the same round as the miners that became
-// readable meanwhile (TestFanout_SubmitBetweenSlices_Good proves it).
+// are enrolled in its loop; a slice ends by writing one byte on one end,
+// and the other end's OnTraffic, a readiness event of the next round,
+// runs the next slice, after the miners that became readable during the
+// slice (fanWaker says why the ends alternate;
+// TestFanout_SubmitBetweenSlices_Good proves the order).
 //
 // Rules: the miners of a session are visited from a start slot that
 // rotates per job, so no miner is always last; a miner that got the job
@@ -48,7 +50,7 @@ type fanout struct {
 	// q holds the sessions with a job still to write, oldest first.
 	q []*mapper
 	// budget is what is left of the current slice's writes; size the
-	// writes per slice (fanSliceSize; tests lower it).
+	// writes per slice (fanSliceSize, at least 1; tests lower it).
 	budget, size int
 	// w is the shard's wake-up pair (nil without an event loop, or until
 	// it is set up); kicked: a byte is on its way, the next slice will run.
@@ -81,17 +83,25 @@ type fanCursor struct {
 }
 
 // fanWaker is the shard's socketpair, both ends enrolled in its loop: a
-// byte written on tx makes rx readable in the next epoll round.
+// byte written on one end makes the other readable in the next epoll
+// round. Kicks alternate between the ends: the end that woke the loop is
+// written next, so the end woken is one that epoll does not hold in its
+// ready list already (level-triggered epoll re-queues a reported socket at
+// the tail of that list, ahead of the miners that become readable during
+// the slice). The miners ready by the end of a slice are served before
+// the next one.
 type fanWaker struct {
-	s      *shard
-	rx, tx gnet.Conn
-	dead   bool
+	s    *shard
+	a, b gnet.Conn
+	// wr is the end the next kick is written on (nil: a).
+	wr   gnet.Conn
+	dead bool
 }
 
 // fanEnd is the context of one end of the pair.
 type fanEnd struct {
-	w    *fanWaker
-	isTx bool
+	w   *fanWaker
+	isB bool
 }
 
 var fanByte = []byte{1}
@@ -126,7 +136,7 @@ func (s *shard) fanInit() {
 		_ = f.Close()
 		if err == nil {
 			// gnet dups the socket again and closes nc.
-			_, err = s.el.Enroll(gnet.NewContext(context.Background(), &fanEnd{w: w, isTx: i == 1}), nc)
+			_, err = s.el.Enroll(gnet.NewContext(context.Background(), &fanEnd{w: w, isB: i == 1}), nc)
 			if err != nil {
 				_ = nc.Close()
 			}
@@ -141,10 +151,10 @@ func (s *shard) fanInit() {
 
 // opened records an end registered by the loop (OnOpen).
 func (e *fanEnd) opened(c gnet.Conn) {
-	if e.isTx {
-		e.w.tx = c
+	if e.isB {
+		e.w.b = c
 	} else {
-		e.w.rx = c
+		e.w.a = c
 	}
 }
 
@@ -156,15 +166,13 @@ func (e *fanEnd) closed() {
 	w.s.fanRun()
 }
 
-// traffic is rx's OnTraffic: the next slice.
+// traffic is an end's OnTraffic: the next slice.
 func (e *fanEnd) traffic(c gnet.Conn) {
 	_, _ = c.Discard(-1)
-	if e.isTx {
-		return
-	}
-	s := e.w.s
-	s.fan.kicked = false
-	s.fanSlice()
+	w := e.w
+	w.wr = c // the next kick wakes the other end
+	w.s.fan.kicked = false
+	w.s.fanSlice()
 }
 
 // kick makes the loop run the next slice after serving the events ready
@@ -174,11 +182,15 @@ func (s *shard) kick() bool {
 	if f.manual || f.kicked {
 		return true
 	}
-	w := f.w
-	if w == nil || w.dead || w.rx == nil || w.tx == nil {
+	if f.syncOnly() {
 		return false
 	}
-	if _, err := w.tx.Write(fanByte); err != nil {
+	w := f.w
+	wr := w.wr
+	if wr == nil {
+		wr = w.a
+	}
+	if _, err := wr.Write(fanByte); err != nil {
 		w.dead = true
 		return false
 	}
@@ -186,10 +198,13 @@ func (s *shard) kick() bool {
 	return true
 }
 
-// fanStart begins writing mp's current job (mp.stamp) to the miners of its
+// fanStart queues mp's current job (mp.stamp) for the miners of its
 // table, from a start slot rotated per job; it replaces a fan-out of an
-// older job still under way. When no fan-out was running, the first slice
-// runs now.
+// older job still under way. The writes start at the next slice, in the
+// loop's next round: never here, where other pool connections of the same
+// round may be delivering their jobs too (written here, they would add up
+// to one long stretch again). Without a way to yield, everything goes out
+// now.
 func (mp *mapper) fanStart() {
 	s, f, c := mp.s, &mp.s.fan, &mp.fan
 	n := uint32(mp.table.Stored())
@@ -208,13 +223,10 @@ func (mp *mapper) fanStart() {
 	}
 	c.queued = true
 	f.q = append(f.q, mp)
-	if len(f.q) == 1 && !f.kicked && !f.running {
+	if !s.kick() {
 		f.budget = f.size
-		if f.budget <= 0 {
-			f.budget = fanSliceSize
-		}
+		s.fanRun()
 	}
-	s.fanRun()
 }
 
 // fanDrop takes mp out of the fan-out queue (a closed session, or one
@@ -247,9 +259,6 @@ func (s *shard) fanSlice() {
 	}
 	s.fanFlush()
 	f.budget = f.size
-	if f.budget <= 0 {
-		f.budget = fanSliceSize
-	}
 	s.fanRun()
 }
 
@@ -275,9 +284,6 @@ func (s *shard) fanRun() {
 			break
 		}
 		f.budget = f.size // no way to yield: go on
-		if f.budget <= 0 {
-			f.budget = fanSliceSize
-		}
 	}
 	f.running = false
 	if len(f.q) == 0 {
@@ -323,7 +329,7 @@ func (f *fanout) syncOnly() bool {
 		return false
 	}
 	w := f.w
-	return w == nil || w.dead || w.rx == nil || w.tx == nil
+	return w == nil || w.dead || w.a == nil || w.b == nil
 }
 
 // fanFlush writes the pool lines coalesced during the fan-out, one write

@@ -82,7 +82,8 @@ func TestFanout_Supersede_Good(t *testing.T) {
 	ms := newMemShard(t, nil)
 	_, sinks := fanMiners(t, ms, 10, 3)
 	ms.job.JobID = "job-old"
-	ms.mp.setJob(&ms.job, true) // the first slice: 3 miners
+	ms.mp.setJob(&ms.job, true)
+	ms.s.fanSlice() // 3 miners
 	served := map[int]bool{}
 	for i, s := range sinks {
 		if s.n == 2 {
@@ -115,7 +116,8 @@ func TestFanout_Churn_Ugly(t *testing.T) {
 	miners[2].closed()
 	miners[3].closed()
 	ms.job.JobID = "job-x"
-	ms.mp.setJob(&ms.job, true) // the first slice: 2 miners
+	ms.mp.setJob(&ms.job, true)
+	ms.s.fanSlice() // 2 miners
 	c := &ms.mp.fan
 	unvisited := func(slot uint32) bool { return (slot+c.n-c.first)%c.n >= c.pos }
 	require.True(t, unvisited(2) && unvisited(3), "the test needs slots 2 and 3 ahead of the cursor")
@@ -213,4 +215,51 @@ func TestFanout_CoalescedSubmits_Good(t *testing.T) {
 	line := strings.Replace(string(ms.submitLine(miners[4], 9)), "job-1", "job-c", 1)
 	require.True(t, miners[4].handleLine([]byte(line)))
 	require.Equal(t, writes+2, pool.n)
+}
+
+// Several sessions getting a job at once (in one round of the loop) share
+// the slices: no job is written before the first slice, and no slice
+// writes more than its size, whichever sessions it serves.
+func TestFanout_SessionsShareSlices_Good(t *testing.T) {
+	ms := newMemShard(t, nil)
+	miners, sinks := fanMiners(t, ms, 20, 4)
+	mp2 := &mapper{s: ms.s, id: 2, family: FamilyCryptoNote, kind: kindNiceHash, pools: ms.mp.pools}
+	mp2.fo = upstream.NewFailover(1, upstream.FailoverPolicy{Retries: 1})
+	mp2.sendJobFn = mp2.sendJob
+	mp2.table = newNiceHashTable()
+	mp2.state = mapperActive
+	ms.s.mappers = append(ms.s.mappers, mp2)
+	for _, m := range miners[10:] {
+		slot := m.fixed
+		require.True(t, mp2.addMiner(m))
+		ms.mp.release(m, slot)
+	}
+	count := func() (n int) {
+		for _, s := range sinks {
+			n += s.n
+		}
+		return n
+	}
+	before := count()
+	ms.job.JobID = "job-s1"
+	ms.mp.setJob(&ms.job, true)
+	j2 := ms.job
+	j2.JobID = "job-s2"
+	mp2.setJob(&j2, true)
+	require.Equal(t, before, count(), "nothing written before the first slice")
+	require.Len(t, ms.s.fan.q, 2)
+	for n := 0; len(ms.s.fan.q) > 0; n++ {
+		require.Less(t, n, 10)
+		was := count()
+		ms.s.fanSlice()
+		require.LessOrEqual(t, count()-was, 4, "slice %d", n)
+	}
+	require.Equal(t, before+20, count())
+	for i, s := range sinks {
+		want := "job-s1"
+		if i >= 10 {
+			want = "job-s2"
+		}
+		require.Contains(t, string(s.last), want)
+	}
 }
