@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"forge.lthn.ai/core/go-proxy/upstream"
+	"forge.lthn.ai/core/go-proxy/vardiff"
 )
 
 // Sliced fan-out on a loop-free shard: the test plays the loop and runs
@@ -262,4 +263,40 @@ func TestFanout_SessionsShareSlices_Good(t *testing.T) {
 		}
 		require.Contains(t, string(s.last), want)
 	}
+}
+
+// Vardiff during a fan-out: a miner still waiting for the job gets no
+// difficulty change on its own (a variant of a job it does not have yet);
+// its difficulty goes out with the job. A miner already served gets the
+// change at once, as a variant of the job.
+func TestFanout_VardiffWaiting_Good(t *testing.T) {
+	ms := vdMemShard(t, vardiff.Config{Enabled: true, MinDiff: 1, InitialDiff: 1000}, 1_000_000)
+	miners, sinks := fanMiners(t, ms, 4, 1)
+	for _, m := range miners {
+		require.NotNil(t, m.vd)
+	}
+	ms.job.JobID = "job-v"
+	ms.mp.setJob(&ms.job, true)
+	ms.s.fanSlice() // one miner
+	served, waiting := -1, -1
+	for i, s := range sinks {
+		if s.n == 2 {
+			served = i
+		} else if waiting < 0 {
+			waiting = i
+		}
+	}
+	require.GreaterOrEqual(t, served, 0)
+	miners[waiting].vdApply(ms.mp, 1001)
+	require.Equal(t, 1, sinks[waiting].n, "nothing before its job")
+	miners[served].vdApply(ms.mp, 1001)
+	require.Equal(t, 3, sinks[served].n)
+	require.Contains(t, string(sinks[served].last), `"job_id":"job-v~`, "a variant of the job it has")
+	for n := 0; len(ms.s.fan.q) > 0; n++ {
+		require.Less(t, n, 10)
+		ms.s.fanSlice()
+	}
+	require.Equal(t, 2, sinks[waiting].n, "then the job, once")
+	require.Contains(t, string(sinks[waiting].last), `"job_id":"job-v"`)
+	require.Equal(t, 3, sinks[served].n, "the served miner is not sent the job again")
 }
