@@ -119,7 +119,7 @@ func openFilesLimit() int {
 // connections being handed to a loop + 66 for the API; miners get the
 // rest minus 1 % of the limit.
 func proxyConnectionCap(limit, maxConnections, loops int) int {
-	reserve := 48 + 3*max(loops, 1) + 2 + 12 + 66
+	reserve := 48 + 5*max(loops, 1) + 2 + 12 + 66
 	c := limit - reserve - limit/100
 	if maxConnections > 0 && (maxConnections < c || limit <= 0) {
 		return maxConnections

@@ -40,9 +40,9 @@ func TestFDBudget_Bad(t *testing.T) {
 }
 
 func TestProxyConnectionCap_Good(t *testing.T) {
-	require.Equal(t, 19666, proxyConnectionCap(20000, 0, 2))
+	require.Equal(t, 19662, proxyConnectionCap(20000, 0, 2))
 	require.Equal(t, 500, proxyConnectionCap(20000, 500, 2))
-	require.Equal(t, 19666, proxyConnectionCap(20000, 50000, 2))
+	require.Equal(t, 19662, proxyConnectionCap(20000, 50000, 2))
 }
 
 func TestParsePortRange_Good(t *testing.T) {

@@ -149,6 +149,11 @@ func (t *Table[T]) Owner(slot uint32) *T {
 	return t.owners[slot]
 }
 
+// Stored returns the number of slots in storage: every held slot is below
+// it, so Owner over 0..Stored()-1 visits them all (the order a caller
+// chooses, unlike Each's).
+func (t *Table[T]) Stored() int { return len(t.owners) }
+
 // Len returns the number of slots held by owners.
 func (t *Table[T]) Len() int { return t.active }
 

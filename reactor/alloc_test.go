@@ -122,3 +122,27 @@ func TestAllocs_Throttled(t *testing.T) {
 	require.Contains(t, string(sink.last), msgShareRateLimit)
 	require.Equal(t, uint64(1000), ms.s.fc[FamilyCryptoNote].Throttled)
 }
+
+// A job written in slices (the loop yields between them) allocates
+// nothing per slice, shares coalesced for the pool meanwhile included.
+func TestAllocs_FanOutSlices(t *testing.T) {
+	ms := newMemShard(t, nil)
+	miners := make([]*miner, 256)
+	for i := range miners {
+		miners[i], _ = ms.addMiner(t, "WALLET")
+	}
+	ms.s.fan.manual, ms.s.fan.size = true, 16
+	share := ms.shareRound(t, miners[0])
+	jobs := [2]string{"job-a", "job-b"}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		ms.job.JobID = jobs[i&1]
+		i++
+		ms.mp.setJob(&ms.job, true)
+		for len(ms.s.fan.q) > 0 {
+			share() // coalesced for the pool, flushed at the next slice
+			ms.s.fanSlice()
+		}
+	})
+	require.Zero(t, allocs)
+}

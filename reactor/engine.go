@@ -45,6 +45,9 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		v.conn = connRef{g: c}
 		v.attached()
 		return nil, gnet.None
+	case *fanEnd:
+		v.opened(c)
+		return nil, gnet.None
 	case *accepted:
 		// Admitted at accept (acceptor.go); reapEnrolls checks opened.
 		v.opened.Store(true)
@@ -60,6 +63,10 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
+	if f, ok := c.Context().(*fanEnd); ok {
+		f.traffic(c)
+		return gnet.None
+	}
 	ep, _ := c.Context().(endpoint)
 	if ep == nil {
 		return gnet.Close
@@ -89,6 +96,8 @@ func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
 func (e *engine) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if ep, _ := c.Context().(endpoint); ep != nil {
 		ep.closed()
+	} else if f, ok := c.Context().(*fanEnd); ok {
+		f.closed()
 	}
 	return gnet.None
 }

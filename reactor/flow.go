@@ -92,7 +92,7 @@ func (mp *mapper) congested() bool {
 	if pc == nil || pc.proto == nil || pc.dead {
 		return false
 	}
-	return pc.proto.InFlight() >= maxPendingSubmits || pc.conn.buffered() > poolHighWater
+	return pc.proto.InFlight() >= maxPendingSubmits || pc.buffered() > poolHighWater
 }
 
 // drained reports whether held miners may resume: the connection is down
@@ -103,7 +103,7 @@ func (mp *mapper) drained() bool {
 	if pc == nil || pc.proto == nil || pc.dead {
 		return true
 	}
-	return pc.proto.InFlight() <= maxPendingSubmits/2 && pc.conn.buffered() <= poolHighWater/2
+	return pc.proto.InFlight() <= maxPendingSubmits/2 && pc.buffered() <= poolHighWater/2
 }
 
 // hold stops reading m until the pool connection drains.

@@ -11,7 +11,7 @@ import (
 //     session: fdBase (stdio, the Go runtime's poller, the access and share
 //     logs, config file reads, the account store, DNS lookups), fdPerLoop
 //     per event loop (gnet's epoll and wake descriptors and its internal
-//     listener), one listener per bind, the HTTP API (its listener, at most
+//     listener, and the two ends of the fan-out's wake-up pair, fanout.go), one listener per bind, the HTTP API (its listener, at most
 //     http.max-connections connections and one being refused), and the
 //     miner connections being handed to a loop (enrollBacklog and
 //     enrollReapers, plus one per bind), each of which holds two
@@ -27,7 +27,7 @@ import (
 // http.max-connections) need a restart.
 const (
 	fdBase    = 48
-	fdPerLoop = 3
+	fdPerLoop = 5
 )
 
 // fdPlan is the descriptor budget of one Start.

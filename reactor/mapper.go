@@ -62,6 +62,10 @@ type mapper struct {
 	// a simple-mode mapper is reused only after a fresh job.
 	jobSeq  uint64
 	idleJob uint64
+	// stamp is the shard-unique stamp of the current job (miner.jobMark);
+	// fan is the sliced fan-out of that job to the miners (fanout.go).
+	stamp uint32
+	fan   fanCursor
 
 	table  *nonce.Table[miner] // nicehash, SV1
 	single *miner              // simple
@@ -253,6 +257,7 @@ func (mp *mapper) close() {
 		}
 	}
 	mp.forgetKept()
+	mp.s.fanDrop(mp)
 	mp.s.removeMapper(mp)
 	mp.s.p.upstreams.Add(-1)
 }

@@ -74,13 +74,14 @@ func (mp *mapper) setJob(j *stratum.Job, sameConn bool) {
 	mp.jobDiff = j.Difficulty()
 	mp.jobs.Set(j.JobID, sameConn)
 	mp.jobSeq++
+	mp.stamp = mp.s.nextStamp()
 	if mp.state != mapperIdle {
 		mp.state = mapperActive
 	}
 	switch mp.kind {
 	case kindNiceHash:
 		mp.table.Release()
-		mp.table.Each(mp.sendJobFn)
+		mp.fanStart() // in slices (fanout.go)
 	case kindSimple:
 		if mp.single != nil {
 			mp.sendJob(0, mp.single)
@@ -91,6 +92,7 @@ func (mp *mapper) setJob(j *stratum.Job, sameConn bool) {
 // sendJob sends the current job to one miner: the login answer for a
 // miner still waiting for its first job, a job notification otherwise.
 func (mp *mapper) sendJob(_ uint32, m *miner) {
+	m.jobMark = mp.stamp
 	if m.family == FamilySV1 {
 		m.sv1SendJob(mp)
 		return
@@ -122,6 +124,7 @@ func (mp *mapper) sendFirstJob(m *miner, id *stratum.RequestID) {
 	}
 	s.out = stratum.AppendLoginReply(s.out[:0], id, m.sessionID(), &mp.job, mp.jobOptions(m), ext)
 	m.send(s.out)
+	m.jobMark = mp.stamp
 	if m.state == stateWaitReady {
 		m.state = stateReady
 		m.lastSeen = s.now

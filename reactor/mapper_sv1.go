@@ -156,6 +156,7 @@ func (mp *mapper) sv1Session(pc *poolConn, e1 []byte, n int, mask uint32, diff f
 	sv.replaced = nil
 	mp.turnShares(false)
 	sv.line, sv.lineClean = sv.line[:0], sv.lineClean[:0]
+	s.fanDrop(mp) // its job is gone: the session's next job starts anew
 	if widthChanged || mp.table == nil {
 		old := mp.table
 		mp.table = nonce.NewTable[miner](uint64(1) << (8 * uint(k)))
@@ -226,9 +227,13 @@ func (mp *mapper) sv1SetJob(j *stratum.SV1Job) {
 	sv.lineClean = stratum.AppendSV1Notify(sv.lineClean[:0], j, true)
 	mp.hasJob = true
 	mp.jobSeq++
+	mp.stamp = s.nextStamp()
 	mp.job.Algo = sv.algo
+	// Miners still waiting for an unfinished fan-out of a clean job must
+	// drop their work: the newest job goes out clean then.
+	mp.fan.clean = j.CleanJobs || (mp.fan.queued && mp.fan.clean)
 	if mp.table != nil {
-		mp.table.Each(mp.sendJobFn)
+		mp.fanStart() // in slices (fanout.go)
 	}
 }
 

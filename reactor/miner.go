@@ -94,6 +94,10 @@ type miner struct {
 	// session's duplicate window dupWin (duplicate.go).
 	dupWin uint32
 	dupN   uint32
+	// jobMark is the stamp of the newest job of m.mp that m was sent
+	// (fanout.go): a sliced fan-out skips a miner that already has it
+	// (sent at login, at a move, or by an earlier slice).
+	jobMark uint32
 }
 
 // sessionID returns the miner's session id as text (8-4-4-4-12 hex), in

@@ -338,6 +338,7 @@ func (m *miner) sv1Start() {
 	s.out = stratum.AppendSV1SetDifficulty(s.out[:0], m.sv.diff)
 	m.send(s.out)
 	m.send(mp.sv.lineClean)
+	m.jobMark = mp.stamp
 	m.state = stateReady
 	m.lastSeen = s.now
 	s.workerMapper(m, mp)
@@ -382,7 +383,11 @@ func (m *miner) sv1SendJob(mp *mapper) {
 				m.wk.Difficulty = d
 			}
 		}
-		m.send(mp.sv.line)
+		if mp.fan.clean {
+			m.send(mp.sv.lineClean)
+		} else {
+			m.send(mp.sv.line)
+		}
 	}
 }
 

@@ -103,6 +103,7 @@ func (s *shard) moveSV1(m *miner, t *target) bool {
 		s.out = stratum.AppendSV1SetDifficulty(s.out[:0], sv.diff)
 		m.send(s.out)
 		m.send(mp.sv.lineClean)
+		m.jobMark = mp.stamp
 		s.workerMapper(m, mp)
 	} else if m.state == stateReady {
 		m.state = stateWaitReady // its next job comes with the session's first

@@ -57,6 +57,9 @@ type poolConn struct {
 	// Why the connection ends: the pool stopped answering (stalled), or
 	// asked for it (reconnect). Anything else is a plain failure.
 	stalled, reconnect bool
+	// coalesced holds the lines written while the shard's fan-out runs,
+	// sent at the next slice (fanout.go); its memory is kept for reuse.
+	coalesced []byte
 }
 
 // poolProto is what both protocol clients (upstream.CNClient and
@@ -172,11 +175,43 @@ func (pc *poolConn) attached() {
 	pc.write(s.out)
 }
 
-// write sends b to the pool. A pool that stopped reading (1 MiB waiting)
-// or a connection already failing is closed: its closed() fails over and
-// answers the submits it owed, instead of every later share failing
-// quietly (and logging) on a dead link.
+// write sends b to the pool; the caller may reuse b at once. While the
+// shard's fan-out runs, b is appended to the connection's coalesced
+// output and sent at the start of the next slice with the other lines
+// written meanwhile (fanout.go); otherwise it goes out now.
 func (pc *poolConn) write(b []byte) {
+	s := pc.mp.s
+	if len(pc.coalesced) > 0 || s.fanBusy() {
+		if len(pc.coalesced) == 0 {
+			s.fan.flush = append(s.fan.flush, pc)
+		}
+		pc.coalesced = append(pc.coalesced, b...)
+		if len(pc.coalesced) < maxCoalesced {
+			return
+		}
+		b = pc.coalesced
+		pc.coalesced = nil
+		pc.writeNow(b)
+		if pc.coalesced == nil {
+			pc.coalesced = b[:0]
+		}
+		return
+	}
+	pc.writeNow(b)
+}
+
+// maxCoalesced is the most a pool connection's coalesced output holds
+// before it is written without waiting for the next slice.
+const maxCoalesced = 32 << 10
+
+// buffered returns the bytes written to the pool and not yet sent.
+func (pc *poolConn) buffered() int { return pc.conn.buffered() + len(pc.coalesced) }
+
+// writeNow sends b to the pool. A pool that stopped reading (1 MiB
+// waiting) or a connection already failing is closed: its closed() fails
+// over and answers the submits it owed, instead of every later share
+// failing quietly (and logging) on a dead link.
+func (pc *poolConn) writeNow(b []byte) {
 	if !pc.conn.write(b, 1<<20) {
 		pc.mp.s.p.warnLimited("pool connection write failed; closing it", "pool", pc.pool.URL)
 		pc.conn.close()

@@ -372,6 +372,7 @@ func (p *Proxy) shardFor(el gnet.EventLoop) *shard {
 	list := append(append([]*shard(nil), old...), s)
 	p.shards.Store(&list)
 	p.shardsMu.Unlock()
+	s.fanInit()
 	s.start()
 	return s
 }

@@ -69,6 +69,8 @@ type shard struct {
 	forgetFn func(*stats.Worker)
 	// poolErrs counts what the shard's pools sent wrong.
 	poolErrs poolErrors
+	// fan is the sliced fan-out of jobs to miners (fanout.go).
+	fan fanout
 	// load counts the miners assigned to this loop, including those on
 	// their way to it (pickShard adds, miner.closed and unadmit remove).
 	// Atomic: the acceptors read it.
@@ -86,6 +88,7 @@ func newShard(p *Proxy, el gnet.EventLoop, idx int, cfg *Config) *shard {
 	s.setTable(p.router.table.Load())
 	s.tickRun = gnet.RunnableFunc(func(context.Context) error { s.tick(); return nil })
 	s.forgetFn = s.workerForgotten
+	s.fan.size = fanSliceSize
 	return s
 }
 

@@ -406,7 +406,9 @@ func (m *miner) shareCredit(judged, pool float64) float64 {
 // an id too long to take a suffix), d goes out with the next pool job.
 func (m *miner) vdApply(mp *mapper, d float64) {
 	vd := m.vd
-	if d == vd.current() {
+	if d == vd.current() || m.jobMark != mp.stamp {
+		// Unchanged, or m still waits for the session's newest job in a
+		// fan-out (fanout.go), which brings d.
 		return
 	}
 	key := mp.vdKey()
