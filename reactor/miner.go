@@ -56,14 +56,13 @@ type miner struct {
 	// last move between routing targets: a share for that session's job
 	// still in flight goes to its pool (move.go). tgt is the target the
 	// miner is placed on (nil: not routed); meter estimates its hashrate
-	// from its accepted shares; movedAt is the unix second of its last move.
+	// from its accepted shares.
 	fixed     uint32
 	prevFixed uint32
 	mp        *mapper
 	prev      *mapper
 	tgt       *target
 	meter     stats.Meter
-	movedAt   int64
 	// deadline is the unix second at which WaitProxy/WaitLogin/WaitReady
 	// times out; lastSeen the unix second of the last share or keepalived
 	// (what resets the CryptoNote idle timeout).
@@ -98,6 +97,9 @@ type miner struct {
 	// (fanout.go): a sliced fan-out skips a miner that already has it
 	// (sent at login, at a move, or by an earlier slice).
 	jobMark uint32
+	// movedAt is the unix second of the miner's last move (uint32: good
+	// until 2106; beside jobMark it fills the struct's tail).
+	movedAt uint32
 }
 
 // sessionID returns the miner's session id as text (8-4-4-4-12 hex), in

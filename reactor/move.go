@@ -50,7 +50,7 @@ func (s *shard) moveCN(m *miner, t *target) bool {
 	old.release(m, oldSlot)
 	m.prev, m.prevFixed = old, oldSlot
 	s.setTarget(m, t)
-	m.movedAt = s.now
+	m.movedAt = uint32(s.now)
 	if mp.hasJob && mp.state == mapperActive {
 		mp.sendJob(m.fixed, m)
 		if m.state == stateReady {
@@ -66,7 +66,7 @@ func (s *shard) moveSV1(m *miner, t *target) bool {
 	sv := m.sv
 	if sv.queued {
 		s.setTarget(m, t) // not placed yet: it waits for t instead
-		m.movedAt = s.now
+		m.movedAt = uint32(s.now)
 		s.sv1Drain()
 		return true
 	}
@@ -77,7 +77,7 @@ func (s *shard) moveSV1(m *miner, t *target) bool {
 	if !sv.xsub {
 		s.p.router.plans.put(planKey(m.sessionID()), routePlan{family: FamilySV1, route: t.route.name, target: t.name, meter: m.meter}, s.now)
 		s.setTarget(m, t)
-		m.movedAt = s.now
+		m.movedAt = uint32(s.now)
 		m.sv1Reconnect()
 		return true
 	}
@@ -95,7 +95,7 @@ func (s *shard) moveSV1(m *miner, t *target) bool {
 	old.release(m, oldSlot)
 	m.prev, m.prevFixed = old, oldSlot
 	s.setTarget(m, t)
-	m.movedAt = s.now
+	m.movedAt = uint32(s.now)
 	s.out = stratum.AppendSV1SetExtranonce(s.out[:0], sv.e1[:sv.e1n], sv.e2size)
 	m.send(s.out)
 	if m.state == stateReady && len(mp.sv.jobs) > 0 {

@@ -263,7 +263,7 @@ func (s *shard) routesTick() {
 				d = decay[m.tgt.route.idx]
 			}
 			m.meter.Fold(d, float64(dt))
-			if m.prev != nil && (s.now-m.movedAt > prevKeep || m.prev.state == mapperClosed) {
+			if m.prev != nil && (s.now-int64(m.movedAt) > prevKeep || m.prev.state == mapperClosed) {
 				m.prev = nil
 			}
 		}
@@ -390,7 +390,7 @@ func (s *shard) rebalance(table *routeTable, r *route, quotas []quota, round *re
 			cands, rates, order := s.rt.cands[:0], s.rt.rates[:0], s.rt.order[:0]
 			for _, m := range s.miners {
 				if m == nil || m.tgt != q.from || m.state != stateReady || m.held || !m.routable() ||
-					(m.movedAt != 0 && s.now-m.movedAt < int64(r.rebalance)) {
+					(m.movedAt != 0 && s.now-int64(m.movedAt) < int64(r.rebalance)) {
 					continue
 				}
 				hs, ok := m.meter.Rate()
