@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,13 +173,21 @@ func TestShares_Flood_Ugly(t *testing.T) {
 	// The reader ends when the proxy closes the flooder, or times out
 	// once the proxy has answered everything and kept it connected.
 	var ne net.Error
-	if err := <-done; errors.As(err, &ne) && ne.Timeout() {
+	readErr := <-done
+	if errors.As(readErr, &ne) && ne.Timeout() {
 		t.Fatal("the flooder is still connected")
 	}
-	require.Greater(t, limited, 0, "the flooder got rate-limit errors")
+	if limited == 0 {
+		// The proxy closes the flooder with thousands of its submits
+		// still unread, so the kernel resets the connection, and a reset
+		// discards what the flooder had not read yet: on a slow machine
+		// all of its rate-limit errors. They were sent (the counter below
+		// says how many); the reset must be why none was read.
+		require.ErrorIs(t, readErr, syscall.ECONNRESET, "the flooder read no rate-limit error and was not reset")
+	}
 	testutil.Eventually(t, func() bool {
 		c := p.Summary().Counters
-		return c.FloodClosed == 1 && c.Throttled >= uint64(limited)
+		return c.FloodClosed == 1 && c.Throttled >= uint64(max(limited, 1))
 	}, "flood counted")
 	sum := p.Summary()
 	require.Zero(t, sum.Counters.Timeouts, "no share timed out")
