@@ -163,8 +163,17 @@ func startProxy(bin, dir string, cfg []byte, env []string) (*proxyProc, error) {
 }
 
 // startProcess starts bin with args (directly, no shell) in dir, its
-// output going to dir/logName, with extra environment variables env.
+// output going to dir/logName, with extra environment variables env. A
+// relative path in bin (bench/peers/...) is taken from the harness's
+// working directory, not from dir.
 func startProcess(bin string, args []string, dir, logName string, env []string) (*proxyProc, error) {
+	if strings.ContainsRune(bin, '/') && !filepath.IsAbs(bin) {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", bin, err)
+		}
+		bin = abs
+	}
 	logPath := filepath.Join(dir, logName)
 	logf, err := os.Create(logPath)
 	if err != nil {

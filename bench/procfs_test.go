@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -207,4 +208,25 @@ func TestFillActivity_Good(t *testing.T) {
 	fillActivity(res, a0, procActivity{SyscR: 2100, SyscW: 5200, CtxSwitches: 10}, w0, w1)
 	require.Equal(t, 3.5, res.SyscallsPerShare)
 	require.Zero(t, res.CtxSwitchesPerShare, "a thread exited: switches went backwards")
+}
+
+// A relative program path is the harness's, not the run directory's: the
+// A/B peer is given as bench/peers/... and runs in its own work directory.
+func TestStartProcess_RelativeBin_Good(t *testing.T) {
+	home := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(home, "peers"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(home, "peers", "p.sh"), []byte("#!/bin/sh\necho ran > ./marker\n"), 0o755))
+	t.Chdir(home)
+	run := t.TempDir()
+	p, err := startProcess("peers/p.sh", nil, run, "peer.log", nil)
+	require.NoError(t, err)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the process did not end")
+	}
+	require.NoError(t, p.waitErr)
+	b, err := os.ReadFile(filepath.Join(run, "marker"))
+	require.NoError(t, err, "it ran in the run directory")
+	require.Equal(t, "ran\n", string(b))
 }
