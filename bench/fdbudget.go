@@ -115,9 +115,9 @@ func openFilesLimit() int {
 // proxyConnectionCap mirrors reactor's default cap (planDescriptors in
 // reactor/limits.go) for the go-proxy the harness starts with the same
 // open-files limit: one bind, the API on with its default 64 connections,
-// loops event loops. The reserve is 48 + 3 per loop + 2 per bind + 12
-// connections being handed to a loop + 66 for the API; miners get the
-// rest minus 1 % of the limit.
+// loops event loops. The reserve is 48 + 5 per loop (fdPerLoop) + 2 per
+// bind + 12 connections being handed to a loop + 66 for the API; miners
+// get the rest minus 1 % of the limit.
 func proxyConnectionCap(limit, maxConnections, loops int) int {
 	reserve := 48 + 5*max(loops, 1) + 2 + 12 + 66
 	c := limit - reserve - limit/100

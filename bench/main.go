@@ -138,30 +138,15 @@ func execute(ctx context.Context, o *Options, progress io.Writer) (*Report, erro
 	env.tmp = tmp
 
 	target := o.Target
-	switch {
-	case o.Target != "":
-	case o.ProxyBin != "":
-		if _, err := os.Stat(o.ProxyBin); err != nil {
-			return nil, fmt.Errorf("-proxy-bin: %w", err)
-		}
-		env.bin, target = o.ProxyBin, o.ProxyBin
-	default:
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, fmt.Errorf("working directory: %w", err)
-		}
-		root, err := findModuleRoot(wd)
+	if o.Target == "" {
+		bin, root, err := proxyBinary(ctx, o.ProxyBin, tmp, env.logf)
 		if err != nil {
 			return nil, err
 		}
-		env.logf("building ./cmd/go-proxy in %s", root)
-		bctx, bcancel := context.WithTimeout(ctx, buildTimeout)
-		env.bin, err = buildProxy(bctx, root, tmp)
-		bcancel()
-		if err != nil {
-			return nil, err
+		env.bin, target = bin, bin
+		if root != "" {
+			target = "go-proxy built from " + root + "/cmd/go-proxy"
 		}
-		target = "go-proxy built from " + root + "/cmd/go-proxy"
 	}
 
 	rep := &Report{
@@ -218,16 +203,8 @@ func writeOutputs(rep *Report, o *Options, stdout io.Writer) error {
 		}
 	}
 	if o.Save != "" {
-		f, err := os.OpenFile(o.Save, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("-save: %w", err)
-		}
-		_, werr := f.Write(line)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return fmt.Errorf("-save: %w", werr)
+		if err := appendLine(o.Save, line); err != nil {
+			return err
 		}
 	}
 	if !o.JSONOnly {

@@ -152,6 +152,47 @@ type proxyProc struct {
 	waitErr error         // valid after done
 }
 
+// proxyBinary returns the go-proxy binary a run starts: bin (-proxy-bin)
+// when set and present, else one built from the module around the
+// working directory into dir. built is the module root when it built one.
+func proxyBinary(ctx context.Context, bin, dir string, logf func(string, ...any)) (path, built string, err error) {
+	if bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", "", fmt.Errorf("-proxy-bin: %w", err)
+		}
+		return bin, "", nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", "", fmt.Errorf("working directory: %w", err)
+	}
+	root, err := findModuleRoot(wd)
+	if err != nil {
+		return "", "", err
+	}
+	logf("building ./cmd/go-proxy in %s", root)
+	bctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	path, err = buildProxy(bctx, root, dir)
+	return path, root, err
+}
+
+// appendLine appends line (newline included) to the -save file.
+func appendLine(path string, line []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("-save: %w", err)
+	}
+	_, werr := f.Write(line)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("-save: %w", werr)
+	}
+	return nil
+}
+
 // startProxy writes cfg next to the log in dir and starts bin -c cfg with
 // extra environment variables env.
 func startProxy(bin, dir string, cfg []byte, env []string) (*proxyProc, error) {

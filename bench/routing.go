@@ -23,15 +23,15 @@ import (
 )
 
 // The routing scenario (-scenario routing): two mock pools of -family,
-// a go-proxy process with one route splitting the hashrate over them
-// 70/30 (-weights), and -miners miners of two speeds: half of them slow,
-// half four times faster, -shares shares/s in all. After the ramp and a
-// settling period it measures the split for -hold from the pools' own
-// accepted difficulty, changes the weights to 50/50 (-weights-next)
-// through PUT /1/config, and measures the split per rebalance interval
-// after the change and then for -hold again. It reports the split over
-// time, the convergence in rebalance intervals, the miners moved and any
-// disconnect.
+// a go-proxy process with one route splitting the hashrate over them by
+// -weight-a (70/30 by default), and -miners miners of two speeds: half of
+// them slow, half four times faster, -shares shares/s in all. After the
+// ramp and a settling period it measures the split for -hold from the
+// pools' own accepted difficulty, changes the weights (-weight-a-next,
+// 50/50 by default) through PUT /1/config, and measures the split per
+// rebalance interval after the change and then for -hold again. It
+// reports the split over time, the convergence in rebalance intervals, the
+// miners moved and any disconnect.
 
 // routingSchema versions the routing report's JSON line.
 const routingSchema = "go-proxy-bench-routing/1"
@@ -345,28 +345,22 @@ func partA(ctx context.Context, rp *routingPools, d time.Duration) (float64, err
 // runRouting performs the routing scenario and writes its report.
 func runRouting(ctx context.Context, o *Options, stdout io.Writer, progress io.Writer) (int, error) {
 	env := &runEnv{o: o, progress: progress}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		// The build, the ramp and settles, two holds and the rebalance
+		// intervals measured after the change, with room to spare.
+		timeout = buildTimeout + o.runTimeout() + 2*o.Hold + 12*o.Rebalance
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	tmp, err := os.MkdirTemp("", "go-proxy-bench-routing-*")
 	if err != nil {
 		return exitFailed, err
 	}
 	defer os.RemoveAll(tmp)
-	bin := o.ProxyBin
-	if bin == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return exitFailed, err
-		}
-		root, err := findModuleRoot(wd)
-		if err != nil {
-			return exitFailed, err
-		}
-		env.logf("building ./cmd/go-proxy in %s", root)
-		bctx, cancel := context.WithTimeout(ctx, buildTimeout)
-		bin, err = buildProxy(bctx, root, tmp)
-		cancel()
-		if err != nil {
-			return exitFailed, err
-		}
+	bin, _, err := proxyBinary(ctx, o.ProxyBin, tmp, env.logf)
+	if err != nil {
+		return exitFailed, err
 	}
 	rep := &RoutingReport{Schema: routingSchema, Date: dateNow().UTC().Format(time.RFC3339), Command: commandLine(o.Args),
 		Machine: readMachine(), Family: o.Family, Miners: o.Miners, Shares: o.Shares,
@@ -382,16 +376,8 @@ func runRouting(ctx context.Context, o *Options, stdout io.Writer, progress io.W
 	}
 	line = append(line, '\n')
 	if o.Save != "" {
-		f, err := os.OpenFile(o.Save, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return exitFailed, fmt.Errorf("-save: %w", err)
-		}
-		_, werr := f.Write(line)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return exitFailed, fmt.Errorf("-save: %w", werr)
+		if err := appendLine(o.Save, line); err != nil {
+			return exitFailed, err
 		}
 	}
 	if !o.JSONOnly {
@@ -438,8 +424,8 @@ func routingRun(ctx context.Context, env *runEnv, bin, tmp string, rep *RoutingR
 	if err != nil {
 		return fmt.Errorf("proxy: %w\n%s", err, proc.LogTail(10))
 	}
-	env.logf("proxy pid %d on %s, pools %s and %s, route 70/30 (rebalance %s), %d %s miners (half 4x faster), %.0f shares/s",
-		proc.PID, addr, rp.addr[0], rp.addr[1], o.Rebalance, o.Miners, o.Family, o.Shares)
+	env.logf("proxy pid %d on %s, pools %s and %s, route %.0f/%.0f (rebalance %s), %d %s miners (half 4x faster), %.0f shares/s",
+		proc.PID, addr, rp.addr[0], rp.addr[1], o.WeightA, 100-o.WeightA, o.Rebalance, o.Miners, o.Family, o.Shares)
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
 	rs, err := startRoutingSwarms(sctx, o, addr)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 
 	"forge.lthn.ai/core/go-proxy/reactor"
@@ -109,10 +110,10 @@ func (h *Handler) serveRoutes(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, NewRoutesResponse(h.src.Routes()))
 }
 
-// round4 rounds to four decimals (fractions).
+// round4 rounds to four decimals (fractions), as round2 does to two.
 func round4(v float64) float64 {
-	if v != v || v > 1e15 || v < -1e15 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0
 	}
-	return float64(int64(v*10000+0.5)) / 10000
+	return math.Round(v*10000) / 10000
 }

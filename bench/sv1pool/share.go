@@ -216,7 +216,14 @@ func (s *session) shareHash(bin *stratum.SV1JobBinary, e1, e2 []byte, ntime, non
 	if pow == stratum.SV1AlgoScrypt && s.scrypt == nil {
 		s.scrypt = new(stratum.ScryptHasher)
 	}
-	h, _ := s.hasher.ShareHashAlgo(pow, s.scrypt, bin, e1, e2, ntime, nonce, bits, mask)
+	h, ok := s.hasher.ShareHashAlgo(pow, s.scrypt, bin, e1, e2, ntime, nonce, bits, mask)
+	if !ok {
+		// An algorithm the pool cannot hash (Config refuses one): fail
+		// closed, a hash above every target, so no share passes unchecked.
+		for i := range h {
+			h[i] = 0xff
+		}
+	}
 	return h
 }
 

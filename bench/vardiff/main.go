@@ -116,8 +116,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "vardiff:", err)
 			return 1
 		}
-		fmt.Fprintln(f, string(line))
-		f.Close()
+		_, werr := fmt.Fprintln(f, string(line))
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			fmt.Fprintln(stderr, "vardiff: -save:", werr)
+			return 1
+		}
 	}
 	if !rep.OK {
 		return 3
