@@ -63,22 +63,20 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
-	if f, ok := c.Context().(*fanEnd); ok {
-		f.traffic(c)
+	var s *shard
+	var ep endpoint
+	switch v := c.Context().(type) {
+	case *miner:
+		s, ep = v.s, v
+	case *poolConn:
+		s, ep = v.mp.s, v
+	case *fanEnd:
+		v.traffic(c)
 		return gnet.None
-	}
-	ep, _ := c.Context().(endpoint)
-	if ep == nil {
+	default:
 		return gnet.Close
 	}
 	buf, _ := c.Peek(-1)
-	var s *shard
-	switch v := ep.(type) {
-	case *miner:
-		s = v.s
-	case *poolConn:
-		s = v.mp.s
-	}
 	n, ok := s.feed(ep, buf)
 	if !ok {
 		return gnet.Close
@@ -94,10 +92,11 @@ func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 func (e *engine) OnClose(c gnet.Conn, _ error) gnet.Action {
-	if ep, _ := c.Context().(endpoint); ep != nil {
-		ep.closed()
-	} else if f, ok := c.Context().(*fanEnd); ok {
-		f.closed()
+	switch v := c.Context().(type) {
+	case endpoint:
+		v.closed()
+	case *fanEnd:
+		v.closed()
 	}
 	return gnet.None
 }

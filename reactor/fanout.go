@@ -214,8 +214,7 @@ func (mp *mapper) fanStart() {
 	n := uint32(mp.table.Stored())
 	if n > 0 {
 		// An odd step near n·0.618: never a multiple of n for n > 1, so
-		// consecutive jobs start (and end) at different miners; for the
-		// power-of-two NiceHash table it visits every start in turn.
+		// consecutive jobs start (and end) at different miners.
 		step := uint32(uint64(n)*40503>>16) | 1
 		c.first = (c.first + step) % n
 	} else {

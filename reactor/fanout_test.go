@@ -135,7 +135,6 @@ func TestFanout_Churn_Ugly(t *testing.T) {
 	closing.closed()
 	mp2 := &mapper{s: ms.s, id: 2, family: FamilyCryptoNote, kind: kindNiceHash, pools: ms.mp.pools}
 	mp2.fo = upstream.NewFailover(1, upstream.FailoverPolicy{Retries: 1})
-	mp2.sendJobFn = mp2.sendJob
 	mp2.table = newNiceHashTable()
 	mp2.job, mp2.hasJob, mp2.state, mp2.jobDiff = ms.job, true, mapperActive, 1000
 	mp2.job.JobID = "job-other"
@@ -226,7 +225,6 @@ func TestFanout_SessionsShareSlices_Good(t *testing.T) {
 	miners, sinks := fanMiners(t, ms, 20, 4)
 	mp2 := &mapper{s: ms.s, id: 2, family: FamilyCryptoNote, kind: kindNiceHash, pools: ms.mp.pools}
 	mp2.fo = upstream.NewFailover(1, upstream.FailoverPolicy{Retries: 1})
-	mp2.sendJobFn = mp2.sendJob
 	mp2.table = newNiceHashTable()
 	mp2.state = mapperActive
 	ms.s.mappers = append(ms.s.mappers, mp2)

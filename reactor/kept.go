@@ -49,7 +49,10 @@ type KeptSessions interface {
 	// Keep records the kept session subscribed as sub.
 	Keep(sub string, k KeptSession)
 	// Claim removes sub's entry and returns it; ok is false when there is
-	// none or it has expired. Two claims of one entry: one wins. An entry
+	// none or it has expired. Two claims of one entry in this process: one
+	// wins. An entry recorded by another process is looked up, not removed
+	// (several instances may resume the same account; each opens its own
+	// pool session, and the reconnect bound stops any loop). An entry
 	// recorded by another process names the account only: its Owner.Shard
 	// is -1 and its Credentials are empty (the claimer resolves them).
 	Claim(ctx context.Context, sub string) (k KeptSession, ok bool, err error)

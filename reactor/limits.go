@@ -11,7 +11,8 @@ import (
 //     session: fdBase (stdio, the Go runtime's poller, the access and share
 //     logs, config file reads, the account store, DNS lookups), fdPerLoop
 //     per event loop (gnet's epoll and wake descriptors and its internal
-//     listener, and the two ends of the fan-out's wake-up pair, fanout.go), one listener per bind, the HTTP API (its listener, at most
+//     listener, and the two ends of the fan-out's wake-up pair,
+//     fanout.go), one listener per bind, the HTTP API (its listener, at most
 //     http.max-connections connections and one being refused), and the
 //     miner connections being handed to a loop (enrollBacklog and
 //     enrollReapers, plus one per bind), each of which holds two

@@ -79,10 +79,8 @@ type mapper struct {
 	// waitBeforeReconnect delays the redial after a client.reconnect
 	// (at most maxReconnectWait).
 	waitBeforeReconnect time.Duration
-	// sendJobFn and expireFn are method values made once, so broadcasting
-	// and expiring allocate nothing.
-	sendJobFn func(uint32, *miner)
-	expireFn  func(upstream.Pending[submitTag])
+	// expireFn is a method value made once, so expiring allocates nothing.
+	expireFn func(upstream.Pending[submitTag])
 	// retiring are replaced connections still owed submit answers.
 	retiring []*poolConn
 	// pending is a connection being prepared to replace conn: a reload's
@@ -140,7 +138,6 @@ func (s *shard) newMapper(fam Family, kind mapperKind, t *target) *mapper {
 func (mp *mapper) init() {
 	s := mp.s
 	mp.fo = upstream.NewFailover(len(mp.pools), s.cfg.failoverPolicy())
-	mp.sendJobFn = mp.sendJob
 	mp.expireFn = func(p upstream.Pending[submitTag]) { mp.failSubmit(p, stratum.MsgPoolTimeout) }
 	mp.emptySince = s.now
 	switch mp.kind {

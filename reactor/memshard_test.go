@@ -68,7 +68,6 @@ func newMemShard(t testing.TB, cfg *Config) *memShard {
 	ms := &memShard{s: s, pool: &memSink{}}
 	mp := &mapper{s: s, id: 1, family: FamilyCryptoNote, kind: s.cnKind(), pools: p.enabledPools(cfg, FamilyCryptoNote)}
 	mp.fo = upstream.NewFailover(len(mp.pools), upstream.FailoverPolicy{Retries: 1})
-	mp.sendJobFn = mp.sendJob
 	mp.expireFn = func(pd upstream.Pending[submitTag]) { mp.failSubmit(pd, stratum.MsgPoolTimeout) }
 	if mp.kind == kindNiceHash {
 		mp.table = newNiceHashTable()

@@ -416,14 +416,10 @@ func (m *miner) sv1Submit(req *stratum.SV1Request) {
 	m.lastSeen = s.now
 	s.workerSubmitted(m, sv.diff)
 	// The session the miner left at a move, for a share of its job.
-	mp, job, expired, e1, e2size := m.sv1ShareSession(sub.JobID)
+	mp, job, expired, variant, e1, e2size := m.sv1ShareSession(sub)
 	if err := sub.Validate(e2size, sv.mask); err != nil {
 		m.sv1Invalid(&req.ID, err.(*stratum.SV1Error))
 		return
-	}
-	var variant uint8
-	if job == nil && m.vd != nil {
-		job, expired, variant = m.vdFindJobSV1(mp, sub) // a job re-sent with the miner's own difficulty
 	}
 	if job == nil {
 		m.sv1Invalid(&req.ID, stratum.ErrSV1JobNotFound)

@@ -141,27 +141,36 @@ func (m *miner) cnShareSession(jobID, nonceHex []byte) (mp *mapper, slot uint32,
 
 // sv1ShareSession picks the session an SV1 share belongs to: the miner's,
 // or the one it left at its last move when only that one knows the job.
-// It returns the session, the job, whether it is the job a clean job
-// replaced, and the miner's extranonce1 and extranonce2 size there (e1 in
-// shard scratch, valid for the current share).
-func (m *miner) sv1ShareSession(jobID []byte) (mp *mapper, job *sv1Job, expired bool, e1 []byte, e2size int) {
+// On each, a job id the session does not know is also looked up among the
+// variants (the job re-sent with the miner's vardiff difficulty, which
+// rewrites sub.JobID to its base). It returns the session, the job, whether
+// it is the job a clean job replaced, the variant, and the miner's
+// extranonce1 and extranonce2 size there (e1 in shard scratch, valid for
+// the current share).
+func (m *miner) sv1ShareSession(sub *stratum.SV1Submit) (mp *mapper, job *sv1Job, expired bool, variant uint8, e1 []byte, e2size int) {
 	sv := m.sv
 	mp = m.mp
-	job, expired = mp.sv1FindJob(jobID)
+	job, expired = mp.sv1FindJob(sub.JobID)
+	if job == nil && m.vd != nil {
+		job, expired, variant = m.vdFindJobSV1(mp, sub)
+	}
 	if job != nil || m.prev == nil || m.prev.state == mapperClosed || m.prev.sv == nil || !m.prev.sv.hasSession {
-		return mp, job, expired, sv.e1[:sv.e1n], sv.e2size
+		return mp, job, expired, variant, sv.e1[:sv.e1n], sv.e2size
 	}
 	p := m.prev
-	pj, pexp := p.sv1FindJob(jobID)
+	pj, pexp := p.sv1FindJob(sub.JobID)
+	if pj == nil && m.vd != nil {
+		pj, pexp, variant = m.vdFindJobSV1(p, sub)
+	}
 	if pj == nil {
-		return mp, nil, false, sv.e1[:sv.e1n], sv.e2size
+		return mp, nil, false, 0, sv.e1[:sv.e1n], sv.e2size
 	}
 	up := p.sv
 	b := append(m.s.rt.e1[:0], up.e1...)
 	var pre [4]byte
 	binary.BigEndian.PutUint32(pre[:], m.prevFixed)
 	b = append(b, pre[4-up.k:]...)
-	return p, pj, pexp, b, up.n - up.k
+	return p, pj, pexp, variant, b, up.n - up.k
 }
 
 // planKey is the key of a session's plan. The control character keeps it

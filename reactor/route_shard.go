@@ -351,7 +351,10 @@ func (s *shard) replaceMiners() {
 				continue
 			}
 		case !s.targetUp(t):
-			if dest = s.place(t.route); dest == t {
+			// Only to a target that is up: with the whole route down,
+			// placement falls back to every target, and moving between
+			// dead ones would only churn (and reconnect SV1 miners).
+			if dest = s.place(t.route); dest == t || dest == nil || !s.targetUp(dest) {
 				continue
 			}
 		case m.mp != nil && m.mp.tgt != t:

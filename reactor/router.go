@@ -361,8 +361,9 @@ type RouteView struct {
 	Implicit bool
 	// Rebalance is its rebalance interval in seconds.
 	Rebalance int
-	// Hashrate is what its targets' pools accepted over 60 s and 10 min,
-	// H/s; Deviation how far the split measured by its miners' meters is
+	// Hashrate is the work of the shares accepted on its targets'
+	// sessions over 60 s and 10 min, H/s (by the pools, or here at a
+	// miner's own lower difficulty); Deviation how far the split measured by its miners' meters is
 	// from the weights (0 = exact, 1 = all on the wrong targets).
 	Hashrate  [2]float64
 	Deviation float64
@@ -384,8 +385,9 @@ type TargetView struct {
 	// the targets that are up.
 	Weight float64
 	Goal   float64
-	// Hashrate is what its sessions' pools accepted over 60 s and 10 min,
-	// H/s; Share its part of the route's 60 s hashrate (0..1); Estimate
+	// Hashrate is the work of the shares accepted on its sessions over
+	// 60 s and 10 min, H/s (by the pools, or here at a miner's own lower
+	// difficulty); Share its part of the route's 60 s hashrate (0..1); Estimate
 	// the sum of its miners' meters (what rebalancing works on), H/s.
 	Hashrate [2]float64
 	Share    float64

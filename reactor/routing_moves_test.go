@@ -85,7 +85,6 @@ func TestRouting_MoveInFlight_Bad(t *testing.T) {
 	// first.
 	mp2 := &mapper{s: ms.s, id: 2, family: FamilyCryptoNote, kind: kindNiceHash, pools: old.pools}
 	mp2.fo = upstream.NewFailover(1, upstream.FailoverPolicy{Retries: 1})
-	mp2.sendJobFn = mp2.sendJob
 	mp2.table = newNiceHashTable()
 	mp2.job = ms.job
 	mp2.job.JobID = "job-9"

@@ -3,6 +3,7 @@ package reactor
 import (
 	"context"
 	"fmt"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"math"
 	"strings"
 	"testing"
@@ -84,7 +85,7 @@ func checkSettledRun(t *testing.T, p *Proxy, name func(i int) string, final []si
 	t.Helper()
 	views := map[string]stats.WorkerView{}
 	for i, st := range final {
-		testutilEventually(t, func() bool {
+		testutil.Eventually(t, func() bool {
 			ws, err := p.Workers(waitCtx(t))
 			require.NoError(t, err)
 			for _, w := range ws {
@@ -119,19 +120,6 @@ func checkSettledRun(t *testing.T, p *Proxy, name func(i int) string, final []si
 		speed := st.Achieved(end)
 		require.InEpsilon(t, speed, w.Hashes/end.Sub(st.Started).Seconds(), tol, "miner %d: hashrate from its shares", i)
 		require.InEpsilon(t, speed, w.Hashrate[stats.Window600s], tol, "miner %d: /1/workers 10-minute hashrate", i)
-	}
-}
-
-// testutilEventually is testutil.Eventually (imported by the tests this
-// file sits beside under another name).
-func testutilEventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting: " + msg)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -349,5 +337,5 @@ func TestVardiffE2E_Scrypt_Good(t *testing.T) {
 	}
 	r := m.SubmitRaw(m.Job.JobID, e2, ntime, nonce, vbits)
 	require.Equal(t, 23, r.ErrCode(), r.Raw)
-	testutilEventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].CustomAccepted >= uint64(local) }, "local scrypt accepts counted")
+	testutil.Eventually(t, func() bool { return p.Summary().ByFamily[FamilySV1].CustomAccepted >= uint64(local) }, "local scrypt accepts counted")
 }
