@@ -16,6 +16,7 @@ import (
 	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/stratum"
 	"forge.lthn.ai/core/go-proxy/upstream"
+	"forge.lthn.ai/core/go-proxy/vardiff"
 )
 
 // Moving single miners, with scripted miners: what a move sends, where a
@@ -278,4 +279,43 @@ func TestRouting_Simple_Good(t *testing.T) {
 	ups, err := p.Upstreams(context.Background())
 	require.NoError(t, err)
 	require.Len(t, ups, 4)
+}
+
+// An SV1 vardiff miner that moves to another target (by
+// mining.set_extranonce) while it still holds a share for the job variant
+// it had on the session it left: the share is found on that session, at
+// the miner's old extranonce, and accepted, as a CryptoNote miner's is.
+func TestRouting_SV1VardiffMoveInFlight_Good(t *testing.T) {
+	pa := startSV1Pool(t, sv1pool.Config{Seed: 53})
+	pb := startSV1Pool(t, sv1pool.Config{Seed: 54})
+	cfg := twoTargets(upstream.SV1, pa.Addr(), pb.Addr())
+	d0 := tinyDiff / 64
+	cfg.Vardiff = vardiff.Config{Enabled: true, InitialDiff: d0, MinDiff: 1e-12}
+	p, addr := startProxy(t, cfg)
+	m := testminer.DialSV1(t, addr)
+	m.XSub = true
+	m.Login("farm.rig1", 0)
+	require.True(t, onPool(pa, m.E1), "first miner on the first target")
+	base := m.Job.JobID
+	for range 16 { // shares far faster than the target: a new difficulty at once
+		require.True(t, m.Submit().Accepted())
+	}
+	m.WaitJob()
+	require.Equal(t, base+"~1", m.Job.JobID, "the job re-sent with the miner's difficulty")
+	variant := m.Job.JobID
+	e2, ntime, nonce, vbits := m.Share() // found on a's variant, sent after the move
+
+	dropTarget(t, p, 1)
+	for l := m.Read(); l.Method != "mining.set_extranonce"; l = m.Read() {
+	}
+	m.WaitJob()
+	require.True(t, onPool(pb, m.E1), "moved to b")
+	require.Equal(t, uint64(1), routeView(t, p, "r", FamilySV1).Moves)
+
+	r := m.SubmitRaw(variant, e2, ntime, nonce, vbits)
+	require.True(t, r.Accepted(), "the old session's variant share: %s", r.Raw)
+	require.True(t, m.Submit().Accepted(), "and the next share on b")
+	require.Zero(t, pa.Stats().Rejected)
+	require.Zero(t, pb.Stats().Rejected)
+	require.Equal(t, uint64(1), p.Summary().Counters.Connections, "never reconnected")
 }
