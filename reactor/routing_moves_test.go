@@ -300,7 +300,9 @@ func TestRouting_SV1VardiffMoveInFlight_Good(t *testing.T) {
 	for range 16 { // shares far faster than the target: a new difficulty at once
 		require.True(t, m.Submit().Accepted())
 	}
-	m.WaitJob()
+	if m.Job.JobID == base { // not read already with a forwarded share's answer
+		m.WaitJob()
+	}
 	require.Equal(t, base+"~1", m.Job.JobID, "the job re-sent with the miner's difficulty")
 	variant := m.Job.JobID
 	e2, ntime, nonce, vbits := m.Share() // found on a's variant, sent after the move

@@ -251,7 +251,12 @@ func TestVardiffE2E_SV1InFlight_Good(t *testing.T) {
 		r := m.Submit()
 		require.True(t, r.Accepted(), r.Raw)
 	}
-	m.WaitJob()
+	// The retargeted job follows the 16th share at once; when that share
+	// met the pool's difficulty its answer comes from the pool, after the
+	// job, and Submit has read the job already.
+	if m.Job.JobID == old {
+		m.WaitJob()
+	}
 	require.Equal(t, old+"~1", m.Job.JobID)
 	require.Equal(t, 8*d0, m.Diff)
 	// A share found at the old difficulty, below the new one, for the job
