@@ -19,13 +19,24 @@
 //     target / K = Σdiff × target / Δt, so K cancels and the controller
 //     needs no algorithm. Shares still in flight after a change count at
 //     the difficulty they were judged at, so the estimate stays right.
+//   - The search, when the miner's speed is unknown (it started at the
+//     pool's difficulty with nothing known about it, or its shares
+//     stopped for four targets): each target that brings fewer than 4
+//     shares divides the difficulty by 8 at once, down to min-diff; where
+//     shares come faster, 24 of them (timed from the first, over 5 s at
+//     least) give an estimate within ±20 % that ends the search. It lands
+//     low on purpose (4 to 32 shares a target) because shares are the
+//     evidence: a few dozen extra shares to judge buy an estimate in a few
+//     targets. A pool difficulty 1,200× above XMRig (target 5 s) is left
+//     for the right difficulty in about 35 s (median; 96 % of simulated
+//     runs within a minute), where the regular rules alone took minutes.
 //   - Far off, at once: a window that proves the rate 4× above the target
 //     (16 shares or more, 4× the expected count; the share path reports
 //     it) or 4× below it (no share after 4 targets, one after 6, two after
 //     8, ...) is retargeted at the next call, not at retarget-seconds. A
 //     window without a share is judged as if half a share had arrived, so
 //     after 4 share-less targets the difficulty is divided by 8 (the
-//     back-off), and again, down to min-diff.
+//     back-off) and the miner is searched for again.
 //   - Otherwise, regular checks at window ages of retarget-seconds × 1,
 //     2, 4, 8, ...: the difficulty changes only if the share interval is
 //     off target by more than variance AND the count by more than two
@@ -43,9 +54,9 @@
 //     wins: a miner never gets a difficulty above its pool's.
 //
 // In simulation (sim_test.go: Poisson shares, speeds spanning 1000×, a
-// pool difficulty 1000× above the fastest miner) every miner sends a share
-// every target ± variance seconds 98.5–99.5 % of the time after 40 retargets,
-// with under one change of difficulty per miner-hour.
+// pool difficulty 1000× above the fastest miner) the miners send a share
+// every target ± variance seconds 98.8–99.7 % of the time after 20–60
+// retargets, with under one change of difficulty per miner-hour.
 //
 // Everything here is plain arithmetic on the values passed: no I/O, no
 // clock (callers pass now, in whole seconds), no locks, no allocation. A
@@ -194,11 +205,14 @@ func (c *Config) Clamp(d, pool float64) float64 {
 //     reconnects), the mean per-miner hashrate of the miners already on
 //     the same pool session (a homogeneous farm).
 //   - else (hashrate 0: nothing known): the ceiling, normally the pool's
-//     difficulty. Starting high is the safe side: a miner started too low
-//     floods the proxy with shares it must verify (an ASIC at a CPU's
-//     difficulty sends millions a second), while one started too high
-//     only waits; the back-off divides by 8 after 4 share-less targets,
-//     so a pool difficulty 1000× above the miner is left in ~4 steps.
+//     difficulty, and the State searches from there (see State). Starting
+//     high is the safe side: a miner started too low floods the proxy
+//     with shares it must verify (an ASIC at a CPU's difficulty sends
+//     millions a second), while one started too high only waits; the
+//     search divides by 8 a target while fewer than 4 shares come, so a
+//     pool difficulty 1000× above the miner is left in ~4 targets, and
+//     where the miner can reach the pool's difficulty within a target it
+//     stays there.
 func (c *Config) Initial(pool, hashrate, hashesPerDiff float64) float64 {
 	if !validPool(pool) {
 		return 0
@@ -206,10 +220,15 @@ func (c *Config) Initial(pool, hashrate, hashesPerDiff float64) float64 {
 	switch {
 	case c.InitialDiff > 0:
 		return c.Clamp(c.InitialDiff, pool)
-	case hashrate > 0 && hashesPerDiff > 0 && finite(hashrate) && finite(hashesPerDiff):
+	case known(hashrate, hashesPerDiff):
 		return c.Clamp(hashrate*c.TargetSeconds/hashesPerDiff, pool)
 	}
 	return c.Ceiling(pool)
+}
+
+// known reports whether a hashrate estimate can set a difficulty.
+func known(hashrate, hashesPerDiff float64) bool {
+	return hashrate > 0 && hashesPerDiff > 0 && finite(hashrate) && finite(hashesPerDiff)
 }
 
 // Override is a bind's "vardiff" object: each key present replaces the

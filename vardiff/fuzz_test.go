@@ -21,8 +21,8 @@ func checkBounds(t *testing.T, c *Config, d, pool float64, what string) {
 // FuzzState drives a controller with any valid configuration, pool
 // difficulties, share difficulties and clock jumps: its difficulty is never
 // NaN, ±Inf, 0 or negative and always within the bounds of the last pool
-// difficulty it was given; one retarget moves it by at most MaxStep unless
-// the bounds moved it.
+// difficulty it was given; one retarget moves it by at most MaxStep
+// (searchMaxStep while it searches) unless the bounds moved it.
 func FuzzState(f *testing.F) {
 	f.Add(10.0, 30.0, 0.3, 1000.0, 0.0, 0.0, 1e6, []byte{0, 1, 2, 3, 10, 20, 30, 40})
 	f.Add(3.0, 30.0, 0.3, 0.001, 0.0, 0.0, 0.07, []byte{1, 200, 1, 200, 1, 200, 2, 9, 9, 3, 128, 4})
@@ -48,18 +48,25 @@ func FuzzState(f *testing.F) {
 		for i := 0; i+1 < len(ops); i += 2 {
 			arg := ops[i+1]
 			before := s.Diff()
+			step := float64(MaxStep)
+			if s.Searching() {
+				step = searchMaxStep
+			}
 			switch ops[i] % 5 {
 			case 0: // a share at the current difficulty, or at a past one
 				judged := before * math.Exp2(float64(int8(arg))/8)
 				if s.Share(&c, judged, now) {
-					d, _ = s.Retarget(&c, pool, now)
+					d, changed := s.Retarget(&c, pool, now)
 					checkBounds(t, &c, d, pool, "early retarget")
+					if changed && c.Clamp(before, pool) == before && (d > before*step || d < before/step) {
+						t.Fatalf("one early step moved %v to %v", before, d)
+					}
 				}
 			case 1: // time passes, the sweep runs
 				now += int64(arg)
 				d, changed := s.Retarget(&c, pool, now)
 				checkBounds(t, &c, d, pool, "retarget")
-				if changed && c.Clamp(before, pool) == before && (d > before*MaxStep || d < before/MaxStep) {
+				if changed && c.Clamp(before, pool) == before && (d > before*step || d < before/step) {
 					t.Fatalf("one step moved %v to %v", before, d)
 				}
 			case 2: // the pool's difficulty changes

@@ -69,8 +69,12 @@ func (m *simMiner) run(c *Config, pool float64, from, to int64) {
 
 // Miners whose speeds span 1000×, on a pool whose difficulty is 1000×
 // above the fastest (10⁶× above the slowest), all started at the pool's
-// difficulty (nothing known about them): after N retargets every one sends
-// a share about every target-seconds and stays there.
+// difficulty (nothing known about them): after N retargets they send a
+// share about every target-seconds and stay there. The figures are rates
+// over 248 miners (8 seeds × 31 speeds) per configuration: a controller
+// driven by Poisson counts moves an unlucky miner now and then (a window
+// without shares when it is on target, a noisy estimate), so no bound
+// holds for every miner of every seed; these say how rare that is.
 func TestSimulation_Settles_Good(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -89,9 +93,9 @@ func TestSimulation_Settles_Good(t *testing.T) {
 		const pool = 1e9
 		settle := tc.settle * int64(c.RetargetSeconds)
 		horizon := settle + 4*3600
-		var inBand, samples, changes, miners int
-		worstBand := 1.0
-		for seed := uint64(1); seed <= 4; seed++ {
+		var inBand, samples, changes int
+		var bands, offs, moves []float64
+		for seed := uint64(1); seed <= 8; seed++ {
 			r := rand.New(rand.NewPCG(seed, 13))
 			for i := 0; i <= 30; i++ {
 				rate := math.Pow(1000, float64(i)/30) * 100 / c.TargetSeconds // ideal difficulty 100..100000
@@ -101,68 +105,98 @@ func TestSimulation_Settles_Good(t *testing.T) {
 				inBand += m.inBand
 				samples += m.samples
 				changes += m.changes
-				miners++
-				band := float64(m.inBand) / float64(m.samples)
-				worstBand = min(worstBand, band)
-				// The share interval over the 4 hours.
+				bands = append(bands, float64(m.inBand)/float64(m.samples))
+				// The mean share interval over the 4 hours, off target by.
 				interval := float64(horizon-settle) / float64(m.shares)
-				require.InDelta(t, c.TargetSeconds, interval, c.TargetSeconds*c.Variance,
-					"%s: miner %d (seed %d): mean share interval", tc.name, i, seed)
-				require.LessOrEqual(t, m.changes, 16, "%s: miner %d (seed %d): changes in 4 h", tc.name, i, seed)
+				offs = append(offs, math.Abs(interval/c.TargetSeconds-1))
+				moves = append(moves, float64(m.changes))
 			}
 		}
-		perHour := float64(changes) / float64(miners) / 4
-		t.Logf("%s: within ±variance %.1f %% of the time after %d retargets (worst miner %.1f %%), %.2f changes per miner-hour",
-			tc.name, 100*float64(inBand)/float64(samples), tc.settle, 100*worstBand, perHour)
+		slices.Sort(bands)
+		slices.Sort(offs)
+		slices.Sort(moves)
+		p5 := len(bands) / 20 // the 5 % worst miners start here (from either end)
+		perHour := float64(changes) / float64(len(bands)) / 4
+		t.Logf("%s: within ±variance %.1f %% of the time after %d retargets (95 %% of miners ≥ %.1f %%, worst %.1f %%); "+
+			"mean interval off target by ≤ %.1f %% for 95 %% (worst %.1f %%); changes in 4 h ≤ %.0f for 95 %% (worst %.0f), %.2f per miner-hour",
+			tc.name, 100*float64(inBand)/float64(samples), tc.settle, 100*bands[p5], 100*bands[0],
+			100*offs[len(offs)-1-p5], 100*offs[len(offs)-1], moves[len(moves)-1-p5], moves[len(moves)-1], perHour)
 		require.GreaterOrEqual(t, float64(inBand)/float64(samples), 0.97, tc.name)
-		require.GreaterOrEqual(t, worstBand, 0.7, tc.name)
+		require.GreaterOrEqual(t, bands[p5], 0.9, "%s: 95 %% of miners within ±variance 90 %% of the time", tc.name)
+		require.GreaterOrEqual(t, bands[0], 0.5, "%s: every miner within ±variance half the time", tc.name)
+		require.LessOrEqual(t, offs[len(offs)-1], c.Variance, "%s: every miner's mean interval within ±variance", tc.name)
+		require.LessOrEqual(t, moves[len(moves)-1-p5], 16.0, "%s: 95 %% of miners change at most 16 times in 4 h", tc.name)
+		require.LessOrEqual(t, moves[len(moves)-1], 40.0, "%s: every miner at most 40", tc.name)
 		require.LessOrEqual(t, perHour, 1.0, tc.name)
 	}
 }
 
-// The acceptance run in numbers: a CPU miner on an SV1 pool whose
-// difficulty gives it one share per ~30 s, target-seconds 3: within a
-// minute most runs send a share every 2–5 s, within two minutes nearly all.
-func TestSimulation_TenfoldAbove_Good(t *testing.T) {
-	c := Config{TargetSeconds: 3, RetargetSeconds: 30, Variance: 0.3, MinDiff: 0.0001}
-	const pool, rate, runs = 30.0, 1.0, 1000
-	at := map[int64]int{}
-	for seed := uint64(0); seed < runs; seed++ {
-		m := simMiner{r: rand.New(rand.NewPCG(seed, 7)), rateAt: func(int64) float64 { return rate }}
-		m.s.Start(&c, pool, 0, 1, 0)
-		prev := int64(0)
-		for _, end := range []int64{60, 120, 300} {
-			m.run(&c, pool, prev, end)
-			prev = end
-			if iv := m.s.Diff() / rate; iv >= 2 && iv <= 5 {
-				at[end]++
+// The acceptance runs in numbers (1,000 runs each): the share
+// interval the difficulty gives, 60, 120 and 300 s after the miner logs
+// in, nothing known about it.
+//
+//   - A CPU miner on an SV1 pool whose difficulty gives it one share per
+//     ~30 s, target-seconds 3: a share every 2–5 s.
+//   - XMRig (30 H/s) on a CryptoNote pool at 180,000, a hundred times
+//     its work per minute, target-seconds 5: a share every 3–8.3 s (the
+//     same band, 0.6–1.67 targets).
+func TestSimulation_AcceptanceRuns_Good(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		c           Config
+		pool, rate  float64 // difficulty; difficulty units per second
+		lo, hi      float64 // the band, seconds per share
+		at60, at120 int     // runs in the band, of 1000, at least
+		at300       int
+	}{
+		{"cpuminer, SV1, pool at 10 targets", Config{TargetSeconds: 3, RetargetSeconds: 30, Variance: 0.3, MinDiff: 0.0001}, 30, 1, 2, 5, 900, 930, 960},
+		{"XMRig, CryptoNote, pool at 1200 targets", Config{TargetSeconds: 5, RetargetSeconds: 30, Variance: 0.3, MinDiff: 10}, 180_000, 30, 3, 5 / 0.6, 900, 900, 960},
+	} {
+		const runs = 1000
+		c := tc.c
+		require.NoError(t, c.Validate())
+		at := map[int64]int{}
+		for seed := uint64(0); seed < runs; seed++ {
+			m := simMiner{r: rand.New(rand.NewPCG(seed, 7)), rateAt: func(int64) float64 { return tc.rate }}
+			m.s.Start(&c, tc.pool, 0, 1, 0)
+			prev := int64(0)
+			for _, end := range []int64{60, 120, 300} {
+				m.run(&c, tc.pool, prev, end)
+				prev = end
+				if iv := m.s.Diff() / tc.rate; iv >= tc.lo && iv <= tc.hi {
+					at[end]++
+				}
 			}
 		}
+		t.Logf("%s: a share every %.3g–%.3g s in %.1f %% of runs after 60 s, %.1f %% after 120 s, %.1f %% after 300 s",
+			tc.name, tc.lo, tc.hi, 100*float64(at[60])/runs, 100*float64(at[120])/runs, 100*float64(at[300])/runs)
+		require.GreaterOrEqual(t, at[60], tc.at60, tc.name)
+		require.GreaterOrEqual(t, at[120], tc.at120, tc.name)
+		require.GreaterOrEqual(t, at[300], tc.at300, tc.name)
 	}
-	t.Logf("share every 2–5 s: %.1f %% of runs after 60 s, %.1f %% after 120 s, %.1f %% after 300 s",
-		100*float64(at[60])/runs, 100*float64(at[120])/runs, 100*float64(at[300])/runs)
-	require.GreaterOrEqual(t, at[60], runs*80/100)
-	require.GreaterOrEqual(t, at[120], runs*92/100)
-	require.GreaterOrEqual(t, at[300], runs*96/100)
 }
 
-// A miner whose speed halves (throttling), then stops, then comes back.
+// A miner whose speed halves (throttling), then stops, then comes back;
+// 100 seeds, as rates (see TestSimulation_Settles_Good).
 func TestSimulation_SpeedChanges_Good(t *testing.T) {
 	c := Config{TargetSeconds: 10, RetargetSeconds: 30, Variance: 0.3, MinDiff: 1}
-	const pool = 1e9
+	const pool, seeds = 1e9, 100
 	var halved, back []int
-	for seed := uint64(1); seed <= 20; seed++ {
+	settled, dead := 0, 0
+	for seed := uint64(1); seed <= seeds; seed++ {
 		rate := 100.0 // ideal difficulty 1000
 		m := simMiner{r: rand.New(rand.NewPCG(seed, 3)), rateAt: func(int64) float64 { return rate }}
 		m.s.Start(&c, pool, 0, 1, 0)
 		m.run(&c, pool, 0, 3600)
-		require.InDelta(t, 1000, m.s.Diff(), 300, "seed %d settled", seed)
+		if math.Abs(m.s.Diff()/1000-1) <= c.Variance {
+			settled++
+		}
 
-		// Throttled to half speed: the difficulty follows to 500 ± 30 %.
+		// Throttled to half speed: the difficulty follows to 500 ± 30 %
+		// (seconds taken; 7200 = not within 2 h).
 		rate = 50
 		now := int64(3600)
-		for ; math.Abs(m.s.Diff()/500-1) > c.Variance; now += 10 {
-			require.Less(t, now, int64(3600+7200), "seed %d: not following a halved speed after 2 h", seed)
+		for ; math.Abs(m.s.Diff()/500-1) > c.Variance && now < 3600+7200; now += 10 {
 			m.run(&c, pool, now, now+10)
 		}
 		halved = append(halved, int(now-3600))
@@ -170,22 +204,31 @@ func TestSimulation_SpeedChanges_Good(t *testing.T) {
 		// Dead: the difficulty backs off to min-diff within 10 minutes.
 		rate = 1e-9
 		m.run(&c, pool, 20000, 20600)
-		require.Equal(t, c.MinDiff, m.s.Diff(), "seed %d: a dead miner backs off to min-diff", seed)
+		if m.s.Diff() == c.MinDiff {
+			dead++
+		}
 
-		// Back at full speed: early retargets climb ×8 per step at once,
-		// within 50 % of the ideal in seconds.
+		// Back at full speed: searched for again from min-diff, within
+		// 50 % of the ideal in seconds (300 = not within 5 minutes).
 		rate = 100
 		now = 20600
-		for ; math.Abs(m.s.Diff()/1000-1) > 0.5; now++ {
-			require.Less(t, now, int64(20600+300), "seed %d: not back within 50 %% after 5 min", seed)
+		for ; math.Abs(m.s.Diff()/1000-1) > 0.5 && now < 20600+300; now++ {
 			m.run(&c, pool, now, now+1)
 		}
 		back = append(back, int(now-20600))
 	}
 	slices.Sort(halved)
 	slices.Sort(back)
-	t.Logf("seconds to follow a halved speed: median %d, worst %d; back from min-diff within 50 %%: median %d, worst %d",
-		halved[len(halved)/2], halved[len(halved)-1], back[len(back)/2], back[len(back)-1])
-	require.LessOrEqual(t, halved[len(halved)/2], 1800)
-	require.LessOrEqual(t, back[len(back)/2], 60)
+	within := func(xs []int, limit int) int {
+		return len(xs) - len(slices.DeleteFunc(slices.Clone(xs), func(x int) bool { return x < limit }))
+	}
+	t.Logf("settled within ±30 %% after an hour: %d/%d; a halved speed followed in median %d s, within 2 h %d/%d; "+
+		"dead at min-diff after 10 min %d/%d; back within 50 %% in median %d s, within 5 min %d/%d",
+		settled, seeds, halved[seeds/2], within(halved, 7200), seeds, dead, seeds, back[seeds/2], within(back, 300), seeds)
+	require.GreaterOrEqual(t, settled, seeds*95/100)
+	require.LessOrEqual(t, halved[seeds/2], 1800)
+	require.GreaterOrEqual(t, within(halved, 7200), seeds*95/100)
+	require.GreaterOrEqual(t, dead, seeds*95/100)
+	require.LessOrEqual(t, back[seeds/2], 60)
+	require.GreaterOrEqual(t, within(back, 300), seeds*95/100)
 }

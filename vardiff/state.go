@@ -27,6 +27,21 @@ const (
 	// it is halved (see window).
 	minWindow = 64
 	maxWindow = 1024
+	// searchFew and searchShares drive the search (see State.search): a
+	// target that brings fewer than searchFew shares lowers the difficulty
+	// by MaxStep at once; searchShares counted give the estimate that ends
+	// the search (±20 %, one standard deviation).
+	searchFew    = 4
+	searchShares = 24
+	// searchSeconds is the shortest window a search estimate is taken
+	// over: the clock counts whole seconds, so a window of 5 is timed
+	// within 20 %.
+	searchSeconds = 5
+	// searchMaxStep bounds the step that ends a search: the search lands
+	// where a target brings searchFew shares or more, under MaxStep times
+	// the rate a target brought on the level above, so the estimate is
+	// within MaxStep² of the difficulty it replaces.
+	searchMaxStep = MaxStep * MaxStep
 )
 
 // State is one miner's controller: its current difficulty and the window
@@ -37,13 +52,26 @@ const (
 // now is a clock in whole seconds (the shard's unix seconds); it is kept
 // modulo 2^32, so any clock works and windows up to 68 years are right.
 // A clock that steps backwards restarts the window.
+//
+// A miner started with nothing known about it (at the ceiling: no
+// initial-diff, no hashrate estimate), and one whose shares stopped for a
+// window of four targets (its speed is no longer known), searches: every
+// target that
+// brings fewer than 4 shares divides its difficulty by 8 at once, so it
+// descends from a pool difficulty thousands of times above it in a few
+// targets and lands where shares come at least 4 per target (and, the
+// level above having brought fewer than 4, under 32); there 24 shares,
+// a few targets' worth, give an estimate within ±20 % that ends the
+// search. Going low on purpose costs a few dozen extra shares to judge
+// and makes the estimate quick and sharp; the regular rules then keep
+// the miner on target.
 type State struct {
 	diff   float64 // current difficulty; 0 = inactive
 	sum    float64 // Σ judged difficulty of the shares in the window
 	since  uint32  // window start, seconds (mod 2^32)
 	shares uint16  // shares counted in the window (saturating)
 	looks  uint8   // regular checks done on the window (saturating)
-	_      uint8
+	search bool    // still searching (see above)
 }
 
 // Active reports whether vardiff runs for this miner.
@@ -58,6 +86,9 @@ func (s *State) Shares() int { return int(s.shares) }
 // Start activates the controller at c.Initial(pool, hashrate,
 // hashesPerDiff) and returns that difficulty, or 0 (and stays inactive)
 // when pool is not a usable difficulty.
+//
+// A miner started at the ceiling because nothing is known about it
+// searches first (see State).
 func (s *State) Start(c *Config, pool, hashrate, hashesPerDiff float64, now int64) float64 {
 	d := c.Initial(pool, hashrate, hashesPerDiff)
 	if d <= 0 {
@@ -66,8 +97,13 @@ func (s *State) Start(c *Config, pool, hashrate, hashesPerDiff float64, now int6
 	}
 	s.diff = d
 	s.restart(now)
+	s.search = c.InitialDiff <= 0 && !known(hashrate, hashesPerDiff)
 	return d
 }
+
+// Searching reports whether the miner is still in its first search (see
+// State).
+func (s *State) Searching() bool { return s.search }
 
 // Stop makes the State inactive (the miner asked for a difficulty of its
 // own, or vardiff was turned off).
@@ -114,12 +150,21 @@ func (s *State) Share(c *Config, judged float64, now int64) (due bool) {
 	if s.diff <= 0 || !(judged > 0) || math.IsInf(judged, 1) {
 		return false
 	}
+	if s.search && s.shares == 0 {
+		// A search times its window from the first share: silence
+		// before it (the level above, or a miner that was away) would
+		// understate the rate.
+		s.since = uint32(now)
+	}
 	if s.shares < math.MaxUint16 {
 		s.shares++
 	}
 	s.sum += judged
 	if math.IsInf(s.sum, 1) {
 		s.sum = math.MaxFloat64
+	}
+	if s.search {
+		return s.sum/s.diff >= searchShares && s.elapsed(now) >= searchSeconds
 	}
 	e := max(s.elapsed(now), 0)
 	return early(s.sum/s.diff, float64(e)/c.TargetSeconds)
@@ -153,6 +198,9 @@ func (s *State) Retarget(c *Config, pool float64, now int64) (diff float64, chan
 	}
 	n := s.sum / s.diff                       // shares counted, in units of the current difficulty
 	m := float64(max(e, 1)) / c.TargetSeconds // shares the target expects
+	if s.search {
+		return s.searchStep(c, pool, now, e, n, m)
+	}
 	w := window(c)
 	est := n // shares counted, for the estimate
 	switch {
@@ -161,6 +209,10 @@ func (s *State) Retarget(c *Config, pool float64, now int64) (diff float64, chan
 		// overstates the rate; n−1 over the same time does not.
 		est = n - 1
 	case late(n, m):
+		// Not a share in the window: the miner's speed is no longer
+		// known (it stopped, or slowed far down); search for it again,
+		// as at the start (see State).
+		s.search = n == 0
 	case float64(e) >= min(c.RetargetSeconds*float64(uint64(1)<<min(s.looks, 62)), w):
 		if s.looks < math.MaxUint8 {
 			s.looks++
@@ -207,4 +259,38 @@ func (s *State) Bound(c *Config, pool float64, now int64) (diff float64, changed
 	s.diff = d
 	s.restart(now)
 	return d, true
+}
+
+// searchStep is Retarget while the miner searches (see State): n shares
+// counted in units of the current difficulty over e seconds, m expected.
+func (s *State) searchStep(c *Config, pool float64, now, e int64, n, m float64) (diff float64, changed bool) {
+	var d float64
+	switch {
+	case n >= searchShares && e >= searchSeconds:
+		// Judged at the arrival of the last share (Share asked): n−1
+		// over the same time does not overstate the rate. An estimate
+		// beyond one step is taken as far as the step goes and counted
+		// again there.
+		est := s.diff * (n - 1) / m
+		d = min(max(est, s.diff/searchMaxStep), s.diff*searchMaxStep)
+		s.search = d != est && c.Clamp(d, pool) == d
+	case float64(e) >= c.TargetSeconds && n < searchFew:
+		// Few shares or none: lower at once. At min-diff (or a pool
+		// below it) this changes nothing and the search waits there,
+		// a target at a time, for the shares that tell the speed.
+		d = s.diff / MaxStep
+	case float64(e) >= max(c.RetargetSeconds, 2*c.TargetSeconds):
+		// Shares come, but too slowly to count searchShares before the
+		// regular checks would have judged them: judge them now.
+		d = s.diff * n / m
+		d = min(max(d, s.diff/MaxStep), s.diff*MaxStep)
+		s.search = false
+	default:
+		return s.diff, false
+	}
+	d = c.Clamp(d, pool)
+	s.restart(now)
+	changed = d != s.diff
+	s.diff = d
+	return d, changed
 }

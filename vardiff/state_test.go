@@ -273,3 +273,151 @@ func TestState_WindowHalves_Good(t *testing.T) {
 	c.RetargetSeconds = 600
 	require.Equal(t, 1200.0, window(c), "at least two retargets")
 }
+
+// shareEvery counts a share judged at the current difficulty at each of
+// the seconds from, from+step, ... up to to (inclusive), and runs the
+// early retarget Share asks for; it returns the second of the first
+// change, 0 if none.
+func shareEvery(s *State, c *Config, pool float64, from, step, to int64) int64 {
+	for now := from; now <= to; now += step {
+		if s.Share(c, s.Diff(), now) {
+			if _, ch := s.Retarget(c, pool, now); ch {
+				return now
+			}
+		}
+	}
+	return 0
+}
+
+// A miner started with nothing known about it searches: a target with
+// fewer than 4 shares divides by 8 at once; 24 shares (over 5 s at least,
+// timed from the first) give the estimate that ends the search.
+func TestState_Search_Good(t *testing.T) {
+	c := cfg() // target 10 s
+	const t0, pool = 1000, 1e6
+	var s State
+	require.Equal(t, pool, s.Start(c, pool, 0, 1, t0))
+	require.True(t, s.Searching())
+	_, ch := s.Retarget(c, pool, t0+9)
+	require.False(t, ch, "less than a target")
+	d, ch := s.Retarget(c, pool, t0+10)
+	require.True(t, ch)
+	require.Equal(t, pool/8, d, "a target without a share: ÷8 at once")
+	require.True(t, s.Searching())
+
+	// Three shares in the next target: still too few.
+	require.Zero(t, shareEvery(&s, c, pool, t0+12, 2, t0+16))
+	_, ch = s.Retarget(c, pool, t0+21)
+	require.False(t, ch, "the window is timed from its first share (t0+12)")
+	d, ch = s.Retarget(c, pool, t0+22)
+	require.True(t, ch)
+	require.Equal(t, pool/64, d)
+
+	// One share a second: the 24th, 23 s after the first, ends the
+	// search at once with 23 shares in 2.3 targets: 10× the difficulty.
+	require.Equal(t, int64(t0+53), shareEvery(&s, c, pool, t0+30, 1, t0+60))
+	require.InDelta(t, pool/64*10, s.Diff(), 1e-6)
+	require.False(t, s.Searching())
+	require.Zero(t, s.Shares(), "a change opens a new window")
+}
+
+func TestState_SearchBounds_Good(t *testing.T) {
+	c := cfg()
+	const t0 = 0
+
+	// Shares far faster than the estimate's step: the step is taken as
+	// far as it goes (64×) and the search counts again there.
+	var s State
+	s.Start(c, 1e9, 0, 1, t0)
+	for _, at := range []int64{10, 20, 30} {
+		_, ch := s.Retarget(c, 1e9, t0+at)
+		require.True(t, ch)
+	}
+	d0 := 1e9 / 512
+	require.Equal(t, d0, s.Diff())
+	require.False(t, s.Share(c, d0, t0+31))
+	require.False(t, feed(&s, c, 199, d0, t0+35), "24 shares, but timed over less than 5 s")
+	require.True(t, s.Share(c, d0, t0+36))
+	d, ch := s.Retarget(c, 1e9, t0+36)
+	require.True(t, ch)
+	require.Equal(t, d0*64, d, "bounded by 64×")
+	require.True(t, s.Searching(), "the estimate went beyond the step")
+
+	// A miner faster than the pool's difficulty stays at it, and the
+	// search ends there.
+	s = State{}
+	s.Start(c, 1e6, 0, 1, t0)
+	require.False(t, s.Share(c, 1e6, t0+1))
+	feed(&s, c, 99, 1e6, t0+6)
+	d, ch = s.Retarget(c, 1e6, t0+6)
+	require.False(t, ch)
+	require.Equal(t, 1e6, d)
+	require.False(t, s.Searching())
+
+	// At min-diff a target without shares changes nothing and the search
+	// waits there; when shares come, they end it.
+	c.MinDiff = 1000
+	s = State{}
+	s.Start(c, 1e5, 0, 1, t0)
+	for i, want := range []float64{12500, 1562.5, 1000} {
+		d, ch = s.Retarget(c, 1e5, t0+10*int64(i+1))
+		require.True(t, ch)
+		require.Equal(t, want, d)
+	}
+	_, ch = s.Retarget(c, 1e5, t0+40)
+	require.False(t, ch)
+	require.True(t, s.Searching(), "waits at min-diff")
+	require.Equal(t, int64(t0+64), shareEvery(&s, c, 1e5, t0+41, 1, t0+80))
+	require.InDelta(t, 10000, s.Diff(), 1e-6)
+	require.False(t, s.Searching())
+}
+
+// Shares too slow to count 24 before retarget-seconds (but 4 or more a
+// target): judged then, as a regular check would, and the search ends.
+func TestState_SearchSlow_Good(t *testing.T) {
+	c := cfg()
+	const t0 = 0
+	var s State
+	s.Start(c, 1e6, 0, 1, t0)
+	d, _ := s.Retarget(c, 1e6, t0+10)
+	require.Equal(t, 125000.0, d)
+	// A share every 3 s from t0+11: 4 in the first target, 11 in 30 s.
+	require.Zero(t, shareEvery(&s, c, 1e6, t0+11, 3, t0+40))
+	for now := int64(t0 + 11); now < t0+41; now++ {
+		_, ch := s.Retarget(c, 1e6, now)
+		require.False(t, ch, "at %d", now)
+	}
+	require.Zero(t, shareEvery(&s, c, 1e6, t0+41, 3, t0+41))
+	d, ch := s.Retarget(c, 1e6, t0+41)
+	require.True(t, ch)
+	require.InDelta(t, 125000.0*11/3, d, 1e-6)
+	require.False(t, s.Searching())
+}
+
+// Who searches: a miner started at the ceiling with nothing known, and
+// one whose shares stopped (a window of four targets without one); not a
+// miner started from initial-diff or a hashrate estimate.
+func TestState_SearchWho_Good(t *testing.T) {
+	c := cfg()
+	var s State
+	require.Equal(t, 1000.0, s.Start(c, 1e9, 100, 1, 0), "100 H/s × 10 s at 1 hash per difficulty")
+	require.False(t, s.Searching())
+	s = started(c, 1000, 0)
+	require.False(t, s.Searching(), "initial-diff")
+
+	d, ch := s.Retarget(c, 1e9, 40)
+	require.True(t, ch)
+	require.Equal(t, 125.0, d, "no share in 4 targets: the back-off")
+	require.True(t, s.Searching(), "and a search again")
+	d, ch = s.Retarget(c, 1e9, 50)
+	require.True(t, ch)
+	require.Equal(t, 125.0/8, d, "÷8 a target from then on")
+
+	// A window with shares that turns out 4× slow is lowered, not searched.
+	s = started(c, 1000, 0)
+	s.Share(c, 1000, 5)
+	d, ch = s.Retarget(c, 1e9, 60)
+	require.True(t, ch)
+	require.InDelta(t, 1000.0/6, d, 1e-9)
+	require.False(t, s.Searching())
+}
