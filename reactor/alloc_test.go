@@ -133,7 +133,9 @@ func TestAllocs_FanOutSlices(t *testing.T) {
 	}
 	ms.s.fan.manual, ms.s.fan.size = true, 16
 	share := ms.shareRound(t, miners[0])
-	jobs := [2]string{"job-a", "job-b"}
+	// The ids shareRound submits for: its shares stay valid (the current
+	// or the previous job) and reach the pool.
+	jobs := [2]string{"job-1", "job-2"}
 	i := 0
 	allocs := testing.AllocsPerRun(100, func() {
 		ms.job.JobID = jobs[i&1]
@@ -145,4 +147,5 @@ func TestAllocs_FanOutSlices(t *testing.T) {
 		}
 	})
 	require.Zero(t, allocs)
+	require.Greater(t, ms.s.fc[FamilyCryptoNote].Accepted, uint64(100*16), "the shares went through the pool")
 }

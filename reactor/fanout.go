@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"slices"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -138,18 +139,30 @@ func (s *shard) fanInit() {
 		f := os.NewFile(uintptr(fd), "fanout")
 		nc, err := net.FileConn(f) // dups fd
 		_ = f.Close()
+		var done <-chan gnet.RegisteredResult
 		if err == nil {
 			// gnet dups the socket again and closes nc.
-			_, err = s.el.Enroll(gnet.NewContext(context.Background(), &fanEnd{w: w, isB: i == 1}), nc)
+			done, err = s.el.Enroll(gnet.NewContext(context.Background(), &fanEnd{w: w, isB: i == 1}), nc)
 			if err != nil {
 				_ = nc.Close()
 			}
 		}
 		if err != nil {
+			for _, rest := range fds[i+1:] {
+				_ = unix.Close(rest) // not wrapped yet
+			}
 			w.dead = true
 			s.p.log.Warn("fan-out wake-up pair unavailable; jobs go out in one go", "err", err)
 			return
 		}
+		// Registration ends on the loop; until both ends are open (a
+		// failure there leaves one missing for good) jobs go out in one
+		// go, which the log says.
+		go func() {
+			if r := <-done; r.Err != nil {
+				s.p.log.Warn("fan-out wake-up pair unavailable; jobs go out in one go", "err", r.Err)
+			}
+		}()
 	}
 }
 
@@ -221,8 +234,8 @@ func (mp *mapper) fanStart() {
 		c.first = 0
 	}
 	c.pos, c.n = 0, n
-	if c.queued {
-		return // the running fan-out goes on with this job
+	if c.queued || n == 0 {
+		return // the running fan-out goes on with this job; or no miners
 	}
 	c.queued = true
 	f.q = append(f.q, mp)
@@ -240,13 +253,8 @@ func (s *shard) fanDrop(mp *mapper) {
 	}
 	mp.fan.queued = false
 	f := &s.fan
-	for i, x := range f.q {
-		if x == mp {
-			copy(f.q[i:], f.q[i+1:])
-			f.q[len(f.q)-1] = nil
-			f.q = f.q[:len(f.q)-1]
-			break
-		}
+	if i := slices.Index(f.q, mp); i >= 0 {
+		f.q = slices.Delete(f.q, i, i+1)
 	}
 	if len(f.q) == 0 {
 		s.fanFlush()
@@ -278,9 +286,7 @@ func (s *shard) fanRun() {
 			mp := f.q[0]
 			if mp.fanStep(&f.budget) && len(f.q) > 0 && f.q[0] == mp {
 				mp.fan.queued = false
-				copy(f.q, f.q[1:])
-				f.q[len(f.q)-1] = nil
-				f.q = f.q[:len(f.q)-1]
+				f.q = slices.Delete(f.q, 0, 1)
 			}
 		}
 		if len(f.q) == 0 || s.kick() {
@@ -342,14 +348,7 @@ func (s *shard) fanFlush() {
 	for i := 0; i < len(f.flush); i++ {
 		pc := f.flush[i]
 		f.flush[i] = nil
-		b := pc.coalesced
-		pc.coalesced = nil // a write re-entered from writeNow starts anew
-		if len(b) > 0 && !pc.dead {
-			pc.writeNow(b)
-		}
-		if pc.coalesced == nil {
-			pc.coalesced = b[:0]
-		}
+		pc.flushCoalesced()
 	}
 	f.flush = f.flush[:0]
 }

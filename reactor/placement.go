@@ -1,6 +1,10 @@
 package reactor
 
-import "forge.lthn.ai/core/go-proxy/stratum"
+import (
+	"slices"
+
+	"forge.lthn.ai/core/go-proxy/stratum"
+)
 
 // Placement: which pool session of its shard serves a miner. CryptoNote
 // miners take a NiceHash byte on a shared session or a simple-mode session
@@ -228,13 +232,8 @@ func (s *shard) sv1Drain() {
 
 // dequeueSV1 removes m from the wait queue.
 func (s *shard) dequeueSV1(m *miner) {
-	for i, w := range s.sv1Wait {
-		if w == m {
-			copy(s.sv1Wait[i:], s.sv1Wait[i+1:])
-			s.sv1Wait[len(s.sv1Wait)-1] = nil
-			s.sv1Wait = s.sv1Wait[:len(s.sv1Wait)-1]
-			break
-		}
+	if i := slices.Index(s.sv1Wait, m); i >= 0 {
+		s.sv1Wait = slices.Delete(s.sv1Wait, i, i+1)
 	}
 	m.sv.queued = false
 }

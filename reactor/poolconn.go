@@ -186,18 +186,24 @@ func (pc *poolConn) write(b []byte) {
 			s.fan.flush = append(s.fan.flush, pc)
 		}
 		pc.coalesced = append(pc.coalesced, b...)
-		if len(pc.coalesced) < maxCoalesced {
-			return
-		}
-		b = pc.coalesced
-		pc.coalesced = nil
-		pc.writeNow(b)
-		if pc.coalesced == nil {
-			pc.coalesced = b[:0]
+		if len(pc.coalesced) >= maxCoalesced {
+			pc.flushCoalesced()
 		}
 		return
 	}
 	pc.writeNow(b)
+}
+
+// flushCoalesced writes the coalesced output now, keeping its buffer.
+func (pc *poolConn) flushCoalesced() {
+	b := pc.coalesced
+	pc.coalesced = nil // a write re-entered from writeNow starts anew
+	if len(b) > 0 && !pc.dead {
+		pc.writeNow(b)
+	}
+	if pc.coalesced == nil {
+		pc.coalesced = b[:0]
+	}
 }
 
 // maxCoalesced is the most a pool connection's coalesced output holds

@@ -3,6 +3,7 @@ package reactor
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -153,13 +154,8 @@ func (s *shard) removeMiner(m *miner) {
 
 // removeMapper forgets a closed mapper.
 func (s *shard) removeMapper(mp *mapper) {
-	for i, x := range s.mappers {
-		if x == mp {
-			copy(s.mappers[i:], s.mappers[i+1:])
-			s.mappers[len(s.mappers)-1] = nil
-			s.mappers = s.mappers[:len(s.mappers)-1]
-			return
-		}
+	if i := slices.Index(s.mappers, mp); i >= 0 {
+		s.mappers = slices.Delete(s.mappers, i, i+1)
 	}
 }
 
