@@ -9,9 +9,17 @@ type loginNames struct {
 	user, agent string
 }
 
+// maxNames bounds a shard's table of login records. A farm whose miners
+// share a few pairs never fills it; one whose every miner logs in under a
+// name of its own (SV1 "account.worker") would otherwise pay a map entry
+// and a record per miner (~130 bytes for the 24 the record saves): there
+// the table starts over every maxNames logins and each miner keeps a
+// record of its own (40 bytes instead of 32).
+const maxNames = 4096
+
 // namesOf returns the shard's record for (user, agent), both already
-// interned (loop-only). Like the interned strings, the table is bounded:
-// full, it starts over (miners keep their records).
+// interned (loop-only). The table is bounded (maxNames): full, it starts
+// over (miners keep their records).
 func (s *shard) namesOf(user, agent string) *loginNames {
 	if user == "" && agent == "" {
 		return nil
@@ -20,7 +28,7 @@ func (s *shard) namesOf(user, agent string) *loginNames {
 	if n, ok := s.names[k]; ok {
 		return n
 	}
-	if s.names == nil || len(s.names) >= maxInterned {
+	if s.names == nil || len(s.names) >= maxNames {
 		s.names = make(map[loginNames]*loginNames)
 	}
 	n := new(loginNames) // k itself stays on the stack: a hit allocates nothing

@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,12 +32,13 @@ func TestLoginNames_Shared_Good(t *testing.T) {
 func TestLoginNames_Bounded_Ugly(t *testing.T) {
 	ms := newMemShard(t, nil)
 	s := ms.s
-	first := s.namesOf("u", "a0")
-	for i := range maxInterned + 10 {
-		s.namesOf("u", string(rune('a'+i%26))+string(rune(i)))
+	first := s.namesOf("u", "first")
+	for i := range maxNames {
+		s.namesOf("u", strconv.Itoa(i))
 	}
-	require.LessOrEqual(t, len(s.names), maxInterned)
-	require.Equal(t, "a0", first.agent, "a miner's record survives the table starting over")
+	require.Less(t, len(s.names), maxNames, "the table started over")
+	require.NotSame(t, first, s.namesOf("u", "first"), "a new record after the start over")
+	require.Equal(t, loginNames{user: "u", agent: "first"}, *first, "a miner's record survives the table starting over")
 }
 
 // /1/miners shows each miner's own user and agent (two miners share a

@@ -35,7 +35,9 @@ func nameHash(name string) uint64 {
 }
 
 // slot returns the index holding h, or the free index ending its probe
-// (and false). The table must have a free slot.
+// (and false). The table must have a free slot. The probing, growth and
+// backward-shift deletion are those of stats.Workers (stats/workers.go),
+// which keys records by name instead of hashes: mend both together.
 func (w *workerNames) slot(h uint64) (int, bool) {
 	mask := len(w.hash) - 1
 	for i := int(h) & mask; ; i = (i + 1) & mask {

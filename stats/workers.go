@@ -160,7 +160,9 @@ func (w *Workers) home(name string) int {
 }
 
 // find returns the slot holding name, or the free slot ending its probe
-// (and false). The table must have a free slot.
+// (and false). The table must have a free slot. reactor's workerNames
+// (reactor/workernames.go) probes, grows and deletes the same way over
+// hashes: mend both together.
 func (w *Workers) find(name string) (int, bool) {
 	mask := len(w.slots) - 1
 	for i := w.home(name); ; i = (i + 1) & mask {
