@@ -3,7 +3,6 @@ package reactor
 import (
 	"context"
 	"fmt"
-	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"math"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"forge.lthn.ai/core/go-proxy/bench/simminer"
 	"forge.lthn.ai/core/go-proxy/bench/sv1pool"
 	"forge.lthn.ai/core/go-proxy/bench/testminer"
+	"forge.lthn.ai/core/go-proxy/internal/testutil"
 	"forge.lthn.ai/core/go-proxy/stats"
 	"forge.lthn.ai/core/go-proxy/stratum"
 	"forge.lthn.ai/core/go-proxy/vardiff"

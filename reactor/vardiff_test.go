@@ -80,8 +80,9 @@ func lastJob(t *testing.T, sink *memSink) (id string, diff uint64) {
 // A miner far slower than the pool's difficulty starts at it, gets a
 // lower one after a target with fewer than four shares (one eighth: the
 // search), as a variant of the job it has, and from then on its shares
-// between its difficulty and the pool's are the proxy's to answer. A share for the job
-// as first sent is still judged at that job's difficulty.
+// between its difficulty and the pool's are the proxy's to answer. A
+// share for the job as first sent is still judged at that job's
+// difficulty.
 func TestVardiff_BackOff_Good(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ms := vdMemShard(t, vardiff.Config{Enabled: true, TargetSeconds: 1, RetargetSeconds: 1, MinDiff: 1}, 1_000_000)

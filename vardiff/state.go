@@ -56,15 +56,14 @@ const (
 // A miner started with nothing known about it (at the ceiling: no
 // initial-diff, no hashrate estimate), and one whose shares stopped for a
 // window of four targets (its speed is no longer known), searches: every
-// target that
-// brings fewer than 4 shares divides its difficulty by 8 at once, so it
-// descends from a pool difficulty thousands of times above it in a few
-// targets and lands where shares come at least 4 per target (and, the
-// level above having brought fewer than 4, under 32); there 24 shares,
-// a few targets' worth, give an estimate within ±20 % that ends the
-// search. Going low on purpose costs a few dozen extra shares to judge
-// and makes the estimate quick and sharp; the regular rules then keep
-// the miner on target.
+// target that brings fewer than 4 shares divides its difficulty by 8 at
+// once, so it descends from a pool difficulty thousands of times above
+// it in a few targets and lands where shares come at least 4 per target
+// (and, the level above having brought fewer than 4, under 32); there 24
+// shares, a few targets' worth, give an estimate within ±20 % that ends
+// the search. Going low on purpose costs a few dozen extra shares to
+// judge and makes the estimate quick and sharp; the regular rules then
+// keep the miner on target.
 type State struct {
 	diff   float64 // current difficulty; 0 = inactive
 	sum    float64 // Σ judged difficulty of the shares in the window
@@ -101,7 +100,7 @@ func (s *State) Start(c *Config, pool, hashrate, hashesPerDiff float64, now int6
 	return d
 }
 
-// Searching reports whether the miner is still in its first search (see
+// Searching reports whether the miner is searching for its speed (see
 // State).
 func (s *State) Searching() bool { return s.search }
 
