@@ -73,7 +73,8 @@ func TestBench_EndToEnd_Good(t *testing.T) {
 	// a write (the answer); the raw counters behind the figure are there.
 	require.GreaterOrEqual(t, med["syscalls_per_share"].(float64), 2.0)
 	require.Greater(t, med["ctx_switches_per_share"].(float64), 0.0)
-	sc := run["syscalls"].(map[string]any)
+	sc, ok := run["syscalls"].(map[string]any)
+	require.True(t, ok, "no syscall counts: %v", run["notes"])
 	require.Greater(t, sc["syscr"].(float64), 0.0)
 	require.Greater(t, sc["syscw"].(float64), 0.0)
 	require.Greater(t, sc["shares_answered"].(float64), 0.0)

@@ -478,9 +478,9 @@ func readProcActivity(pid int) procActivity {
 	return a
 }
 
-// perShare returns (b-a)/shares per counter, false when a reading failed,
-// no share was answered or a counter went backwards (a thread exited and
-// took its context switches with it).
+// perShare returns (b-a)/shares per counter, false when no share was
+// answered or the counter went backwards (a thread exited and took its
+// context switches with it).
 func perShare(a, b uint64, shares int64) (float64, bool) {
 	if shares <= 0 || b < a {
 		return 0, false

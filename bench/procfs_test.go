@@ -82,16 +82,25 @@ func TestParseListenInodes_Good(t *testing.T) {
 	require.Empty(t, parseListenInodes("garbage\n", 3333))
 }
 
-// TestProcFixtureTree_Good points procRoot at a fixture tree: the readers,
-// the process table, the noisy-neighbour arithmetic and the listener
-// lookup all run on it.
-func TestProcFixtureTree_Good(t *testing.T) {
-	root := t.TempDir()
-	write := func(rel, text string) {
+// procFixture points procRoot at an empty temporary tree for the test and
+// returns it with a function that writes a file into it.
+func procFixture(t *testing.T) (root string, write func(rel, text string)) {
+	root = t.TempDir()
+	old := procRoot
+	procRoot = root
+	t.Cleanup(func() { procRoot = old })
+	return root, func(rel, text string) {
 		p := filepath.Join(root, rel)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
 	}
+}
+
+// TestProcFixtureTree_Good points procRoot at a fixture tree: the readers,
+// the process table, the noisy-neighbour arithmetic and the listener
+// lookup all run on it.
+func TestProcFixtureTree_Good(t *testing.T) {
+	root, write := procFixture(t)
 	write("4242/stat", fixtureStat)
 	write("4242/status", fixtureStatus)
 	write("77/stat", "77 (kdamond.0) S 2 0 0 0 -1 0 0 0 0 0 5 5 0 0 20 0 1 0 10 0 0 0")
@@ -100,9 +109,6 @@ func TestProcFixtureTree_Good(t *testing.T) {
 	write("net/tcp", fixtureNetTCP)
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "4242/fd"), 0o755))
 	require.NoError(t, os.Symlink("socket:[81234]", filepath.Join(root, "4242/fd/7")))
-	old := procRoot
-	procRoot = root
-	t.Cleanup(func() { procRoot = old })
 
 	r := readProxy(4242)
 	require.NoError(t, r.Err)
@@ -156,19 +162,11 @@ func TestParseProcIO_Bad(t *testing.T) {
 // switches of every thread of a fixture tree; a thread whose status
 // vanished is skipped, an unreadable io file is an error.
 func TestReadProcActivity_Good(t *testing.T) {
-	root := t.TempDir()
-	write := func(rel, text string) {
-		p := filepath.Join(root, rel)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
-	}
+	root, write := procFixture(t)
 	write("4242/io", fixtureIO)
 	write("4242/task/4242/status", fixtureStatus+"voluntary_ctxt_switches:\t100\nnonvoluntary_ctxt_switches:\t7\n")
 	write("4242/task/4243/status", "voluntary_ctxt_switches:\t20\nnonvoluntary_ctxt_switches:\t3\n")
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "4242/task/4244"), 0o755)) // exited mid-read
-	old := procRoot
-	procRoot = root
-	t.Cleanup(func() { procRoot = old })
 
 	a := readProcActivity(4242)
 	require.NoError(t, a.Err)
@@ -204,10 +202,13 @@ func TestFillActivity_Good(t *testing.T) {
 	fillActivity(res, a0, procActivity{SyscR: 2100, SyscW: 5200, CtxSwitches: 10}, w0, w0)
 	require.Zero(t, res.SyscallsPerShare, "no share answered")
 	require.Zero(t, res.CtxSwitchesPerShare)
+	require.Len(t, res.Notes, 2)
 	res = &RunResult{}
 	fillActivity(res, a0, procActivity{SyscR: 2100, SyscW: 5200, CtxSwitches: 10}, w0, w1)
 	require.Equal(t, 3.5, res.SyscallsPerShare)
 	require.Zero(t, res.CtxSwitchesPerShare, "a thread exited: switches went backwards")
+	require.Len(t, res.Notes, 1)
+	require.Contains(t, res.Notes[0], "context switches")
 }
 
 // A relative program path is the harness's, not the run directory's: the

@@ -483,9 +483,13 @@ func fillActivity(res *RunResult, a0, a1 procActivity, w0, w1 swarmCounts) {
 	if v, ok := perShare(a0.Syscalls(), a1.Syscalls(), answered); ok {
 		s.SyscallsPerShare = round3(v)
 		res.Syscalls = &syscallCounts{Read: a1.SyscR - a0.SyscR, Write: a1.SyscW - a0.SyscW, Answered: answered}
+	} else {
+		res.Notes = append(res.Notes, "syscalls per share: no share answered, or the counter went back")
 	}
 	if v, ok := perShare(a0.CtxSwitches, a1.CtxSwitches, answered); ok {
 		s.CtxSwitchesPerShare = round3(v)
+	} else {
+		res.Notes = append(res.Notes, "context switches per share: no share answered, or a thread exited and took its count")
 	}
 }
 

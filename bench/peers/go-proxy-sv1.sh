@@ -2,7 +2,9 @@
 # A go-proxy build as the bench's stratum v1 peer (README, "Against the budget").
 # go-proxy's command line has no option for a pool's family, so this writes the
 # configuration the harness gives go-proxy itself into the run's work directory
-# (the current directory) and starts the build on it.
+# (the current directory) and starts the build on it. It leaves out the
+# harness's event-loops and max-connections: the build's defaults apply, so
+# compare with the harness's defaults (no -loops, no -max-connections).
 #
 #   -peer-bin bench/peers/go-proxy-sv1.sh -peer-args 'BUILD {pool} {port} {api_port} {mode}'
 set -eu
