@@ -76,7 +76,7 @@ func renderHTML(r *Report) string {
 		writeABHTML(&b, r)
 	}
 
-	b.WriteString("<h2>Budget (DESIGN §5, at 15,000 CryptoNote NiceHash miners)</h2>\n<table><tr><th>item</th><th>median</th><th>budget</th><th></th><th>xmrig-proxy</th></tr>\n")
+	b.WriteString("<h2>Fixed limits (at 15,000 CryptoNote NiceHash miners; DESIGN §5 judges ratios to xmrig-proxy from an A/B run)</h2>\n<table><tr><th>item</th><th>median</th><th>budget</th><th></th><th>xmrig-proxy</th></tr>\n")
 	for _, c := range r.Budget {
 		cls := "ok"
 		if !c.Pass {

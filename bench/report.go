@@ -189,7 +189,7 @@ func readMachine() machineInfo {
 	}
 }
 
-// budgetCheck is one line of DESIGN §5's performance budget.
+// budgetCheck is one fixed limit of the performance budget.
 type budgetCheck struct {
 	Name   string  `json:"name"`
 	Value  float64 `json:"value"`
@@ -200,7 +200,9 @@ type budgetCheck struct {
 	Remark string  `json:"remark,omitempty"`
 }
 
-// budget compares medians with DESIGN §5 (defined at 15,000 CryptoNote
+// budget compares medians with fixed limits (DESIGN §5 states the budget
+// as ratios to xmrig-proxy in the same run, which an A/B run gives and the
+// README judges; these are absolute, defined at 15,000 CryptoNote
 // NiceHash miners, a job every 5 s, 2000 shares/s) and lists xmrig-proxy's
 // reference numbers measured on the same machine.
 func budget(m Summary, errorsTotal, dupTotal int64) []budgetCheck {

@@ -157,7 +157,7 @@ func writeRunsTable(b *strings.Builder, r *Report) error {
 		return fmt.Errorf("table: %w", err)
 	}
 
-	b.WriteString("\n(budget: DESIGN §5, defined at 15,000 CryptoNote NiceHash miners, a job every 5 s, 2000 shares/s)\n")
+	b.WriteString("\n(budget: fixed limits at 15,000 CryptoNote NiceHash miners, a job every 5 s, 2000 shares/s; DESIGN §5 judges ratios to xmrig-proxy from an A/B run)\n")
 	return nil
 }
 
